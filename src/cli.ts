@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { loadConfig } from './config/config.js';
+import { ConfigError } from './errors.js';
+import { startServer } from './main.js';
+import { createLogger } from './observability/logger.js';
+import { createMetricsRegistry } from './observability/metrics.js';
+
+const program = new Command();
+program.name('switchboard').description('SIP voice-agent server');
+
+program
+  .command('serve')
+  .description('answer SIP calls and connect them to realtime AI agents')
+  .action(async () => {
+    let config;
+    try {
+      config = loadConfig(process.env);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`switchboard: invalid configuration: ${err.message}\n`);
+        process.exit(78); // EX_CONFIG
+      }
+      throw err;
+    }
+    const logger = createLogger({ level: config.LOG_LEVEL });
+    const metrics = createMetricsRegistry({ defaultMetrics: true });
+    const server = await startServer({ config, logger, metrics });
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'shutting down');
+      server.close().then(
+        () => {
+          logger.info('stopped');
+          process.exit(0);
+        },
+        (err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+
+await program.parseAsync(process.argv);

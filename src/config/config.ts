@@ -1,0 +1,93 @@
+import { networkInterfaces } from 'node:os';
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+
+/** First non-internal IPv4 address of this host, else loopback: what peers can reach us on by default. */
+export function defaultPublicHost(): string {
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) {
+      if (a.family === 'IPv4' && !a.internal) return a.address;
+    }
+  }
+  return '127.0.0.1';
+}
+
+const port = z.coerce.number().int().min(0).max(65535);
+const nonEmpty = z.string().trim().min(1);
+const transports = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((t) => t.trim().toLowerCase())
+      .filter((t) => t !== ''),
+  )
+  .pipe(z.array(z.enum(['udp', 'tcp'])).min(1))
+  .transform((list) => [...new Set(list)]);
+
+const envShape = z.object({
+  SIP_HOST: nonEmpty.default('0.0.0.0'),
+  SIP_PORT: port.default(5060),
+  SIP_TRANSPORTS: transports.default(['udp', 'tcp']),
+  SIP_PUBLIC_HOST: nonEmpty.optional(),
+  RTP_PORT_MIN: port.default(20000),
+  RTP_PORT_MAX: port.default(30000),
+  HTTP_HOST: nonEmpty.default('0.0.0.0'),
+  HTTP_PORT: port.default(8080),
+  SIGNALING: z.enum(['embedded', 'drachtio']).default('embedded'),
+  DRACHTIO_HOST: nonEmpty.optional(),
+  DRACHTIO_PORT: port.default(9022),
+  DRACHTIO_SECRET: nonEmpty.optional(),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  DATA_DIR: nonEmpty.default('./data'),
+  DIALPLANS_DIR: nonEmpty.default('./dialplans'),
+  RECORDINGS_DIR: nonEmpty.default('./recordings'),
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  MASTER_KEY: z
+    .string()
+    .refine((s) => Buffer.from(s, 'base64').length === 32, 'must be 32 bytes, base64-encoded')
+    .optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+/** The names of every setting Switchboard reads; nothing else in the code reads process.env. */
+export const CONFIG_VARIABLES = Object.freeze(Object.keys(envShape.shape));
+
+export const configSchema = envShape
+  .superRefine((c, ctx) => {
+    if (c.RTP_PORT_MIN > c.RTP_PORT_MAX) {
+      ctx.addIssue({ code: 'custom', path: ['RTP_PORT_MIN'], message: 'must not exceed RTP_PORT_MAX' });
+    }
+    if (c.RTP_PORT_MAX - c.RTP_PORT_MIN < 2) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['RTP_PORT_MAX'],
+        message: 'range must hold at least one even port pair',
+      });
+    }
+    if (c.SIGNALING === 'drachtio' && c.DRACHTIO_HOST === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['DRACHTIO_HOST'], message: 'required when SIGNALING=drachtio' });
+    }
+  })
+  .transform((c) => ({ ...c, SIP_PUBLIC_HOST: c.SIP_PUBLIC_HOST ?? defaultPublicHost() }));
+
+export type Config = Readonly<z.output<typeof configSchema>>;
+
+/**
+ * Parse the settings once from an environment map and freeze them. Empty strings count as unset, so
+ * `FOO= npm start` falls back to the default. A bad value throws a ConfigError naming the variable.
+ */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
+  const relevant: Record<string, string> = {};
+  for (const key of CONFIG_VARIABLES) {
+    const v = env[key];
+    if (v !== undefined && v !== '') relevant[key] = v;
+  }
+  const parsed = configSchema.safeParse(relevant);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const variable = issue?.path[0] === undefined ? 'environment' : String(issue.path[0]);
+    throw new ConfigError(variable, issue?.message ?? 'invalid');
+  }
+  return Object.freeze(parsed.data);
+}

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { CONFIG_VARIABLES, loadConfig } from '../../src/config/config.js';
+import { ConfigError } from '../../src/errors.js';
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const c = loadConfig({});
+    expect(c.SIP_HOST).toBe('0.0.0.0');
+    expect(c.SIP_PORT).toBe(5060);
+    expect(c.SIP_TRANSPORTS).toEqual(['udp', 'tcp']);
+    expect(c.RTP_PORT_MIN).toBe(20000);
+    expect(c.RTP_PORT_MAX).toBe(30000);
+    expect(c.HTTP_HOST).toBe('0.0.0.0');
+    expect(c.HTTP_PORT).toBe(8080);
+    expect(c.SIGNALING).toBe('embedded');
+    expect(c.REDIS_URL).toBeUndefined();
+    expect(c.DATA_DIR).toBe('./data');
+    expect(c.DIALPLANS_DIR).toBe('./dialplans');
+    expect(c.RECORDINGS_DIR).toBe('./recordings');
+    expect(c.LOG_LEVEL).toBe('info');
+    expect(c.SIP_PUBLIC_HOST).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+  });
+
+  it('defines every variable other tools rely on', () => {
+    for (const name of [
+      'SIP_HOST', 'SIP_PORT', 'SIP_TRANSPORTS', 'SIP_PUBLIC_HOST', 'RTP_PORT_MIN', 'RTP_PORT_MAX', 'HTTP_HOST',
+      'HTTP_PORT', 'SIGNALING', 'DRACHTIO_HOST', 'DRACHTIO_PORT', 'DRACHTIO_SECRET', 'REDIS_URL', 'DATA_DIR',
+      'DIALPLANS_DIR', 'RECORDINGS_DIR', 'ADMIN_TOKEN', 'MASTER_KEY', 'LOG_LEVEL',
+    ]) {
+      expect(CONFIG_VARIABLES).toContain(name);
+    }
+  });
+
+  it('is frozen', () => {
+    const c = loadConfig({ SIP_PORT: '5070' });
+    expect(c.SIP_PORT).toBe(5070);
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('parses transports and treats empty strings as unset', () => {
+    expect(loadConfig({ SIP_TRANSPORTS: 'TCP, udp,tcp' }).SIP_TRANSPORTS).toEqual(['tcp', 'udp']);
+    expect(loadConfig({ SIP_PORT: '' }).SIP_PORT).toBe(5060);
+  });
+
+  it.each([
+    [{ SIP_PORT: 'abc' }, 'SIP_PORT'],
+    [{ SIP_PORT: '70000' }, 'SIP_PORT'],
+    [{ SIP_TRANSPORTS: 'udp,sctp' }, 'SIP_TRANSPORTS'],
+    [{ SIGNALING: 'asterisk' }, 'SIGNALING'],
+    [{ SIGNALING: 'drachtio' }, 'DRACHTIO_HOST'],
+    [{ RTP_PORT_MIN: '30000', RTP_PORT_MAX: '20000' }, 'RTP_PORT_MIN'],
+    [{ MASTER_KEY: 'c2hvcnQ=' }, 'MASTER_KEY'],
+    [{ REDIS_URL: 'http://x' }, 'REDIS_URL'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+  ])('rejects %o naming %s', (env, variable) => {
+    let caught: unknown;
+    try {
+      loadConfig(env);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    expect((caught as ConfigError).variable).toBe(variable);
+    expect((caught as ConfigError).message).toContain(variable);
+  });
+
+  it('accepts a valid master key and redis url', () => {
+    const key = Buffer.alloc(32, 7).toString('base64');
+    const c = loadConfig({ MASTER_KEY: key, REDIS_URL: 'redis://127.0.0.1:6379/0' });
+    expect(c.MASTER_KEY).toBe(key);
+    expect(c.REDIS_URL).toBe('redis://127.0.0.1:6379/0');
+  });
+});
