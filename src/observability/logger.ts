@@ -31,7 +31,15 @@ export const REDACT_PATHS: readonly string[] = [
 ];
 
 /** PII keys: kept in logs by default, censored when `redactPii` is set. */
-export const PII_PATHS: readonly string[] = ['from', 'to', '*.from', '*.to', 'transcript', '*.transcript', 'caller'];
+export const PII_PATHS: readonly string[] = [
+  'from',
+  'to',
+  '*.from',
+  '*.to',
+  'transcript',
+  '*.transcript',
+  'caller',
+];
 
 export interface LoggerSettings {
   level: string;

@@ -1,0 +1,99 @@
+import type { EventEmitter } from 'node:events';
+import type { Logger } from '../observability/logger.js';
+import type { AgentEvents, AudioFormat } from './events.js';
+import { SwitchboardError } from '../errors.js';
+
+export type { AgentEvents, AudioFormat, AgentErrorEvent } from './events.js';
+
+/** A function tool the model may call; `parameters` is a JSON Schema object. */
+export interface ToolSpec {
+  readonly name: string;
+  readonly description: string;
+  readonly parameters: Readonly<Record<string, unknown>>;
+}
+
+export interface VadSettings {
+  readonly type: 'server_vad' | 'semantic_vad';
+  /** server_vad activation threshold 0..1. */
+  readonly threshold?: number;
+  readonly silenceDurationMs?: number;
+  readonly prefixPaddingMs?: number;
+  /** semantic_vad eagerness. */
+  readonly eagerness?: 'low' | 'medium' | 'high' | 'auto';
+}
+
+/** One provider wire message, for recordings (audio payloads replaced by `{audioMs, bytes}` by the tap). */
+export type WireTap = (direction: 'in' | 'out', message: unknown) => void;
+
+export interface AgentOptions {
+  readonly instructions?: string;
+  readonly voice?: string;
+  readonly model?: string;
+  /** Format of the audio given to pushAudio(). Must be one of the provider's capabilities.inputFormats. */
+  readonly inputFormat: AudioFormat;
+  /** Format of 'assistant.audio'. Must be one of the provider's capabilities.outputFormats. */
+  readonly outputFormat: AudioFormat;
+  readonly vad?: VadSettings;
+  readonly temperature?: number;
+  readonly tools?: readonly ToolSpec[];
+  /** When set, the agent speaks first with this instruction once start() has resolved and greet() is called. */
+  readonly greeting?: string;
+  readonly logger: Logger;
+  readonly wireTap?: WireTap;
+}
+
+/**
+ * A realtime speech-to-speech session with one provider (TypeScript port of the seed `realtime` Agent).
+ * Knows nothing of SIP. Events are typed; see AgentEvents.
+ */
+export interface Agent extends EventEmitter<AgentEvents> {
+  /** The registry slug this agent was created from. */
+  readonly provider: string;
+  /** Resolves when the provider session is ready for audio; rejects with an AgentError. */
+  start(): Promise<void>;
+  /** Ask the model to speak first using options.greeting (no-op without a greeting). */
+  greet(): Promise<void>;
+  /**
+   * Caller audio in options.inputFormat. Never blocks; if a bounded queue overflows it is counted and
+   * logged once. Throws AgentError('AGENT_CLOSED') after close().
+   */
+  pushAudio(audio: Buffer | Int16Array): void;
+  /**
+   * Barge-in: cancel the reply in progress and tell the provider how much of the current assistant item
+   * was actually heard by the caller (OpenAI: conversation.item.truncate; Gemini/Qwen: no truncate).
+   */
+  interrupt(heard: { readonly playedMs: number; readonly itemId?: string }): Promise<void>;
+  sendToolResult(callId: string, result: unknown): Promise<void>;
+  /** A user-side text message (DTMF notes, system notes) that makes the model respond. */
+  sendText(text: string): Promise<void>;
+  updateInstructions(text: string): Promise<void>;
+  /** Idempotent. After close every other method rejects (or throws) with code AGENT_CLOSED. */
+  close(): Promise<void>;
+}
+
+export type AgentErrorCode =
+  | 'AGENT_CLOSED'
+  | 'AGENT_UNKNOWN_PROVIDER'
+  | 'AGENT_CREDENTIAL_INVALID'
+  | 'AGENT_CONNECT_FAILED'
+  | 'AGENT_AUTH_FAILED'
+  | 'AGENT_PROTOCOL'
+  | 'AGENT_PROVIDER_ERROR'
+  | 'AGENT_CONNECTION_LOST'
+  | 'AGENT_FORMAT_UNSUPPORTED';
+
+export class AgentError extends SwitchboardError {
+  readonly retryable: boolean;
+  /** For AGENT_CREDENTIAL_INVALID: the credential field that was rejected. */
+  readonly field?: string;
+
+  constructor(
+    code: AgentErrorCode,
+    message: string,
+    options: { retryable?: boolean; field?: string; cause?: unknown } = {},
+  ) {
+    super(code, message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.retryable = options.retryable ?? false;
+    if (options.field !== undefined) this.field = options.field;
+  }
+}

@@ -1,0 +1,39 @@
+import type { z } from 'zod';
+import type WebSocket from 'ws';
+import type { ClientOptions } from 'ws';
+import type { Agent, AgentOptions } from './agent.js';
+import type { AudioFormat } from './events.js';
+
+/** What the call layer needs to know to skip transcoding and to choose barge-in behaviour. */
+export interface ProviderCapabilities {
+  /** Formats pushAudio() accepts, in order of preference (e.g. OpenAI: pcmu/pcma at 8 kHz, pcm16 at 24 kHz). */
+  readonly inputFormats: readonly AudioFormat[];
+  /** Formats 'assistant.audio' can be produced in, in order of preference. */
+  readonly outputFormats: readonly AudioFormat[];
+  /** The provider can be told how much of an item was heard (OpenAI conversation.item.truncate). */
+  readonly truncate: boolean;
+  /** The provider can call function tools. */
+  readonly tools: boolean;
+}
+
+/** Injected nondeterminism for adapters (STYLE.md §8). */
+export interface AgentDeps {
+  /** Opens a WebSocket; tests and the real service both use `ws`. Defaults to `new WebSocket(url, opts)`. */
+  readonly webSocketFactory?: (url: string, options: ClientOptions) => WebSocket;
+  readonly now?: () => number;
+}
+
+/**
+ * One realtime provider: its credential schema (zod; `apiKey`, optional `url` override, its own fields),
+ * its audio capabilities and a factory. Registered explicitly in a ProviderRegistry under one or more slugs.
+ */
+export interface ProviderDefinition<C extends { readonly url?: string | undefined } = { url?: string }> {
+  /** Canonical slug, e.g. 'openai'. */
+  readonly slug: string;
+  readonly displayName: string;
+  readonly credentialSchema: z.ZodType<C>;
+  /** Names of credential fields that are secrets (masked on read, never logged). */
+  readonly secretFields: readonly string[];
+  readonly capabilities: ProviderCapabilities;
+  create(credential: C, options: AgentOptions, deps: AgentDeps): Agent;
+}
