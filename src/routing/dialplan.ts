@@ -1,0 +1,97 @@
+import { z } from 'zod';
+
+/** A tenant name: also used in Redis keys and URLs, so keep it to a safe alphabet. */
+export const tenantNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, "-" and "_", at most 63 characters');
+
+const sipUri = z.string().regex(/^(sips?|tel):\S+$/, 'must be a sip:, sips: or tel: URI');
+
+const transferSchema = z
+  .object({
+    /** Target name → SIP URI. The model only ever sees the names (an enum), never the URIs. */
+    targets: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), sipUri),
+    method: z.enum(['refer', 'bridge']).default('refer'),
+  })
+  .strict();
+
+const webhookSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/, 'a function name'),
+    url: z.url({ protocol: /^https?$/ }),
+    description: z.string().min(1),
+    parameters: z.record(z.string(), z.unknown()).default({ type: 'object', properties: {} }),
+    timeout_ms: z.number().int().min(100).max(30_000).default(5_000),
+    /** Permit loopback/private addresses (off by default: SSRF protection). */
+    allow_private: z.boolean().default(false),
+  })
+  .strict();
+
+export const agentProfileSchema = z
+  .object({
+    provider: z.string().min(1),
+    model: z.string().min(1).optional(),
+    voice: z.string().min(1).optional(),
+    instructions: z.string().optional(),
+    greeting: z.string().optional(),
+    temperature: z.number().min(0).max(2).optional(),
+    tools: z
+      .object({
+        transfer_call: transferSchema.optional(),
+        end_call: z.object({}).strict().optional(),
+        send_dtmf: z.object({}).strict().optional(),
+        webhooks: z.array(webhookSchema).default([]),
+      })
+      .strict()
+      .default({ webhooks: [] }),
+    barge_in: z
+      .object({ enabled: z.boolean().default(true) })
+      .strict()
+      .default({ enabled: true }),
+    limits: z
+      .object({
+        max_duration_s: z.number().int().min(1).max(86_400).default(3600),
+        idle_timeout_s: z.number().int().min(1).max(3600).default(30),
+      })
+      .strict()
+      .default({ max_duration_s: 3600, idle_timeout_s: 30 }),
+    fallback: z
+      .object({ audio: z.string().min(1).optional(), transfer_to: z.string().min(1).optional() })
+      .strict()
+      .optional(),
+    /** Phrases in the assistant transcript that end or transfer the call when the provider has no tools. */
+    keywords: z
+      .object({
+        hangup: z.array(z.string().min(1)).default([]),
+        transfer: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .optional(),
+    record: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    const targets = p.tools.transfer_call?.targets ?? {};
+    if (p.fallback?.transfer_to !== undefined && !(p.fallback.transfer_to in targets)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['fallback', 'transfer_to'],
+        message: `"${p.fallback.transfer_to}" is not a transfer_call target`,
+      });
+    }
+  });
+
+/** A called user part: digits with optional leading "+", a SIP user name, or "*" for any. */
+const numberPattern = z.string().regex(/^(\*|\+?[0-9A-Za-z_.*#-]{1,64})$/, 'a number, a SIP user or "*"');
+
+export const dialplanSchema = z
+  .object({
+    tenant: tenantNameSchema,
+    numbers: z.array(numberPattern).min(1),
+    allow_from: z.array(z.string()).optional(),
+    agent: agentProfileSchema,
+  })
+  .strict();
+
+export type Dialplan = z.output<typeof dialplanSchema>;
+export type AgentProfile = z.output<typeof agentProfileSchema>;
