@@ -1,0 +1,40 @@
+/** A provider credential as the call layer uses it: decrypted fields, e.g. `{ apiKey, url }`. */
+export interface CredentialRecord {
+  readonly tenant: string;
+  readonly provider: string;
+  readonly fields: Readonly<Record<string, unknown>>;
+  readonly updatedAt: string;
+}
+
+export interface ApiKeyRecord {
+  readonly id: string;
+  readonly tenant: string;
+  readonly createdAt: string;
+}
+
+/**
+ * Tenant data: provider credentials (encrypted at rest) and tenant API keys (stored hashed).
+ * Two implementations pass one contract suite: Redis (production, several instances) and files (default).
+ */
+export interface TenantStore {
+  readonly kind: 'redis' | 'file';
+  /** Seal and store `fields` (already validated against the provider's schema by the caller). */
+  putCredential(tenant: string, provider: string, fields: Readonly<Record<string, unknown>>): Promise<void>;
+  /** Decrypted credential, or undefined. Throws TENANT_CREDENTIAL_TAMPERED if the record fails authentication. */
+  getCredential(tenant: string, provider: string): Promise<CredentialRecord | undefined>;
+  deleteCredential(tenant: string, provider: string): Promise<boolean>;
+  /** Providers with a stored credential for the tenant, sorted. */
+  listCredentials(tenant: string): Promise<Array<{ provider: string; updatedAt: string }>>;
+  /** Tenants that have at least one credential or API key, sorted. */
+  listTenants(): Promise<string[]>;
+  /** Store a tenant API key by its SHA-256 hash. */
+  putApiKey(tenant: string, id: string, tokenHash: string): Promise<void>;
+  /** The key record for a token hash, or undefined. */
+  findApiKey(tokenHash: string): Promise<ApiKeyRecord | undefined>;
+  deleteApiKey(tenant: string, id: string): Promise<boolean>;
+  /** Re-seal every credential under `cipher`'s current key. Returns how many were re-encrypted. */
+  reencryptAll(): Promise<number>;
+  /** True when the backing store answers. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}

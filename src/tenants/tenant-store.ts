@@ -1,0 +1,204 @@
+import type { Logger } from '../observability/logger.js';
+import { type CredentialCipher, type SealedRecord, TenantError } from './crypto.js';
+import type { RecordBackend } from './record-backend.js';
+import type { ApiKeyRecord, CredentialRecord, TenantStore } from './store.js';
+
+const CRED = 'cred:';
+const APIKEY = 'apikey:';
+const APIKEY_ID = 'apikeyid:';
+
+function credKey(tenant: string, provider: string): string {
+  return `${CRED}${tenant}:${provider}`;
+}
+
+function isSealed(value: unknown): value is SealedRecord {
+  const r = value as Partial<SealedRecord> | null;
+  return (
+    r !== null &&
+    typeof r === 'object' &&
+    r.v === 1 &&
+    typeof r.kid === 'string' &&
+    typeof r.iv === 'string' &&
+    typeof r.ct === 'string' &&
+    typeof r.tag === 'string' &&
+    typeof r.updatedAt === 'string'
+  );
+}
+
+/**
+ * The TenantStore over any RecordBackend: seals credentials with the CredentialCipher before they reach the
+ * backend and keeps the last sealed record it read per key, so when the backend (Redis) is unreachable new
+ * calls still get the last known tenant data.
+ */
+export class EncryptedTenantStore implements TenantStore {
+  readonly #backend: RecordBackend;
+  readonly #cipher: CredentialCipher;
+  readonly #log: Logger;
+  readonly #lastKnown = new Map<string, string | undefined>();
+
+  constructor(options: { backend: RecordBackend; cipher: CredentialCipher; logger: Logger }) {
+    this.#backend = options.backend;
+    this.#cipher = options.cipher;
+    this.#log = options.logger.child({ component: 'tenant-store', store: options.backend.kind });
+  }
+
+  get kind(): 'redis' | 'file' {
+    return this.#backend.kind;
+  }
+
+  /** Read through the backend, falling back to the last value read when the backend is unreachable. */
+  async #read(key: string): Promise<string | undefined> {
+    try {
+      const value = await this.#backend.get(key);
+      this.#lastKnown.set(key, value);
+      return value;
+    } catch (err) {
+      if (this.#lastKnown.has(key)) {
+        this.#log.warn({ err: (err as Error).message }, 'store unreachable; using last known data');
+        return this.#lastKnown.get(key);
+      }
+      throw new TenantError('TENANT_STORE_UNAVAILABLE', 'tenant store unreachable', { cause: err });
+    }
+  }
+
+  async #write(key: string, value: string): Promise<void> {
+    try {
+      await this.#backend.set(key, value);
+    } catch (err) {
+      throw new TenantError('TENANT_STORE_UNAVAILABLE', 'tenant store unreachable', { cause: err });
+    }
+    this.#lastKnown.set(key, value);
+  }
+
+  async #delete(key: string): Promise<boolean> {
+    try {
+      const existed = await this.#backend.delete(key);
+      this.#lastKnown.set(key, undefined);
+      return existed;
+    } catch (err) {
+      throw new TenantError('TENANT_STORE_UNAVAILABLE', 'tenant store unreachable', { cause: err });
+    }
+  }
+
+  async #keys(prefix: string): Promise<string[]> {
+    try {
+      return await this.#backend.keys(prefix);
+    } catch (err) {
+      throw new TenantError('TENANT_STORE_UNAVAILABLE', 'tenant store unreachable', { cause: err });
+    }
+  }
+
+  async putCredential(
+    tenant: string,
+    provider: string,
+    fields: Readonly<Record<string, unknown>>,
+  ): Promise<void> {
+    const sealed = this.#cipher.seal(`${tenant}/${provider}`, fields);
+    await this.#write(credKey(tenant, provider), JSON.stringify(sealed));
+  }
+
+  async getCredential(tenant: string, provider: string): Promise<CredentialRecord | undefined> {
+    const raw = await this.#read(credKey(tenant, provider));
+    if (raw === undefined) return undefined;
+    const record = this.#parseSealed(raw, `${tenant}/${provider}`);
+    const fields = this.#cipher.open(`${tenant}/${provider}`, record);
+    if (fields === null || typeof fields !== 'object' || Array.isArray(fields)) {
+      throw new TenantError(
+        'TENANT_CREDENTIAL_TAMPERED',
+        `credential ${tenant}/${provider} is not an object`,
+      );
+    }
+    return { tenant, provider, fields: fields as Record<string, unknown>, updatedAt: record.updatedAt };
+  }
+
+  #parseSealed(raw: string, what: string): SealedRecord {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      parsed = undefined;
+    }
+    if (!isSealed(parsed))
+      throw new TenantError('TENANT_CREDENTIAL_TAMPERED', `credential ${what} is corrupt`);
+    return parsed;
+  }
+
+  deleteCredential(tenant: string, provider: string): Promise<boolean> {
+    return this.#delete(credKey(tenant, provider));
+  }
+
+  async listCredentials(tenant: string): Promise<Array<{ provider: string; updatedAt: string }>> {
+    const prefix = `${CRED}${tenant}:`;
+    const out: Array<{ provider: string; updatedAt: string }> = [];
+    for (const key of await this.#keys(prefix)) {
+      const raw = await this.#read(key);
+      if (raw === undefined) continue;
+      let updatedAt = '';
+      try {
+        updatedAt = this.#parseSealed(raw, key).updatedAt;
+      } catch {
+        updatedAt = 'corrupt';
+      }
+      out.push({ provider: key.slice(prefix.length), updatedAt });
+    }
+    return out.sort((a, b) => a.provider.localeCompare(b.provider));
+  }
+
+  async listTenants(): Promise<string[]> {
+    const tenants = new Set<string>();
+    for (const key of await this.#keys(CRED)) tenants.add(key.slice(CRED.length).split(':')[0] ?? '');
+    for (const key of await this.#keys(APIKEY_ID))
+      tenants.add(key.slice(APIKEY_ID.length).split(':')[0] ?? '');
+    tenants.delete('');
+    return [...tenants].sort();
+  }
+
+  async putApiKey(tenant: string, id: string, tokenHash: string): Promise<void> {
+    const record: ApiKeyRecord = { id, tenant, createdAt: new Date().toISOString() };
+    await this.#write(APIKEY + tokenHash, JSON.stringify(record));
+    await this.#write(`${APIKEY_ID}${tenant}:${id}`, tokenHash);
+  }
+
+  async findApiKey(tokenHash: string): Promise<ApiKeyRecord | undefined> {
+    const raw = await this.#read(APIKEY + tokenHash);
+    if (raw === undefined) return undefined;
+    try {
+      const r = JSON.parse(raw) as ApiKeyRecord;
+      return typeof r.tenant === 'string' && typeof r.id === 'string' ? r : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async deleteApiKey(tenant: string, id: string): Promise<boolean> {
+    const hash = await this.#read(`${APIKEY_ID}${tenant}:${id}`);
+    if (hash === undefined) return false;
+    await this.#delete(APIKEY + hash);
+    return this.#delete(`${APIKEY_ID}${tenant}:${id}`);
+  }
+
+  async reencryptAll(): Promise<number> {
+    let count = 0;
+    for (const key of await this.#keys(CRED)) {
+      const raw = await this.#read(key);
+      if (raw === undefined) continue;
+      const [tenant, provider] = key.slice(CRED.length).split(':');
+      if (tenant === undefined || provider === undefined) continue;
+      const aad = `${tenant}/${provider}`;
+      const record = this.#parseSealed(raw, aad);
+      if (record.kid === this.#cipher.currentKeyId) continue;
+      const fields = this.#cipher.open(aad, record);
+      await this.#write(key, JSON.stringify(this.#cipher.seal(aad, fields, new Date(record.updatedAt))));
+      count++;
+    }
+    return count;
+  }
+
+  ping(): Promise<boolean> {
+    return this.#backend.ping();
+  }
+
+  close(): Promise<void> {
+    return this.#backend.close();
+  }
+}
