@@ -1,15 +1,44 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import type { Logger } from '../observability/logger.js';
+import type { TenantStore } from '../tenants/store.js';
+import type { Authenticator } from './auth.js';
+import { installErrorHandling } from './errors.js';
+import type { CallControl, ProviderCatalog } from './ports.js';
+import { registerCallRoutes } from './routes/calls.js';
+import { registerTenantRoutes } from './routes/tenants.js';
+
+export interface ApiDeps {
+  readonly auth: Authenticator;
+  readonly store: TenantStore;
+  readonly catalog: ProviderCatalog;
+  readonly calls: CallControl;
+  /** Tenants named by dialplans (a tenant exists once it has a dialplan or a stored credential). */
+  readonly knownTenants: () => string[];
+}
 
 export interface HttpServerOptions {
   metrics: Registry;
+  logger?: Logger;
   /** Readiness probes: each returns true when its component can serve. */
   readiness?: Readonly<Record<string, () => boolean | Promise<boolean>>>;
+  /** The authenticated control API; without it only health and metrics are served. */
+  api?: ApiDeps;
 }
 
-/** The control plane's HTTP server. Routes for tenants and calls are registered by their own modules. */
+/** The control plane's HTTP server: health, metrics and (with `api`) the tenant and call API. */
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  const base = { disableRequestLogging: true, bodyLimit: 256 * 1024 } as const;
+  const app: FastifyInstance =
+    options.logger === undefined
+      ? Fastify({ ...base, logger: false })
+      : Fastify({
+          ...base,
+          // pino's Logger and FastifyBaseLogger differ only under exactOptionalPropertyTypes.
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
+          loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
+        });
+  installErrorHandling(app);
 
   app.get('/healthz', () => ({ status: 'ok' }));
 
@@ -26,10 +55,16 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
   });
 
-  app.get('/metrics', async (_req, reply) => {
+  const api = options.api;
+  app.get('/metrics', async (req, reply) => {
+    if (api !== undefined) await api.auth.authenticate(req);
     const body = await options.metrics.metrics();
     return reply.type(options.metrics.contentType).send(body);
   });
 
+  if (api !== undefined) {
+    registerTenantRoutes(app, api);
+    registerCallRoutes(app, api);
+  }
   return app;
 }

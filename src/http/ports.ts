@@ -1,0 +1,57 @@
+/**
+ * What the HTTP API needs from the rest of the system, as narrow interfaces; main.ts passes the real
+ * registry and call manager, tests pass fakes or the real thing.
+ */
+
+export interface CredentialField {
+  readonly name: string;
+  readonly required: boolean;
+  readonly secret: boolean;
+}
+
+export interface ProviderInfo {
+  readonly slug: string;
+  readonly aliases: readonly string[];
+  readonly displayName: string;
+  readonly credentialFields: readonly CredentialField[];
+}
+
+export interface ProviderCatalog {
+  providers(): ProviderInfo[];
+  /** Returns the parsed credential; throws a SwitchboardError naming the field when invalid or unknown. */
+  validateCredential(slug: string, raw: unknown): Record<string, unknown>;
+}
+
+export interface CallSummary {
+  readonly id: string;
+  readonly tenant: string;
+  readonly direction: 'inbound' | 'outbound';
+  readonly from: string;
+  readonly to: string;
+  readonly startedAt: string;
+  readonly codec: string;
+  readonly provider: string;
+  readonly state: string;
+  /** The instance that owns the call (several instances behind Redis). */
+  readonly instance?: string;
+}
+
+export interface DialRequest {
+  readonly tenant: string;
+  readonly to: string;
+  readonly from?: string | undefined;
+  readonly agent?: Readonly<Record<string, string | undefined>> | undefined;
+}
+
+export interface CallControl {
+  list(): Promise<CallSummary[]>;
+  get(id: string): Promise<CallSummary | undefined>;
+  /** False when no such call. */
+  hangup(id: string): Promise<boolean>;
+  transfer(
+    id: string,
+    destination: string,
+  ): Promise<{ readonly ok: boolean; readonly status?: number; readonly message: string }>;
+  /** Resolves with the call id once answered; rejects with SipError(status) when the call fails. */
+  dial(request: DialRequest): Promise<{ readonly id: string }>;
+}

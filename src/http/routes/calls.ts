@@ -1,0 +1,77 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { tenantNameSchema } from '../../routing/dialplan.js';
+import { assertTenantAccess, type Authenticator, type Principal } from '../auth.js';
+import { HttpError, notFound, parseOr400 } from '../errors.js';
+import type { CallControl, CallSummary } from '../ports.js';
+
+const idParams = z.object({ id: z.string().min(1).max(128) });
+const transferBody = z.object({ destination: z.string().min(1).max(64) }).strict();
+const dialBody = z
+  .object({
+    tenant: tenantNameSchema,
+    to: z.string().min(1).max(256),
+    from: z.string().min(1).max(256).optional(),
+    agent: z
+      .object({
+        instructions: z.string().max(20_000).optional(),
+        greeting: z.string().max(2_000).optional(),
+        voice: z.string().max(64).optional(),
+        model: z.string().max(128).optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+async function visibleCall(calls: CallControl, principal: Principal, id: string): Promise<CallSummary> {
+  const call = await calls.get(id);
+  if (call === undefined) throw notFound('call');
+  assertTenantAccess(principal, call.tenant, 'call');
+  return call;
+}
+
+export function registerCallRoutes(
+  app: FastifyInstance,
+  deps: { auth: Authenticator; calls: CallControl },
+): void {
+  const { auth, calls } = deps;
+
+  app.get('/v1/calls', async (req) => {
+    const principal = await auth.authenticate(req);
+    const all = await calls.list();
+    return { calls: principal.kind === 'admin' ? all : all.filter((c) => c.tenant === principal.tenant) };
+  });
+
+  app.get('/v1/calls/:id', async (req) => {
+    const principal = await auth.authenticate(req);
+    const { id } = parseOr400(idParams, req.params, 'path');
+    return visibleCall(calls, principal, id);
+  });
+
+  app.delete('/v1/calls/:id', async (req, reply) => {
+    const principal = await auth.authenticate(req);
+    const { id } = parseOr400(idParams, req.params, 'path');
+    await visibleCall(calls, principal, id);
+    if (!(await calls.hangup(id))) throw notFound('call');
+    return reply.code(204).send();
+  });
+
+  app.post('/v1/calls/:id/transfer', async (req) => {
+    const principal = await auth.authenticate(req);
+    const { id } = parseOr400(idParams, req.params, 'path');
+    const { destination } = parseOr400(transferBody, req.body, 'body');
+    await visibleCall(calls, principal, id);
+    const result = await calls.transfer(id, destination);
+    if (!result.ok) throw new HttpError(409, 'HTTP_TRANSFER_FAILED', result.message);
+    return result;
+  });
+
+  app.post('/v1/calls', async (req, reply) => {
+    const principal = await auth.authenticate(req);
+    const body = parseOr400(dialBody, req.body, 'body');
+    assertTenantAccess(principal, body.tenant);
+    const { id } = await calls.dial(body);
+    return reply.code(201).send({ id });
+  });
+}
