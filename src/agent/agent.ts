@@ -55,7 +55,8 @@ export interface Agent extends EventEmitter<AgentEvents> {
   greet(): Promise<void>;
   /**
    * Caller audio in options.inputFormat. Never blocks; if a bounded queue overflows it is counted and
-   * logged once. Throws AgentError('AGENT_CLOSED') after close().
+   * logged once. The caller may reuse `audio` once this returns: an adapter that keeps audio must copy it.
+   * Throws AgentError('AGENT_CLOSED') after close().
    */
   pushAudio(audio: Buffer | Int16Array): void;
   /**
