@@ -1,0 +1,43 @@
+/** Builds the Qwen-Omni `session.update` payload (docs/reference/providers.md §3.2) from AgentOptions. Pure. */
+import type { AgentOptions, ToolSpec } from '../../agent.js';
+import type { QwenSessionConfig } from './schemas.js';
+
+export const DEFAULT_QWEN_MODEL = 'qwen-omni-turbo-realtime';
+/** The input transcription model shown in the DashScope docs [Q1]. */
+export const DEFAULT_TRANSCRIPTION_MODEL = 'gummy-realtime-v1';
+
+export function buildSessionConfig(
+  options: AgentOptions,
+  instructions: string | undefined,
+): QwenSessionConfig {
+  const vad = options.vad;
+  const session: QwenSessionConfig = {
+    // ['audio'] alone is rejected; text must be present [Q1].
+    modalities: ['text', 'audio'],
+    // 2025 docs: input pcm16 (16 kHz), output pcm24 (24 kHz) [Q1]; see the UNVERIFIED note in providers.md.
+    input_audio_format: 'pcm16',
+    output_audio_format: 'pcm24',
+    input_audio_transcription: { model: DEFAULT_TRANSCRIPTION_MODEL },
+    turn_detection: {
+      // semantic_vad only on qwen3.5 models [Q3]; server_vad elsewhere.
+      type: vad?.type ?? 'server_vad',
+      ...(vad?.threshold !== undefined ? { threshold: vad.threshold } : {}),
+      ...(vad?.prefixPaddingMs !== undefined ? { prefix_padding_ms: Math.round(vad.prefixPaddingMs) } : {}),
+      ...(vad?.silenceDurationMs !== undefined
+        ? { silence_duration_ms: Math.min(6000, Math.max(200, Math.round(vad.silenceDurationMs))) }
+        : {}),
+    },
+  };
+  if (options.voice !== undefined) session.voice = options.voice;
+  if (instructions !== undefined && instructions !== '') session.instructions = instructions;
+  if (options.tools !== undefined && options.tools.length > 0) session.tools = options.tools.map(qwenTool);
+  return session;
+}
+
+/** Nested Chat-Completions style, unlike OpenAI Realtime's flat tool objects [Q1]. */
+export function qwenTool(tool: ToolSpec): NonNullable<QwenSessionConfig['tools']>[number] {
+  return {
+    type: 'function',
+    function: { name: tool.name, description: tool.description, parameters: { ...tool.parameters } },
+  };
+}

@@ -1,0 +1,40 @@
+/** Small pure helpers for the Qwen-Omni wire. */
+import type { QwenServerEvent, QwenServerEventType } from './schemas.js';
+
+/** PCM16 16 kHz in, 24 kHz out [Q1]. */
+export const INPUT_RATE_HZ = 16_000;
+export const OUTPUT_RATE_HZ = 24_000;
+
+export function optId(itemId: string | undefined): { itemId?: string } {
+  return itemId !== undefined ? { itemId } : {};
+}
+
+/** Wire-tap view: audio deltas become `{audioMs, bytes}`. */
+export function tapView(type: QwenServerEventType, e: unknown): unknown {
+  if (type !== 'response.audio.delta') return e;
+  const d = e as QwenServerEvent<'response.audio.delta'>;
+  const bytes = Buffer.byteLength(d.delta, 'base64');
+  return { ...d, delta: { audioMs: bytes / ((OUTPUT_RATE_HZ / 1000) * 2), bytes } };
+}
+
+/** Tool arguments arrive as a JSON string (UNVERIFIED, OpenAI beta); undefined unless it is an object. */
+export function parseToolArguments(json: string): Record<string, unknown> | undefined {
+  try {
+    const parsed: unknown = JSON.parse(json === '' ? '{}' : json);
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs a synchronous operation as a Promise: a throw (AGENT_CLOSED) becomes a rejection, never a throw. */
+export function settled(fn: () => void): Promise<void> {
+  try {
+    fn();
+    return Promise.resolve();
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+}
