@@ -2,6 +2,9 @@
 import { Command } from 'commander';
 import { loadConfig } from './config/config.js';
 import { ConfigError } from './errors.js';
+import { registerCallCommand } from './cli-commands/call.js';
+import { registerKeyCommands } from './cli-commands/keys.js';
+import { registerTenantCommands } from './cli-commands/tenants.js';
 import { startServer } from './main.js';
 import { createLogger } from './observability/logger.js';
 import { createMetricsRegistry } from './observability/metrics.js';
@@ -45,5 +48,9 @@ program
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+
+registerCallCommand(program);
+registerTenantCommands(program);
+registerKeyCommands(program);
 
 await program.parseAsync(process.argv);

@@ -1,7 +1,30 @@
+import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import type { Registry } from 'prom-client';
+import { z } from 'zod';
+import { createDefaultRegistry } from './agent/default-registry.js';
+import type { ProviderRegistry } from './agent/registry.js';
+import { createCallMetrics } from './call/call-metrics.js';
+import { CallManager, type CallRecorderFactory } from './call/call-manager.js';
+import { PromptPlayer } from './call/prompt.js';
+import { CallRecorder } from './call/recorder.js';
+import { RtpLegFactory } from './call/rtp-leg.js';
 import type { Config } from './config/config.js';
+import { SwitchboardError } from './errors.js';
+import { Authenticator, resolveAdminToken } from './http/auth.js';
+import type { ProviderCatalog } from './http/ports.js';
 import { createHttpServer } from './http/server.js';
+import { createCodec } from './media/codecs/index.js';
+import { PortPool } from './media/rtp/port-pool.js';
+import { Ticker } from './media/ticker.js';
 import type { Logger } from './observability/logger.js';
+import { counter } from './observability/metrics.js';
+import { DialplanStore } from './routing/dialplan-store.js';
+import { DrachtioSignaling } from './sip/drachtio/index.js';
+import { EmbeddedSignaling } from './sip/embedded/index.js';
+import type { Signaling } from './sip/signaling.js';
+import { createTenantStore } from './tenants/index.js';
+import type { TenantStore } from './tenants/store.js';
 
 /** Something main.ts started and must stop on shutdown, in reverse order of starting. */
 export interface Service {
@@ -10,6 +33,13 @@ export interface Service {
 }
 
 export interface Server {
+  readonly calls: CallManager;
+  readonly signaling: Signaling;
+  readonly registry: ProviderRegistry;
+  readonly store: TenantStore;
+  readonly dialplans: DialplanStore;
+  /** The bound HTTP port (useful with HTTP_PORT=0). */
+  readonly httpPort: number;
   close(): Promise<void>;
 }
 
@@ -17,14 +47,58 @@ export interface ServerDeps {
   config: Config;
   logger: Logger;
   metrics: Registry;
+  /** Providers to use; defaults to the built-in registry. Tests add `replay` or mocks here. */
+  registry?: ProviderRegistry;
+}
+
+/** The default prompt shipped with the package, played when an agent cannot start. */
+export const DEFAULT_UNAVAILABLE_PROMPT = fileURLToPath(
+  new URL('../../prompts/unavailable.wav', import.meta.url),
+);
+
+/** `sip-trunk` is a provider-independent credential: the tenant's trunk for outbound calls. */
+const trunkSchema = z
+  .object({
+    uri: z.string().regex(/^sips?:/, 'a sip: URI'),
+    username: z.string().optional(),
+    password: z.string().optional(),
+  })
+  .strict();
+
+function providerCatalog(registry: ProviderRegistry): ProviderCatalog {
+  return {
+    providers: () => [
+      ...registry.providers(),
+      {
+        slug: 'sip-trunk',
+        aliases: [],
+        displayName: 'SIP trunk for outbound calls',
+        credentialFields: [
+          { name: 'uri', required: true, secret: false },
+          { name: 'username', required: false, secret: false },
+          { name: 'password', required: false, secret: true },
+        ],
+      },
+    ],
+    validateCredential(slug, raw) {
+      if (slug !== 'sip-trunk') return { ...registry.validateCredential(slug, raw) };
+      const r = trunkSchema.safeParse(raw);
+      if (r.success) return r.data;
+      const field = r.error.issues[0]?.path[0];
+      throw new SwitchboardError(
+        'AGENT_CREDENTIAL_INVALID',
+        `sip-trunk credential has an invalid "${String(field)}"`,
+      );
+    },
+  };
 }
 
 /**
- * The composition root: the only place that wires concrete classes together (DESIGN.md §1).
- * Components are started in order; if one fails, the ones already started are closed again.
+ * The composition root: the only place that wires concrete classes together (DESIGN.md §1). Components are
+ * started in order; if one fails, the ones already started are closed again.
  */
 export async function startServer(deps: ServerDeps): Promise<Server> {
-  const { config, logger } = deps;
+  const { config, logger, metrics } = deps;
   const services: Service[] = [];
   const closeAll = async (): Promise<void> => {
     for (const s of services.reverse()) {
@@ -38,23 +112,130 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
   };
 
   try {
-    // Signaling, media, agents and tenants attach here as they are built.
-    const http = createHttpServer({ metrics: deps.metrics });
+    const registry = deps.registry ?? createDefaultRegistry();
+    const dialplans = new DialplanStore({ dir: config.DIALPLANS_DIR, logger });
+    const problems = await dialplans.load();
+    if (dialplans.all().length === 0)
+      logger.warn({ dir: config.DIALPLANS_DIR, problems }, 'no dialplans loaded: every call gets 404');
+    dialplans.watch();
+    services.push({ name: 'dialplans', close: () => Promise.resolve(dialplans.close()) });
+
+    const store = await createTenantStore(config, logger);
+    services.push({ name: 'tenant-store', close: () => store.close() });
+
+    const signaling: Signaling =
+      config.SIGNALING === 'drachtio'
+        ? new DrachtioSignaling({
+            host: config.DRACHTIO_HOST ?? '127.0.0.1',
+            port: config.DRACHTIO_PORT,
+            secret: config.DRACHTIO_SECRET ?? 'cymru',
+            publicHost: config.SIP_PUBLIC_HOST,
+            logger,
+          })
+        : new EmbeddedSignaling({
+            host: config.SIP_HOST,
+            port: config.SIP_PORT,
+            transports: config.SIP_TRANSPORTS,
+            publicHost: config.SIP_PUBLIC_HOST,
+            logger,
+          });
+
+    const ticker = new Ticker({ onError: (err) => logger.error({ err }, 'media tick failed; leg removed from the clock') });
+    const pool = new PortPool({ minPort: config.RTP_PORT_MIN, maxPort: config.RTP_PORT_MAX, logger });
+    const callMetrics = createCallMetrics(metrics);
+    const prompts = new PromptPlayer();
+    const recordingFailures = counter(
+      metrics,
+      'switchboard_recording_failures_total',
+      'Recordings stopped by write errors',
+    );
+    const recorder: CallRecorderFactory = {
+      open: (info) => {
+        const frameSamples = info.media.codec.frameSamples(info.media.ptimeMs);
+        const callerCodec = createCodec(info.media.codec.name, info.media.codec.payloadType);
+        const agentCodec = createCodec(info.media.codec.name, info.media.codec.payloadType);
+        const rec = new CallRecorder({
+          dir: config.RECORDINGS_DIR,
+          meta: { ...info, direction: 'inbound' },
+          sampleRateHz: info.media.codec.sampleRateHz,
+          frameSamples,
+          decodeCaller: (p, out) => callerCodec.decode(p, out),
+          decodeAgent: (p, out) => agentCodec.decode(p, out),
+          logger: logger.child({ callId: info.callId, component: 'recorder' }),
+          failures: recordingFailures,
+        });
+        const onTick = (caller: Buffer | undefined, sent: Buffer | undefined): void =>
+          rec.frame(caller, sent);
+        info.media.on('tick', onTick);
+        return {
+          event: (kind, data) => rec.event(kind, data),
+          close: async (reason) => {
+            info.media.off('tick', onTick);
+            await rec.close(reason);
+            callerCodec.close?.();
+            agentCodec.close?.();
+          },
+        };
+      },
+    };
+    const calls = new CallManager({
+      signaling,
+      dialplans: () => dialplans.all(),
+      store,
+      agents: registry,
+      media: new RtpLegFactory({ pool, host: config.SIP_HOST, ticker, logger }),
+      publicHost: config.SIP_PUBLIC_HOST,
+      logger,
+      metrics: callMetrics,
+      instanceId: `${hostname()}:${process.pid}`,
+      playPrompt: (media, path) => prompts.play(media, path),
+      defaultUnavailablePrompt: DEFAULT_UNAVAILABLE_PROMPT,
+      recorder,
+    });
+    await signaling.start();
+    services.push({ name: 'signaling', close: () => signaling.close() });
+    services.push({ name: 'calls', close: () => calls.close() });
+
+    const adminToken = await resolveAdminToken(
+      { adminToken: config.ADMIN_TOKEN, dataDir: config.DATA_DIR },
+      logger,
+    );
+    const http = createHttpServer({
+      metrics,
+      logger,
+      readiness: { signaling: () => signaling.connected, store: () => store.ping() },
+      api: {
+        auth: new Authenticator(adminToken, store),
+        store,
+        catalog: providerCatalog(registry),
+        calls,
+        knownTenants: () => dialplans.all().map((d) => d.dialplan.tenant),
+      },
+    });
     await http.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
     services.push({ name: 'http', close: () => http.close() });
+    const address = http.server.address();
+    const httpPort = typeof address === 'object' && address !== null ? address.port : config.HTTP_PORT;
+
     logger.info(
       {
-        sip: { host: config.SIP_HOST, port: config.SIP_PORT, transports: config.SIP_TRANSPORTS },
+        sip: {
+          host: config.SIP_HOST,
+          port: config.SIP_PORT,
+          transports: config.SIP_TRANSPORTS,
+          signaling: config.SIGNALING,
+        },
         publicHost: config.SIP_PUBLIC_HOST,
         rtpPorts: [config.RTP_PORT_MIN, config.RTP_PORT_MAX],
-        signaling: config.SIGNALING,
-        http: { host: config.HTTP_HOST, port: config.HTTP_PORT },
+        http: { host: config.HTTP_HOST, port: httpPort },
+        tenants: dialplans.all().map((d) => d.dialplan.tenant),
+        store: store.kind,
       },
       'switchboard listening',
     );
+    return { calls, signaling, registry, store, dialplans, httpPort, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;
   }
-  return { close: closeAll };
 }

@@ -74,7 +74,7 @@ export class ProviderRegistry {
   validateCredential(
     slug: string,
     raw: unknown,
-  ): Readonly<Record<string, unknown>> & { readonly url?: string } {
+  ): Readonly<Record<string, unknown>> & { readonly url?: string | undefined } {
     const definition = this.#require(slug);
     const input = withoutProviderKey(raw);
     const result = definition.credentialSchema.safeParse(input);

@@ -24,11 +24,19 @@ export function registerKeyCommands(program: Command): void {
       const oldKey = await resolveMasterKey(config, logger);
       const newKey = options.newKey === undefined ? randomBytes(32) : decodeMasterKey(options.newKey);
       const backend =
-        config.REDIS_URL === undefined ? new FileRecordBackend(config.DATA_DIR) : new RedisRecordBackend({ url: config.REDIS_URL, logger });
-      const store = new EncryptedTenantStore({ backend, cipher: new CredentialCipher(newKey, [oldKey]), logger });
+        config.REDIS_URL === undefined
+          ? new FileRecordBackend(config.DATA_DIR)
+          : new RedisRecordBackend({ url: config.REDIS_URL, logger });
+      const store = new EncryptedTenantStore({
+        backend,
+        cipher: new CredentialCipher(newKey, [oldKey]),
+        logger,
+      });
       try {
         const count = await store.reencryptAll();
-        process.stdout.write(`re-encrypted ${count} credential(s) under key ${keyId(newKey)} (was ${keyId(oldKey)})\n`);
+        process.stdout.write(
+          `re-encrypted ${count} credential(s) under key ${keyId(newKey)} (was ${keyId(oldKey)})\n`,
+        );
         if (config.MASTER_KEY === undefined) {
           await writeSecretFile(config.DATA_DIR, MASTER_KEY_FILE, `${newKey.toString('base64')}\n`);
           process.stdout.write(`new key written to ${config.DATA_DIR}/${MASTER_KEY_FILE}\n`);

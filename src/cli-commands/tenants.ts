@@ -41,7 +41,9 @@ async function call(opts: ApiOptions, method: string, path: string, body?: unkno
     process.exitCode = 1;
     return;
   }
-  process.stdout.write(text === '' ? `ok (${res.status})\n` : `${JSON.stringify(JSON.parse(text), null, 2)}\n`);
+  process.stdout.write(
+    text === '' ? `ok (${res.status})\n` : `${JSON.stringify(JSON.parse(text), null, 2)}\n`,
+  );
 }
 
 /** Parse `key=value` pairs; values that look like JSON booleans/numbers are converted. */
@@ -67,7 +69,10 @@ export function registerTenantCommands(program: Command): void {
     .option('--data-dir <dir>', 'where the generated admin token lives', './data');
   const opts = (): ApiOptions => tenants.opts<ApiOptions>();
 
-  tenants.command('list').description('list tenants').action(() => call(opts(), 'GET', '/v1/tenants'));
+  tenants
+    .command('list')
+    .description('list tenants')
+    .action(() => call(opts(), 'GET', '/v1/tenants'));
   tenants
     .command('providers')
     .description('list providers and their credential fields')
@@ -76,18 +81,31 @@ export function registerTenantCommands(program: Command): void {
     .command('set-credential <tenant> <provider> <fields...>')
     .description('store a provider credential, e.g. set-credential acme openai apiKey=sk-…')
     .action((tenant: string, provider: string, fields: string[]) =>
-      call(opts(), 'PUT', `/v1/tenants/${encodeURIComponent(tenant)}/credentials/${encodeURIComponent(provider)}`, parseFields(fields)),
+      call(
+        opts(),
+        'PUT',
+        `/v1/tenants/${encodeURIComponent(tenant)}/credentials/${encodeURIComponent(provider)}`,
+        parseFields(fields),
+      ),
     );
   tenants
     .command('get-credential <tenant> <provider>')
     .description('show a credential with secrets masked')
     .action((tenant: string, provider: string) =>
-      call(opts(), 'GET', `/v1/tenants/${encodeURIComponent(tenant)}/credentials/${encodeURIComponent(provider)}`),
+      call(
+        opts(),
+        'GET',
+        `/v1/tenants/${encodeURIComponent(tenant)}/credentials/${encodeURIComponent(provider)}`,
+      ),
     );
   tenants
     .command('delete-credential <tenant> <provider>')
     .action((tenant: string, provider: string) =>
-      call(opts(), 'DELETE', `/v1/tenants/${encodeURIComponent(tenant)}/credentials/${encodeURIComponent(provider)}`),
+      call(
+        opts(),
+        'DELETE',
+        `/v1/tenants/${encodeURIComponent(tenant)}/credentials/${encodeURIComponent(provider)}`,
+      ),
     );
   tenants
     .command('create-key <tenant>')

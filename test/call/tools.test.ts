@@ -71,7 +71,10 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
       received.push(JSON.parse(body));
-      if (req.url === '/slow') return setTimeout(() => res.end('{}'), 2000);
+      if (req.url === '/slow') {
+        setTimeout(() => res.end('{}'), 2000);
+        return;
+      }
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ status: 'shipped', order: (JSON.parse(body) as { id: string }).id }));
     });

@@ -1,0 +1,224 @@
+import type { AudioFormat } from '../agent/events.js';
+import type { ProviderCapabilities } from '../agent/provider.js';
+import type { Codec } from '../media/codecs/codec.js';
+import { Resampler } from '../media/dsp/resampler.js';
+
+/** The agent formats chosen for a call: G.711 passthrough when the provider takes the call's codec. */
+export function chooseAgentFormats(
+  codec: Pick<Codec, 'name' | 'sampleRateHz'>,
+  caps: ProviderCapabilities,
+): { input: AudioFormat; output: AudioFormat } {
+  const g711 = codec.name === 'PCMU' ? 'pcmu' : codec.name === 'PCMA' ? 'pcma' : undefined;
+  const pick = (formats: readonly AudioFormat[]): AudioFormat => {
+    const direct = formats.find((f) => f.encoding === g711);
+    if (direct !== undefined) return direct;
+    const pcm = formats.filter((f) => f.encoding === 'pcm16');
+    // Prefer the PCM rate equal to the codec's, else the provider's first choice.
+    const same = pcm.find((f) => f.sampleRateHz === codec.sampleRateHz);
+    const chosen = same ?? pcm[0] ?? formats[0];
+    if (chosen === undefined) throw new Error('provider declares no audio formats');
+    return chosen;
+  };
+  return { input: pick(caps.inputFormats), output: pick(caps.outputFormats) };
+}
+
+function isG711Match(codec: Pick<Codec, 'name'>, format: AudioFormat): boolean {
+  return (
+    (codec.name === 'PCMU' && format.encoding === 'pcmu') ||
+    (codec.name === 'PCMA' && format.encoding === 'pcma')
+  );
+}
+
+/**
+ * Caller audio, one RTP payload per 20 ms, to the agent's input format: passed through untouched when the
+ * provider takes the call's G.711, else decoded, resampled and handed over as PCM16. Buffers are reused
+ * between frames (the Agent contract lets the caller reuse pushed audio).
+ */
+export class InboundBridge {
+  readonly mode: 'passthrough' | 'transcode';
+  readonly #codec: Codec;
+  readonly #push: (audio: Buffer | Int16Array) => void;
+  readonly #resampler: Resampler | undefined;
+  readonly #decoded: Int16Array;
+  readonly #resampled: Int16Array;
+
+  constructor(
+    codec: Codec,
+    target: AudioFormat,
+    push: (audio: Buffer | Int16Array) => void,
+    maxFrameMs = 120,
+  ) {
+    this.#codec = codec;
+    this.#push = push;
+    if (isG711Match(codec, target)) {
+      this.mode = 'passthrough';
+      this.#decoded = new Int16Array(0);
+      this.#resampled = new Int16Array(0);
+      return;
+    }
+    if (target.encoding !== 'pcm16')
+      throw new Error(`cannot feed ${codec.name} audio to an agent expecting ${target.encoding}`);
+    this.mode = 'transcode';
+    this.#decoded = new Int16Array(Math.ceil((codec.sampleRateHz * maxFrameMs) / 1000));
+    if (codec.sampleRateHz !== target.sampleRateHz) {
+      this.#resampler = new Resampler(codec.sampleRateHz, target.sampleRateHz);
+      this.#resampled = new Int16Array(this.#resampler.maxOutputSamples(this.#decoded.length));
+    } else {
+      this.#resampled = new Int16Array(0);
+    }
+  }
+
+  /** True when a resampler was instantiated for this call (tests check passthrough creates none). */
+  get resampling(): boolean {
+    return this.#resampler !== undefined;
+  }
+
+  /** One frame of caller audio as received (after the jitter buffer). */
+  frame(payload: Buffer): void {
+    if (this.mode === 'passthrough') {
+      this.#push(payload);
+      return;
+    }
+    const n = this.#codec.decode(payload, this.#decoded);
+    if (n === 0) return;
+    const pcm = this.#decoded.subarray(0, n);
+    if (this.#resampler === undefined) {
+      this.#push(pcm);
+      return;
+    }
+    const m = this.#resampler.process(pcm, this.#resampled);
+    if (m > 0) this.#push(this.#resampled.subarray(0, m));
+  }
+}
+
+/**
+ * Agent audio (any chunk size, in the agent's output format) to encoded frames of one ptime each, tagged with
+ * the agent item they belong to. A partial frame is completed with silence when the item changes or ends.
+ */
+export class OutboundBridge {
+  readonly mode: 'passthrough' | 'transcode';
+  readonly #codec: Codec;
+  readonly #enqueue: (frame: Buffer, itemId: string, responseId: string) => void;
+  readonly #resampler: Resampler | undefined;
+  readonly #frameSamples: number;
+  readonly #frameBytes: number;
+  /** Pending samples (transcode) or bytes (passthrough) of the current item. */
+  readonly #pendingPcm: Int16Array;
+  readonly #pendingBytes: Buffer;
+  #pending = 0;
+  #resampled: Int16Array = new Int16Array(0);
+  #item: { itemId: string; responseId: string } | undefined;
+  readonly #silenceByte: number;
+  /** Upper bound of one encoded frame: one byte per sample for G.711, an Opus packet's maximum otherwise. */
+  readonly #maxEncodedBytes: number;
+
+  constructor(
+    source: AudioFormat,
+    codec: Codec,
+    ptimeMs: number,
+    enqueue: (frame: Buffer, itemId: string, responseId: string) => void,
+  ) {
+    this.#codec = codec;
+    this.#enqueue = enqueue;
+    this.#frameSamples = codec.frameSamples(ptimeMs);
+    this.#silenceByte = codec.name === 'PCMA' ? 0xd5 : 0xff;
+    this.#maxEncodedBytes = codec.name === 'opus' ? 1275 : this.#frameSamples;
+    if (isG711Match(codec, source)) {
+      this.mode = 'passthrough';
+      this.#frameBytes = this.#frameSamples;
+      this.#pendingBytes = Buffer.alloc(this.#frameBytes);
+      this.#pendingPcm = new Int16Array(0);
+      return;
+    }
+    if (source.encoding !== 'pcm16')
+      throw new Error(`cannot play ${source.encoding} agent audio on ${codec.name}`);
+    this.mode = 'transcode';
+    this.#frameBytes = 0;
+    this.#pendingBytes = Buffer.alloc(0);
+    this.#pendingPcm = new Int16Array(this.#frameSamples);
+    if (source.sampleRateHz !== codec.sampleRateHz)
+      this.#resampler = new Resampler(source.sampleRateHz, codec.sampleRateHz);
+  }
+
+  get resampling(): boolean {
+    return this.#resampler !== undefined;
+  }
+
+  /** A chunk of agent audio. PCM16 chunks are little-endian bytes, as providers send them. */
+  push(audio: Buffer, itemId: string, responseId: string): void {
+    if (this.#item !== undefined && this.#item.itemId !== itemId) this.endItem();
+    this.#item = { itemId, responseId };
+    if (this.mode === 'passthrough') {
+      let offset = 0;
+      while (offset < audio.length) {
+        const take = Math.min(this.#frameBytes - this.#pending, audio.length - offset);
+        audio.copy(this.#pendingBytes, this.#pending, offset, offset + take);
+        this.#pending += take;
+        offset += take;
+        if (this.#pending === this.#frameBytes) this.#emitBytes();
+      }
+      return;
+    }
+    const samples = audio.length >> 1;
+    let pcm: Int16Array;
+    if (audio.byteOffset % 2 === 0) {
+      pcm = new Int16Array(audio.buffer, audio.byteOffset, samples);
+    } else {
+      // Int16Array views need 2-byte alignment: copy once (STYLE.md §10).
+      pcm = new Int16Array(samples);
+      for (let i = 0; i < samples; i++) pcm[i] = audio.readInt16LE(i * 2);
+    }
+    if (this.#resampler !== undefined) {
+      const need = this.#resampler.maxOutputSamples(samples);
+      if (this.#resampled.length < need) this.#resampled = new Int16Array(need);
+      const n = this.#resampler.process(pcm, this.#resampled);
+      pcm = this.#resampled.subarray(0, n);
+    }
+    let offset = 0;
+    while (offset < pcm.length) {
+      const take = Math.min(this.#frameSamples - this.#pending, pcm.length - offset);
+      this.#pendingPcm.set(pcm.subarray(offset, offset + take), this.#pending);
+      this.#pending += take;
+      offset += take;
+      if (this.#pending === this.#frameSamples) this.#emitPcm();
+    }
+  }
+
+  /** The current item is complete: send its last partial frame, padded with silence. */
+  endItem(): void {
+    if (this.#pending > 0 && this.#item !== undefined) {
+      if (this.mode === 'passthrough') {
+        this.#pendingBytes.fill(this.#silenceByte, this.#pending);
+        this.#emitBytes();
+      } else {
+        this.#pendingPcm.fill(0, this.#pending);
+        this.#emitPcm();
+      }
+    }
+    this.#item = undefined;
+  }
+
+  /** Barge-in: forget the partial frame and any resampler history of the interrupted audio. */
+  reset(): void {
+    this.#pending = 0;
+    this.#item = undefined;
+    this.#resampler?.reset();
+  }
+
+  #emitBytes(): void {
+    const item = this.#item;
+    this.#pending = 0;
+    if (item === undefined) return;
+    this.#enqueue(Buffer.from(this.#pendingBytes), item.itemId, item.responseId);
+  }
+
+  #emitPcm(): void {
+    const item = this.#item;
+    this.#pending = 0;
+    if (item === undefined) return;
+    // The playout queue owns each frame until it is sent; allocUnsafe draws small buffers from Node's pool.
+    const out = Buffer.allocUnsafe(this.#maxEncodedBytes);
+    const bytes = this.#codec.encode(this.#pendingPcm, out);
+    if (bytes > 0) this.#enqueue(out.subarray(0, bytes), item.itemId, item.responseId);
+  }
+}

@@ -1,0 +1,56 @@
+import type { EventEmitter } from 'node:events';
+import type { Codec } from '../media/codecs/codec.js';
+import type { PlayoutControl } from './barge-in.js';
+
+export interface MediaLegEvents {
+  /** One frame of caller audio per ptime, in order, after the jitter buffer (concealed frames included). */
+  frame: [payload: Buffer];
+  /** An RFC 4733 digit, reported once per event. */
+  dtmf: [{ readonly digit: string; readonly durationMs: number }];
+  /** The first RTP packet arrived and the remote source is latched (NAT). */
+  latched: [{ readonly address: string; readonly port: number }];
+  /** No RTP for the inactivity timeout. */
+  inactive: [];
+  /**
+   * Once per ptime tick, for recordings: the caller frame played out of the jitter buffer (undefined before
+   * the first packet) and the frame sent on RTP (undefined when nothing was sent). Buffers are only valid
+   * during the call.
+   */
+  tick: [caller: Buffer | undefined, sent: Buffer | undefined];
+}
+
+export interface MediaLegStats {
+  readonly packetsReceived: number;
+  readonly packetsSent: number;
+  readonly lost: number;
+  readonly late: number;
+  readonly malformed: number;
+  readonly foreignDropped: number;
+}
+
+/** The outbound queue as the call sees it. */
+export interface CallPlayout extends PlayoutControl {
+  enqueue(frame: Buffer, itemId: string, responseId: string): void;
+  /** Resolves when nothing is queued (now, if already empty). */
+  whenDrained(): Promise<void>;
+}
+
+/**
+ * One call's RTP leg: socket from the port pool, jitter buffer, decoder-side framing, playout on the shared
+ * ticker, RFC 4733 in and out. Built from media/ parts by the call layer (media/ knows nothing of calls).
+ */
+export interface MediaLeg extends EventEmitter<MediaLegEvents> {
+  readonly codec: Codec;
+  readonly ptimeMs: number;
+  readonly localPort: number;
+  readonly playout: CallPlayout;
+  /** Whether the first packet has been latched. */
+  readonly latched: boolean;
+  /** Send digits as RFC 4733 events (or resolve at once when the peer did not offer telephone-event). */
+  sendDtmf(digits: string): Promise<void>;
+  /** New remote address from a re-INVITE; `hold` stops sending (a=sendonly/inactive, c=0.0.0.0). */
+  updateRemote(remote: { readonly address: string; readonly port: number }, hold: boolean): void;
+  stats(): MediaLegStats;
+  /** Releases the RTP port. Idempotent. */
+  close(): void;
+}

@@ -1,0 +1,468 @@
+import { EventEmitter } from 'node:events';
+import type { Agent, AgentErrorEvent, AudioFormat } from '../agent/agent.js';
+import type { Logger } from '../observability/logger.js';
+import type { AgentProfile } from '../routing/dialplan.js';
+import type { Dialog } from '../sip/signaling.js';
+import { InboundBridge, OutboundBridge } from './audio-bridge.js';
+import { BargeInController, type BargeInDecision } from './barge-in.js';
+import type { CallMetrics } from './call-metrics.js';
+import { KeywordWatcher } from './keywords.js';
+import type { MediaLeg } from './media-leg.js';
+import {
+  ToolDispatcher,
+  type ToolOutcome,
+  type TransferOutcome,
+  type TransferTarget,
+} from './tools/dispatcher.js';
+
+export type EndReason =
+  | 'caller-bye'
+  | 'end_call'
+  | 'transferred'
+  | 'max-duration'
+  | 'idle-timeout'
+  | 'rtp-timeout'
+  | 'agent-failed'
+  | 'api-hangup'
+  | 'shutdown'
+  | 'keyword-hangup'
+  | 'error';
+
+export interface CallTimeline {
+  /** Everything worth recording, in order (the recorder subscribes). */
+  event(kind: string, data: Record<string, unknown>): void;
+}
+
+export interface CallSessionDeps {
+  readonly id: string;
+  readonly tenant: string;
+  readonly dialog: Dialog;
+  readonly media: MediaLeg;
+  readonly profile: AgentProfile;
+  readonly logger: Logger;
+  readonly metrics: CallMetrics;
+  /** Creates (and may re-create, once, after a fatal provider error) the agent for this call. */
+  readonly createAgent: () => Promise<Agent>;
+  /** The agent's audio formats (chooseAgentFormats): G.711 passthrough when the provider takes the codec. */
+  readonly agentFormats: { readonly input: AudioFormat; readonly output: AudioFormat };
+  /** Transfer by REFER or bridge; the session detaches the agent when the call leaves. */
+  readonly transfer: (target: TransferTarget) => Promise<TransferOutcome>;
+  /** Plays a prompt (fallback audio) into the call and resolves when it has been sent. */
+  readonly playPrompt?: (path: string) => Promise<void>;
+  /** Played when the agent cannot start and the profile has no fallback audio: never silence. */
+  readonly defaultFallbackPrompt?: string;
+  readonly timeline?: CallTimeline;
+  readonly now?: () => number;
+  /** How long to wait for the first inbound RTP before greeting anyway. */
+  readonly greetingLatchWaitMs?: number;
+}
+
+export interface CallSessionEvents {
+  ended: [{ readonly reason: EndReason }];
+  'tool.outcome': [ToolOutcome];
+  'barge-in': [BargeInDecision];
+}
+
+/**
+ * One call: joins a media leg and an agent (DESIGN.md §2). It delegates to small parts: the audio bridges
+ * (format conversion), the barge-in controller, the tool dispatcher and the keyword watcher; it owns only
+ * the wiring and the endings. Every ending releases the RTP port, closes the agent and logs one summary.
+ */
+export class CallSession extends EventEmitter<CallSessionEvents> {
+  readonly id: string;
+  readonly startedAt: Date;
+  readonly #d: CallSessionDeps;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  #agent: Agent | undefined;
+  #inbound: InboundBridge | undefined;
+  #outbound: OutboundBridge | undefined;
+  readonly #bargeIn: BargeInController;
+  readonly #tools: ToolDispatcher;
+  readonly #keywords: KeywordWatcher | undefined;
+  #state: 'starting' | 'active' | 'transferring' | 'ended' = 'starting';
+  #endReason: EndReason | undefined;
+  #lastActivityAt: number;
+  #maxTimer: NodeJS.Timeout | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
+  #toolChain: Promise<unknown> = Promise.resolve();
+  #agentRetried = false;
+  #responseInProgress: string | undefined;
+  readonly #turnWaiters = new Set<() => void>();
+  readonly #toolOutcomes: ToolOutcome[] = [];
+  #speechEndedAt: number | undefined;
+
+  constructor(deps: CallSessionDeps) {
+    super();
+    this.#d = deps;
+    this.id = deps.id;
+    this.#now = deps.now ?? Date.now;
+    this.startedAt = new Date(this.#now());
+    this.#lastActivityAt = this.#now();
+    this.#log = deps.logger;
+    this.#bargeIn = new BargeInController({
+      enabled: deps.profile.barge_in.enabled,
+      playout: deps.media.playout,
+      interrupt: (heard) => {
+        this.#agent
+          ?.interrupt(heard)
+          .catch((err: unknown) => this.#log.warn({ err }, 'agent interrupt failed'));
+      },
+      onDecision: (decision) => {
+        if (decision.action === 'interrupted') {
+          this.#outbound?.reset();
+          deps.metrics.bargeIns.inc();
+        }
+        this.#timeline('barge-in', { ...decision });
+        this.emit('barge-in', decision);
+      },
+    });
+    this.#tools = new ToolDispatcher({
+      profile: deps.profile,
+      logger: this.#log,
+      context: { callId: deps.id, tenant: deps.tenant },
+      actions: {
+        waitForPlayout: (maxWaitMs) => this.#waitForReplyPlayed(maxWaitMs),
+        hangup: (reason) => this.end(reason === 'end_call' ? 'end_call' : 'keyword-hangup'),
+        transfer: (target) => this.#transfer(target),
+        sendDtmf: (digits) => deps.media.sendDtmf(digits),
+        sendToolResult: async (callId, result) => {
+          await this.#agent?.sendToolResult(callId, result);
+        },
+      },
+    });
+    const kw = deps.profile.keywords;
+    if (kw !== undefined && (kw.hangup.length > 0 || kw.transfer.length > 0)) {
+      this.#keywords = new KeywordWatcher(kw.hangup, kw.transfer);
+    }
+  }
+
+  get state(): string {
+    return this.#state;
+  }
+
+  get agentProvider(): string {
+    return this.#agent?.provider ?? this.#d.profile.provider;
+  }
+
+  get toolOutcomes(): readonly ToolOutcome[] {
+    return this.#toolOutcomes;
+  }
+
+  /** True when caller audio reaches the agent without decoding or resampling. */
+  get passthrough(): boolean {
+    return this.#inbound?.mode === 'passthrough' && !this.#inbound.resampling;
+  }
+
+  get resamplerInstantiated(): boolean {
+    return (this.#inbound?.resampling ?? false) || (this.#outbound?.resampling ?? false);
+  }
+
+  get endReason(): EndReason | undefined {
+    return this.#endReason;
+  }
+
+  async start(): Promise<void> {
+    const { dialog, media, profile } = this.#d;
+    dialog.on('ended', ({ reason }) => {
+      void this.end(reason === 'remote-bye' ? 'caller-bye' : 'error');
+    });
+    media.on('inactive', () => void this.end('rtp-timeout'));
+    media.on('dtmf', ({ digit }) => this.#onCallerDtmf(digit));
+    dialog.on('info', (info) => {
+      const m = /Signal\s*=\s*([0-9*#A-D])/i.exec(info.body);
+      if (m?.[1] !== undefined) this.#onCallerDtmf(m[1].toUpperCase());
+    });
+    media.on('frame', (payload) => this.#inbound?.frame(payload));
+    this.#armMaxDuration(profile.limits.max_duration_s * 1000);
+    this.#armIdle();
+
+    if (!(await this.#attachAgent())) {
+      await this.#fallback();
+      return;
+    }
+    this.#state = 'active';
+    this.#timeline('call.active', { passthrough: this.passthrough });
+    if (profile.greeting !== undefined) await this.#greet();
+  }
+
+  /** Create and start the agent; false when it could not be started. */
+  async #attachAgent(): Promise<boolean> {
+    const { media } = this.#d;
+    let agent: Agent;
+    try {
+      agent = await this.#d.createAgent();
+      this.#wireAgent(agent);
+      await agent.start();
+    } catch (err) {
+      this.#log.error({ err }, 'agent could not start');
+      this.#d.metrics.agentErrors.inc({ code: (err as { code?: string }).code ?? 'AGENT_START_FAILED' });
+      return false;
+    }
+    if (this.#state === 'ended') {
+      await agent.close();
+      return false;
+    }
+    this.#agent = agent;
+    if (this.#inbound === undefined || this.#outbound === undefined) {
+      const { input, output } = this.#d.agentFormats;
+      this.#inbound = new InboundBridge(media.codec, input, (audio) => this.#pushToAgent(audio));
+      this.#outbound = new OutboundBridge(output, media.codec, media.ptimeMs, (frame, itemId, responseId) =>
+        media.playout.enqueue(frame, itemId, responseId),
+      );
+    }
+    return true;
+  }
+
+  #pushToAgent(audio: Buffer | Int16Array): void {
+    const agent = this.#agent;
+    if (agent === undefined || this.#state === 'ended') return;
+    try {
+      agent.pushAudio(audio);
+    } catch (err) {
+      this.#log.warn({ err }, 'agent refused audio');
+    }
+  }
+
+  #wireAgent(agent: Agent): void {
+    const { metrics } = this.#d;
+    agent.on('user.speech.started', () => {
+      this.#lastActivityAt = this.#now();
+      this.#bargeIn.userSpeechStarted();
+    });
+    agent.on('user.speech.ended', () => {
+      this.#lastActivityAt = this.#now();
+      this.#speechEndedAt = this.#now();
+    });
+    agent.on('assistant.audio', ({ audio, itemId, responseId }) => {
+      if (!this.#bargeIn.acceptAudio(responseId)) return;
+      if (this.#speechEndedAt !== undefined) {
+        metrics.responseLatency.observe((this.#now() - this.#speechEndedAt) / 1000);
+        this.#speechEndedAt = undefined;
+      }
+      this.#lastActivityAt = this.#now();
+      this.#responseInProgress = responseId;
+      this.#outbound?.push(audio, itemId, responseId);
+    });
+    agent.on('assistant.turn.end', ({ responseId }) => {
+      this.#outbound?.endItem();
+      this.#bargeIn.turnEnded(responseId);
+      if (this.#responseInProgress === responseId) this.#responseInProgress = undefined;
+      for (const w of this.#turnWaiters) w();
+    });
+    agent.on('assistant.text', ({ text, final }) => {
+      if (this.#keywords === undefined || !final) return;
+      const action = this.#keywords.match(text);
+      if (action === 'hangup')
+        void this.#queueTool({ callId: 'keyword', name: 'end_call', args: { reason: 'keyword' } });
+      if (action === 'transfer') {
+        const target =
+          this.#d.profile.fallback?.transfer_to ??
+          Object.keys(this.#d.profile.tools.transfer_call?.targets ?? {})[0];
+        if (target !== undefined)
+          void this.#queueTool({ callId: 'keyword', name: 'transfer_call', args: { destination: target } });
+      }
+    });
+    agent.on('tool.call', (call) => {
+      metrics.toolCalls.inc({ name: call.name });
+      this.#timeline('tool.call', { ...call });
+      void this.#queueTool(call);
+    });
+    agent.on('error', (e) => this.#onAgentError(e));
+  }
+
+  #queueTool(call: {
+    callId: string;
+    name: string;
+    args: Readonly<Record<string, unknown>>;
+  }): Promise<unknown> {
+    // Tool calls run one at a time, in order: a transfer must not race an end_call.
+    this.#toolChain = this.#toolChain.then(async () => {
+      if (this.#state === 'ended') return;
+      const outcome = await this.#tools.handle(call);
+      this.#toolOutcomes.push(outcome);
+      this.#timeline('tool.result', { ...outcome });
+      this.emit('tool.outcome', outcome);
+    });
+    this.#toolChain = this.#toolChain.catch((err: unknown) => this.#log.error({ err }, 'tool call failed'));
+    return this.#toolChain;
+  }
+
+  #onCallerDtmf(digit: string): void {
+    this.#lastActivityAt = this.#now();
+    this.#timeline('dtmf', { digit });
+    this.#agent
+      ?.sendText(`The caller pressed ${digit}`)
+      .catch((err: unknown) => this.#log.warn({ err }, 'could not send DTMF to agent'));
+  }
+
+  #onAgentError(e: AgentErrorEvent): void {
+    this.#d.metrics.agentErrors.inc({ code: e.code });
+    this.#timeline('agent.error', { ...e });
+    if (!e.fatal || this.#state === 'ended') {
+      this.#log.warn({ code: e.code, providerCode: e.providerCode }, 'agent reported a recoverable error');
+      return;
+    }
+    this.#log.error({ code: e.code, providerCode: e.providerCode }, 'agent failed');
+    void this.#recoverAgent();
+  }
+
+  /** A provider that dies mid-call must not leave dead air: reconnect once, else fallback (DESIGN.md §4). */
+  async #recoverAgent(): Promise<void> {
+    const old = this.#agent;
+    this.#agent = undefined;
+    this.#d.media.playout.flush();
+    await old?.close().catch(() => undefined);
+    if (!this.#agentRetried) {
+      this.#agentRetried = true;
+      if (await this.#attachAgent()) {
+        this.#log.info('agent reconnected after a fatal error');
+        return;
+      }
+    }
+    await this.#fallback();
+  }
+
+  async #fallback(): Promise<void> {
+    const fb = this.#d.profile.fallback;
+    if (this.#state === 'ended') return;
+    const prompt = fb?.audio ?? this.#d.defaultFallbackPrompt;
+    if (prompt !== undefined && this.#d.playPrompt !== undefined) {
+      try {
+        await this.#d.playPrompt(prompt);
+      } catch (err) {
+        this.#log.warn({ err }, 'fallback prompt failed');
+      }
+    }
+    const target = fb?.transfer_to;
+    const uri = target === undefined ? undefined : this.#d.profile.tools.transfer_call?.targets[target];
+    if (target !== undefined && uri !== undefined) {
+      const outcome = await this.#transfer({
+        name: target,
+        uri,
+        method: this.#d.profile.tools.transfer_call?.method ?? 'refer',
+      });
+      if (outcome.callLeft) return;
+    }
+    await this.end('agent-failed');
+  }
+
+  async #greet(): Promise<void> {
+    const media = this.#d.media;
+    if (!media.latched) {
+      // NAT latching: the first inbound packet tells us where to send; greet once it arrives (≤ 2 s).
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, this.#d.greetingLatchWaitMs ?? 2000);
+        function done(): void {
+          clearTimeout(timer);
+          media.off('latched', done);
+          resolve();
+        }
+        media.on('latched', done);
+      });
+    }
+    if (this.#state !== 'active') return;
+    await this.#agent?.greet().catch((err: unknown) => this.#log.warn({ err }, 'greeting failed'));
+  }
+
+  /** Let the reply in progress finish playing: its turn ends and the playout queue drains (bounded). */
+  async #waitForReplyPlayed(maxWaitMs: number): Promise<void> {
+    const deadline = this.#now() + maxWaitMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, maxWaitMs);
+    });
+    const turnDone = new Promise<void>((resolve) => {
+      if (this.#responseInProgress === undefined) return resolve();
+      const w = (): void => {
+        if (this.#responseInProgress !== undefined) return;
+        this.#turnWaiters.delete(w);
+        resolve();
+      };
+      this.#turnWaiters.add(w);
+    });
+    await Promise.race([turnDone.then(() => this.#d.media.playout.whenDrained()), timeout]);
+    clearTimeout(timer);
+    if (this.#now() >= deadline) this.#log.warn('reply did not finish playing in time; acting anyway');
+  }
+
+  async #transfer(target: TransferTarget): Promise<TransferOutcome> {
+    if (this.#state === 'ended') return { ok: false, callLeft: false, message: 'call already ended' };
+    this.#state = 'transferring';
+    this.#timeline('transfer.start', { target: target.name, method: target.method });
+    const outcome = await this.#d.transfer(target);
+    this.#timeline('transfer.result', { ...outcome });
+    if (outcome.callLeft) {
+      // The agent is detached: the caller now talks to the transfer target.
+      const agent = this.#agent;
+      this.#agent = undefined;
+      await agent?.close().catch(() => undefined);
+      if (target.method === 'refer' || !outcome.ok) await this.end('transferred');
+      return outcome;
+    }
+    this.#state = 'active';
+    return outcome;
+  }
+
+  #armMaxDuration(ms: number): void {
+    this.#maxTimer = setTimeout(() => void this.end('max-duration'), ms);
+    this.#maxTimer.unref();
+  }
+
+  /** One timer per call, re-armed to the next possible expiry only when it fires (not per packet). */
+  #armIdle(): void {
+    const idleMs = this.#d.profile.limits.idle_timeout_s * 1000;
+    const check = (): void => {
+      if (this.#state === 'ended') return;
+      const playing = this.#d.media.playout.queuedMs > 0;
+      if (playing) this.#lastActivityAt = this.#now();
+      const idleFor = this.#now() - this.#lastActivityAt;
+      if (idleFor >= idleMs && this.#state === 'active') {
+        void this.end('idle-timeout');
+        return;
+      }
+      this.#idleTimer = setTimeout(check, Math.max(100, idleMs - idleFor));
+      this.#idleTimer.unref();
+    };
+    this.#idleTimer = setTimeout(check, idleMs);
+    this.#idleTimer.unref();
+  }
+
+  /** End the call (idempotent): BYE unless the peer already ended, close the agent, release the port. */
+  async end(reason: EndReason): Promise<void> {
+    if (this.#state === 'ended') return;
+    this.#state = 'ended';
+    this.#endReason = reason;
+    clearTimeout(this.#maxTimer);
+    clearTimeout(this.#idleTimer);
+    for (const w of this.#turnWaiters) w();
+    const { dialog, media, metrics } = this.#d;
+    const agent = this.#agent;
+    this.#agent = undefined;
+    const stats = media.stats();
+    media.close();
+    await agent?.close().catch((err: unknown) => this.#log.warn({ err }, 'agent close failed'));
+    if (!dialog.ended && reason !== 'caller-bye') {
+      await dialog.hangup().catch((err: unknown) => this.#log.warn({ err }, 'BYE failed'));
+    }
+    metrics.callsEnded.inc({ reason });
+    metrics.rtpLost.inc(stats.lost);
+    metrics.rtpLate.inc(stats.late);
+    this.#timeline('call.end', { reason });
+    this.#log.info(
+      {
+        reason,
+        durationMs: this.#now() - this.startedAt.getTime(),
+        bargeIns: this.#bargeIn.bargeIns,
+        tools: this.#toolOutcomes.map((t) => `${t.name}:${t.ok ? 'ok' : 'failed'}`),
+        rtp: stats,
+      },
+      'call ended',
+    );
+    this.emit('ended', { reason });
+  }
+
+  #timeline(kind: string, data: Record<string, unknown>): void {
+    this.#d.timeline?.event(kind, data);
+  }
+}

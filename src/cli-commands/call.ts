@@ -1,0 +1,61 @@
+import type { Command } from 'commander';
+import { writeWavFile } from '../media/wav.js';
+import { createLogger } from '../observability/logger.js';
+import { Softphone } from '../softphone/softphone.js';
+
+/** `switchboard call <sip-uri>`: a test softphone on the embedded UAC. */
+export function registerCallCommand(program: Command): void {
+  program
+    .command('call <uri>')
+    .description('place a SIP call with the built-in softphone: play a WAV, record what comes back')
+    .option('--play <wav>', 'WAV file to send as the caller')
+    .option('--record <wav>', 'write what the far end sent to this WAV file')
+    .option('--dtmf <digits>', 'send these digits as RFC 4733 events')
+    .option('--dtmf-delay <ms>', 'wait before sending the digits', '1000')
+    .option('--duration <s>', 'hang up after this many seconds (default: wait for the far end)')
+    .option('--host <address>', 'local address for SIP and RTP', '127.0.0.1')
+    .option('--log-level <level>', 'pino level', 'warn')
+    .action(
+      async (
+        uri: string,
+        o: {
+          play?: string;
+          record?: string;
+          dtmf?: string;
+          dtmfDelay: string;
+          duration?: string;
+          host: string;
+          logLevel: string;
+        },
+      ) => {
+        const logger = createLogger({ level: o.logLevel });
+        const phone = new Softphone({ logger, host: o.host });
+        await phone.start();
+        try {
+          const result = await phone.call(uri.startsWith('sip:') ? uri : `sip:${uri}`, {
+            ...(o.play === undefined ? {} : { playPath: o.play }),
+            ...(o.dtmf === undefined ? {} : { dtmf: o.dtmf, dtmfDelayMs: Number(o.dtmfDelay) }),
+            ...(o.duration === undefined ? {} : { durationMs: Number(o.duration) * 1000 }),
+          });
+          if (o.record !== undefined) {
+            writeWavFile(o.record, {
+              sampleRateHz: result.sampleRateHz,
+              channels: 1,
+              samples: result.received,
+            });
+          }
+          process.stdout.write(
+            `${JSON.stringify({
+              codec: result.codec,
+              endedBy: result.endedBy,
+              receivedMs: Math.round((result.received.length / result.sampleRateHz) * 1000),
+              packetsReceived: result.packetsReceived,
+              packetsSent: result.packetsSent,
+            })}\n`,
+          );
+        } finally {
+          await phone.close();
+        }
+      },
+    );
+}

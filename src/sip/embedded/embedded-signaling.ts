@@ -1,0 +1,269 @@
+/**
+ * The embedded `Signaling` backend: a small RFC 3261 user agent (UAS + UAC) over our own transport,
+ * transaction and dialog layers. Request dispatch follows §8.2 (UAS behaviour) and §12.2.2 (in-dialog).
+ */
+import type { Logger } from '../../observability/logger.js';
+import type { DialOptions, Dialog, IncomingCall, Signaling, SipTransport } from '../signaling.js';
+import { dialogKey, type DialogHost, type EmbeddedDialog } from './dialog.js';
+import { ALLOW, SipEndpoint, type ServerTransaction } from './endpoint.js';
+import { EmbeddedIncomingCall } from './incoming-call.js';
+import type { SipRequest, SipResponse } from './message.js';
+import {
+  DEFAULT_TIMERS,
+  realScheduler,
+  type InviteServerTransaction,
+  type Scheduler,
+} from './transaction.js';
+import type { Flow } from './transport.js';
+import { parseNameAddr } from './syntax.js';
+import { dialOut } from './uac.js';
+
+export interface EmbeddedSignalingOptions {
+  readonly host: string;
+  /** 0 = ephemeral; read back via `.port` after start(). */
+  readonly port: number;
+  readonly transports: readonly SipTransport[];
+  /** Host written into Via, Contact and default From URIs. */
+  readonly publicHost: string;
+  readonly logger: Logger;
+  readonly userAgent?: string;
+  readonly timers?: { readonly t1Ms?: number; readonly t2Ms?: number; readonly t4Ms?: number };
+  /** Injected clock for tests; real timers otherwise. */
+  readonly scheduler?: Scheduler;
+  /** An INVITE the app neither answers nor rejects gets 480 after this long (default 5 min). */
+  readonly unansweredMs?: number;
+  /** Cap on concurrent dialogs + unanswered calls; new INVITEs beyond it get 503. */
+  readonly maxDialogs?: number;
+}
+
+export interface EmbeddedSignalingStats {
+  readonly received: number;
+  readonly parsed: number;
+  readonly unparseableDropped: number;
+  readonly badRequestsSent: number;
+  readonly invalidDropped: number;
+  readonly overloadRejected: number;
+  readonly sent: number;
+  readonly sendErrors: number;
+  readonly tcpConnections: number;
+  readonly tcpOverflowClosed: number;
+  readonly activeTransactions: number;
+  readonly activeDialogs: number;
+  readonly pendingCalls: number;
+}
+
+export class EmbeddedSignaling implements Signaling {
+  readonly name = 'embedded' as const;
+  private readonly endpoint: SipEndpoint;
+  private readonly dialogs = new Map<string, EmbeddedDialog>();
+  private readonly calls = new Map<InviteServerTransaction, EmbeddedIncomingCall>();
+  private readonly dialogHost: DialogHost;
+  private inviteHandler: ((call: IncomingCall) => void) | undefined;
+  private running = false;
+  private readonly maxDialogs: number;
+  private readonly closeWaitMs: number;
+
+  constructor(private readonly options: EmbeddedSignalingOptions) {
+    const timers = { ...DEFAULT_TIMERS, ...stripUndefined(options.timers ?? {}) };
+    const scheduler = options.scheduler ?? realScheduler;
+    this.maxDialogs = options.maxDialogs ?? 5000;
+    this.closeWaitMs = Math.min(2000, 4 * timers.t1Ms);
+    this.endpoint = new SipEndpoint({
+      host: options.host,
+      port: options.port,
+      transports: options.transports,
+      publicHost: options.publicHost,
+      userAgent: options.userAgent ?? 'Switchboard',
+      logger: options.logger,
+      timers,
+      scheduler,
+    });
+    this.endpoint.setHandlers({
+      onRequest: (req, tx, flow) => this.onRequest(req, tx, flow),
+      onAck: (req) => this.onAck(req),
+      onCancel: (tx) => this.calls.get(tx)?.onCancel(),
+      onStray2xx: (res) => this.onStray2xx(res),
+    });
+    this.dialogHost = {
+      endpoint: this.endpoint,
+      scheduler,
+      timers,
+      remove: (dialog) => {
+        if (this.dialogs.get(dialog.key) === dialog) this.dialogs.delete(dialog.key);
+      },
+    };
+  }
+
+  get port(): number {
+    return this.endpoint.transport.port;
+  }
+
+  get connected(): boolean {
+    return this.running;
+  }
+
+  get stats(): EmbeddedSignalingStats {
+    const t = this.endpoint.transport.stats;
+    const e = this.endpoint.stats;
+    return {
+      received: t.received,
+      parsed: t.parsed,
+      unparseableDropped: t.unparseable,
+      badRequestsSent: e.badRequestsSent,
+      invalidDropped: e.dropped,
+      overloadRejected: e.overloadRejected,
+      sent: t.sent,
+      sendErrors: t.sendErrors,
+      tcpConnections: t.tcpConnections,
+      tcpOverflowClosed: t.tcpOverflowClosed,
+      activeTransactions: this.endpoint.transactionCount,
+      activeDialogs: this.dialogs.size,
+      pendingCalls: this.calls.size,
+    };
+  }
+
+  async start(): Promise<void> {
+    await this.endpoint.start();
+    this.running = true;
+    this.options.logger.info(
+      { port: this.port, transports: this.options.transports },
+      'sip embedded signaling listening',
+    );
+  }
+
+  /** Ends every dialog with BYE (waiting at most 4*T1, ≤ 2 s, for the answers), then closes the sockets. */
+  async close(): Promise<void> {
+    if (!this.running) return;
+    for (const call of this.calls.values()) await call.reject(503);
+    const byes = [...this.dialogs.values()].map(async (dialog) => {
+      dialog.end('shutdown');
+      await dialog.request('BYE');
+    });
+    await Promise.race([
+      Promise.allSettled(byes),
+      new Promise((resolve) => setTimeout(resolve, this.closeWaitMs).unref()),
+    ]);
+    this.running = false;
+    await this.endpoint.close();
+  }
+
+  onInvite(handler: (call: IncomingCall) => void): void {
+    this.inviteHandler = handler;
+  }
+
+  dial(uri: string, options: DialOptions): Promise<Dialog> {
+    return dialOut(
+      {
+        dialogHost: this.dialogHost,
+        register: (dialog) => this.dialogs.set(dialog.key, dialog),
+        publicHost: this.options.publicHost,
+        logger: this.options.logger,
+      },
+      uri,
+      options,
+    );
+  }
+
+  private respond(
+    request: SipRequest,
+    tx: ServerTransaction,
+    status: number,
+    headers?: Record<string, string>,
+  ): void {
+    tx.respond(this.endpoint.createResponse(request, status, headers === undefined ? {} : { headers }));
+  }
+
+  private onRequest(request: SipRequest, tx: ServerTransaction, flow: Flow): void {
+    const toTag = parseNameAddr(request.headers.get('To') ?? '')?.params.get('tag');
+    const fromTag = parseNameAddr(request.headers.get('From') ?? '')?.params.get('tag') ?? '';
+    const callId = request.headers.get('Call-ID') ?? '';
+    if (toTag !== undefined) {
+      // §12.2.2: in-dialog request; unknown dialog → 481.
+      const dialog = this.dialogs.get(dialogKey(callId, toTag, fromTag));
+      if (dialog !== undefined) dialog.handleRequest(request, tx, flow);
+      else if (request.method === 'OPTIONS')
+        this.respond(request, tx, 200, { Allow: ALLOW, Accept: 'application/sdp' });
+      else this.respond(request, tx, 481);
+      return;
+    }
+    switch (request.method) {
+      case 'INVITE':
+        return this.onInitialInvite(request, tx as InviteServerTransaction, flow);
+      case 'OPTIONS':
+        return this.respond(request, tx, 200, { Allow: ALLOW, Accept: 'application/sdp' });
+      case 'BYE':
+      case 'INFO':
+      case 'NOTIFY':
+      case 'UPDATE':
+        return this.respond(request, tx, 481);
+      default:
+        // §8.2.1: a method we do not serve (REGISTER, SUBSCRIBE, MESSAGE, REFER, …) → 405 with Allow.
+        return this.respond(request, tx, 405, { Allow: ALLOW });
+    }
+  }
+
+  private onInitialInvite(request: SipRequest, tx: InviteServerTransaction, flow: Flow): void {
+    const reply = (status: number, reason?: string, headers?: Record<string, string>): void =>
+      tx.respond(
+        this.endpoint.createResponse(request, status, {
+          ...(reason === undefined ? {} : { reason }),
+          ...(headers === undefined ? {} : { headers }),
+        }),
+      );
+    // §8.2.2 / §8.2.3 checks, in the RFC's order: extensions, then content.
+    const require = request.headers.getAll('Require').filter((r) => r.toLowerCase() !== 'timer');
+    if (require.length > 0) return reply(420, undefined, { Unsupported: require.join(', ') });
+    if (!request.headers.has('Contact')) return reply(400, 'Bad Request - Missing Contact');
+    if (parseNameAddr(request.headers.get('Contact') ?? '') === undefined)
+      return reply(400, 'Bad Request - Malformed Contact');
+    const contentType = request.headers.get('Content-Type');
+    if (request.body.length > 0 && (contentType === undefined || !/^application\/sdp\b/i.test(contentType))) {
+      return reply(415, undefined, { Accept: 'application/sdp' });
+    }
+    if (this.inviteHandler === undefined || !this.running) return reply(480);
+    if (this.dialogs.size + this.calls.size >= this.maxDialogs)
+      return reply(503, undefined, { 'Retry-After': '5' });
+    const logger = this.options.logger.child({ callId: request.headers.get('Call-ID') ?? '' });
+    const call = new EmbeddedIncomingCall(
+      request,
+      tx,
+      flow,
+      {
+        dialogHost: this.dialogHost,
+        register: (dialog) => this.dialogs.set(dialog.key, dialog),
+        settled: (c) => this.calls.delete(c.tx),
+        unansweredMs: this.options.unansweredMs ?? 300_000,
+      },
+      logger,
+    );
+    this.calls.set(tx, call);
+    logger.info({ transport: flow.transport }, 'sip incoming call');
+    try {
+      this.inviteHandler(call);
+    } catch (err) {
+      logger.error({ err }, 'sip invite handler threw');
+      void call.reject(500);
+    }
+  }
+
+  private onAck(request: SipRequest): void {
+    const toTag = parseNameAddr(request.headers.get('To') ?? '')?.params.get('tag');
+    const fromTag = parseNameAddr(request.headers.get('From') ?? '')?.params.get('tag') ?? '';
+    if (toTag === undefined) return;
+    this.dialogs
+      .get(dialogKey(request.headers.get('Call-ID') ?? '', toTag, fromTag))
+      ?.modifier.handleAck(request);
+  }
+
+  private onStray2xx(response: SipResponse): void {
+    const toTag = parseNameAddr(response.headers.get('To') ?? '')?.params.get('tag') ?? '';
+    const fromTag = parseNameAddr(response.headers.get('From') ?? '')?.params.get('tag') ?? '';
+    this.dialogs
+      .get(dialogKey(response.headers.get('Call-ID') ?? '', fromTag, toTag))
+      ?.on2xxRetransmit(response);
+  }
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,193 @@
+/**
+ * UAC INVITE (§13.2): provisional responses, 2xx → dialog + ACK (§13.2.2.4), 401/407 → one digest retry with
+ * the next CSeq (§22.2), CANCEL on abort or timeout (§9.1), BYE when a 2xx crosses our CANCEL.
+ */
+import type { Logger } from '../../observability/logger.js';
+import { SipError, type DialOptions, type Dialog } from '../signaling.js';
+import { EmbeddedDialog, contactUri, type DialogHost } from './dialog.js';
+import { authorizationHeader, pickChallenge } from './digest.js';
+import { ALLOW, randomToken } from './endpoint.js';
+import { SipHeaders, type SipRequest, type SipResponse } from './message.js';
+import { parseNameAddr, uriHost } from './syntax.js';
+import type { TimerHandle } from './transaction.js';
+
+export interface UacHost {
+  readonly dialogHost: DialogHost;
+  readonly register: (dialog: EmbeddedDialog) => void;
+  readonly publicHost: string;
+  readonly logger: Logger;
+}
+
+export function dialOut(host: UacHost, uri: string, options: DialOptions): Promise<Dialog> {
+  const { endpoint, scheduler } = host.dialogHost;
+  const requestUri = uri.replace(/^<|>$/g, '');
+  const target = endpoint.targetFor(options.proxy ?? requestUri);
+  if (target === undefined) return Promise.reject(new SipError(416, 'unsupported or unreachable URI'));
+  if (options.signal?.aborted === true) return Promise.reject(new SipError(487, 'dial aborted'));
+  const callId = `${randomToken(12)}@${uriHost(host.publicHost)}`;
+  const logger = host.logger.child({ callId });
+  const fromTag = randomToken();
+  const fromUri = options.from ?? `sip:switchboard@${uriHost(host.publicHost)}`;
+  const fromHeader = fromUri.includes('<') ? fromUri : `<${fromUri}>`;
+  const toHeader = `<${requestUri}>`;
+  const route = options.proxy === undefined ? undefined : `<${options.proxy.replace(/^<|>$/g, '')};lr>`;
+  let seq = 1;
+
+  const buildInvite = (authHeader?: { name: string; value: string }): SipRequest => {
+    const headers = new SipHeaders();
+    if (route !== undefined) headers.append('Route', route);
+    headers.append('Max-Forwards', '70');
+    headers.append('From', `${fromHeader};tag=${fromTag}`);
+    headers.append('To', toHeader);
+    headers.append('Call-ID', callId);
+    headers.append('CSeq', `${seq} INVITE`);
+    headers.append('Contact', endpoint.contact(target.transport));
+    headers.append('Allow', ALLOW);
+    if (authHeader !== undefined) headers.append(authHeader.name, authHeader.value);
+    for (const [name, value] of Object.entries(options.headers ?? {})) headers.set(name, value);
+    headers.set('Content-Type', 'application/sdp');
+    return {
+      kind: 'request',
+      method: 'INVITE',
+      uri: requestUri,
+      headers,
+      body: Buffer.from(options.sdpOffer, 'utf8'),
+    };
+  };
+
+  return new Promise<Dialog>((resolve, reject) => {
+    let settled = false;
+    let authTried = false;
+    let provisional = false;
+    let cancelWanted = false;
+    let cancelSent = false;
+    let invite = buildInvite();
+    let dialog: EmbeddedDialog | undefined;
+
+    const finish = (err: SipError | undefined, value?: Dialog): void => {
+      if (settled) return;
+      settled = true;
+      scheduler.clear(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      if (err !== undefined) {
+        logger.info({ status: err.status }, 'sip dial failed');
+        reject(err);
+      } else if (value !== undefined) resolve(value);
+    };
+
+    // §9.1: CANCEL copies Request-URI, Call-ID, To, From, CSeq number, Route and the top Via of the INVITE.
+    const sendCancel = (): void => {
+      if (cancelSent) return;
+      cancelSent = true;
+      const headers = new SipHeaders();
+      headers.append('Via', invite.headers.get('Via') ?? '');
+      for (const r of invite.headers.getAll('Route')) headers.append('Route', r);
+      headers.append('Max-Forwards', '70');
+      headers.append('From', invite.headers.get('From') ?? '');
+      headers.append('To', invite.headers.get('To') ?? '');
+      headers.append('Call-ID', callId);
+      headers.append('CSeq', `${seq} CANCEL`);
+      const cancel: SipRequest = {
+        kind: 'request',
+        method: 'CANCEL',
+        uri: invite.uri,
+        headers,
+        body: Buffer.alloc(0),
+      };
+      endpoint.sendRequest(cancel, target, { onResponse: () => undefined, onTimeout: () => undefined });
+    };
+
+    const giveUp = (status: number, message: string): void => {
+      cancelWanted = true;
+      // §9.1: a CANCEL must not be sent before a provisional response; send it when one arrives.
+      if (provisional) sendCancel();
+      finish(new SipError(status, message));
+    };
+
+    const onAbort = (): void => giveUp(487, 'dial aborted');
+
+    const onResponse = (res: SipResponse): void => {
+      if (res.status < 200) {
+        provisional = true;
+        if (cancelWanted) sendCancel();
+        else if (res.status > 100) options.onProvisional?.(res.status, res.reason);
+        return;
+      }
+      if (res.status < 300) return on2xx(res);
+      if (
+        (res.status === 401 || res.status === 407) &&
+        options.auth !== undefined &&
+        !authTried &&
+        !settled
+      ) {
+        const challenge = pickChallenge(
+          res.headers.getAll(res.status === 401 ? 'WWW-Authenticate' : 'Proxy-Authenticate'),
+        );
+        if (challenge !== undefined) {
+          authTried = true;
+          seq++;
+          provisional = false;
+          const value = authorizationHeader({
+            challenge,
+            method: 'INVITE',
+            uri: requestUri,
+            username: options.auth.username,
+            password: options.auth.password,
+          });
+          logger.debug({ algorithm: challenge.algorithm }, 'sip dial answering digest challenge');
+          invite = buildInvite({ name: res.status === 401 ? 'Authorization' : 'Proxy-Authorization', value });
+          endpoint.sendRequest(invite, target, { onResponse, onTimeout });
+          return;
+        }
+      }
+      finish(new SipError(res.status, `INVITE failed: ${res.status} ${res.reason}`));
+    };
+
+    const on2xx = (res: SipResponse): void => {
+      if (dialog !== undefined) {
+        dialog.on2xxRetransmit(res);
+        return;
+      }
+      const toValue = res.headers.get('To') ?? toHeader;
+      const remoteTag = parseNameAddr(toValue)?.params.get('tag') ?? '';
+      dialog = new EmbeddedDialog(
+        {
+          direction: 'outbound',
+          callId,
+          localTag: fromTag,
+          remoteTag,
+          localHeader: fromHeader,
+          remoteHeader: toValue,
+          localSeq: seq,
+          remoteSeq: undefined,
+          remoteTarget: contactUri(res.headers.get('Contact')) ?? requestUri,
+          // §12.1.2: the UAC route set is the Record-Route list reversed.
+          routeSet: [...res.headers.getAll('Record-Route')].reverse(),
+          flow: target,
+          localSdp: options.sdpOffer,
+          remoteSdp: res.body.toString('utf8'),
+          logger,
+        },
+        host.dialogHost,
+      );
+      host.register(dialog);
+      dialog.sendAck(seq);
+      if (settled) {
+        // The 2xx crossed our CANCEL (or we already gave up): ACK it, then BYE (§15).
+        void dialog.hangup();
+        return;
+      }
+      logger.info('sip dial answered');
+      finish(undefined, dialog);
+    };
+
+    const onTimeout = (): void => finish(new SipError(408, 'no final response to INVITE'));
+
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const timer: TimerHandle = scheduler.set(
+      () => giveUp(408, 'dial timed out'),
+      options.timeoutMs ?? 60_000,
+    );
+    endpoint.sendRequest(invite, target, { onResponse, onTimeout });
+  });
+}

@@ -1,0 +1,198 @@
+import { once } from 'node:events';
+import type { Logger } from '../observability/logger.js';
+import type { PendingMediaLeg } from '../call/call-manager.js';
+import type { MediaLeg } from '../call/media-leg.js';
+import { PromptPlayer } from '../call/prompt.js';
+import { RtpLegFactory } from '../call/rtp-leg.js';
+import { PortPool } from '../media/rtp/port-pool.js';
+import { Ticker } from '../media/ticker.js';
+import { createCodec } from '../media/codecs/index.js';
+import { createOffer, parseAnswer, type CodecName } from '../sip/sdp.js';
+import { EmbeddedSignaling } from '../sip/embedded/index.js';
+import type { Dialog, Signaling } from '../sip/signaling.js';
+
+export interface SoftphoneOptions {
+  readonly logger: Logger;
+  /** Local address for SIP and RTP (loopback in tests). */
+  readonly host?: string;
+  readonly rtpPortMin?: number;
+  readonly rtpPortMax?: number;
+  /** Share one signaling stack / ticker between many calls (load test). */
+  readonly signaling?: Signaling;
+  readonly ticker?: Ticker;
+  readonly pool?: PortPool;
+}
+
+export interface CallOptions {
+  /** WAV file to send as the caller's audio (any rate; resampled). */
+  readonly playPath?: string;
+  /** Or PCM at 8 kHz mono. */
+  readonly playPcm8k?: Int16Array;
+  /** Wait this long after answer before the audio starts. */
+  readonly playDelayMs?: number;
+  readonly dtmf?: string;
+  readonly dtmfDelayMs?: number;
+  /** Hang up after this long; without it the call lasts until the far end hangs up. */
+  readonly durationMs?: number;
+  readonly codecs?: readonly CodecName[];
+  /** Called with the leg once the call is established (tests inspect RTP). */
+  readonly onEstablished?: (leg: MediaLeg, dialog: Dialog) => void;
+}
+
+export interface CallResult {
+  readonly sampleRateHz: number;
+  /** What the far end sent us, decoded, one frame per tick (time-aligned; silence where nothing came). */
+  readonly received: Int16Array;
+  readonly endedBy: 'local' | 'remote';
+  readonly codec: string;
+  readonly packetsReceived: number;
+  readonly packetsSent: number;
+}
+
+/**
+ * A small SIP UAC over the same parts as the server (embedded SIP stack, RtpLeg, shared ticker): places a
+ * call, streams a WAV, records what it hears, sends DTMF. `switchboard call` and the end-to-end tests use it.
+ */
+export class Softphone {
+  readonly #signaling: Signaling;
+  readonly #ownsSignaling: boolean;
+  readonly #ticker: Ticker;
+  readonly #factory: RtpLegFactory;
+  readonly #prompts = new PromptPlayer();
+  readonly #host: string;
+
+  constructor(options: SoftphoneOptions) {
+    this.#host = options.host ?? '127.0.0.1';
+    this.#ownsSignaling = options.signaling === undefined;
+    this.#signaling =
+      options.signaling ??
+      new EmbeddedSignaling({
+        host: this.#host,
+        port: 0,
+        transports: ['udp'],
+        publicHost: this.#host,
+        logger: options.logger,
+      });
+    this.#ticker = options.ticker ?? new Ticker();
+    const pool =
+      options.pool ??
+      new PortPool({
+        minPort: options.rtpPortMin ?? 40000,
+        maxPort: options.rtpPortMax ?? 40999,
+        logger: options.logger,
+      });
+    this.#factory = new RtpLegFactory({
+      pool,
+      host: this.#host,
+      ticker: this.#ticker,
+      logger: options.logger,
+      inactivityTimeoutMs: 0,
+    });
+  }
+
+  get signaling(): Signaling {
+    return this.#signaling;
+  }
+
+  async start(): Promise<void> {
+    if (this.#ownsSignaling) await this.#signaling.start();
+  }
+
+  async close(): Promise<void> {
+    if (this.#ownsSignaling) await this.#signaling.close();
+  }
+
+  async call(uri: string, options: CallOptions = {}): Promise<CallResult> {
+    const pending: PendingMediaLeg = await this.#factory.allocate();
+    const offer = createOffer(
+      { address: this.#host, port: pending.localPort },
+      { codecs: options.codecs ?? ['PCMU', 'PCMA'] },
+    );
+    let dialog: Dialog;
+    try {
+      dialog = await this.#signaling.dial(uri, { sdpOffer: offer });
+    } catch (err) {
+      pending.release();
+      throw err;
+    }
+    const answer = parseAnswer(offer, dialog.remoteSdp);
+    if (!answer.ok) {
+      pending.release();
+      await dialog.hangup();
+      throw new Error(`unusable SDP answer: ${answer.detail}`);
+    }
+    const leg = pending.start(answer);
+    const decoder = createCodec(answer.codec.name, answer.codec.payloadType);
+    const frameSamples = decoder.frameSamples(leg.ptimeMs);
+    const chunks: Int16Array[] = [];
+    const scratch = new Int16Array(frameSamples * 6);
+    let started = false;
+    // Record one frame per tick from answer on: silence until the first packet, so time stays aligned.
+    const onTick = (caller: Buffer | undefined): void => {
+      if (caller !== undefined) started = true;
+      const frame = new Int16Array(frameSamples);
+      if (caller !== undefined)
+        frame.set(scratch.subarray(0, Math.min(decoder.decode(caller, scratch), frameSamples)));
+      if (started || caller !== undefined) chunks.push(frame);
+      else chunks.push(frame);
+    };
+    leg.on('tick', onTick);
+    options.onEstablished?.(leg, dialog);
+
+    const timers: NodeJS.Timeout[] = [];
+    if (options.playPath !== undefined || options.playPcm8k !== undefined) {
+      timers.push(
+        setTimeout(() => {
+          const frames =
+            options.playPath !== undefined
+              ? this.#prompts.frames(options.playPath, leg.codec, leg.ptimeMs)
+              : this.#framesFromPcm(options.playPcm8k ?? new Int16Array(0), leg);
+          for (const f of frames) leg.playout.enqueue(f, 'caller', 'caller');
+        }, options.playDelayMs ?? 0),
+      );
+    }
+    if (options.dtmf !== undefined) {
+      const digits = options.dtmf;
+      timers.push(setTimeout(() => void leg.sendDtmf(digits), options.dtmfDelayMs ?? 500));
+    }
+    let endedBy: 'local' | 'remote' = 'remote';
+    const ended = once(dialog, 'ended');
+    if (options.durationMs !== undefined) {
+      timers.push(
+        setTimeout(() => {
+          endedBy = 'local';
+          void dialog.hangup();
+        }, options.durationMs),
+      );
+    }
+    await ended;
+    for (const t of timers) clearTimeout(t);
+    leg.off('tick', onTick);
+    const stats = leg.stats();
+    leg.close();
+    decoder.close?.();
+    const received = new Int16Array(chunks.length * frameSamples);
+    chunks.forEach((c, i) => received.set(c, i * frameSamples));
+    return {
+      sampleRateHz: decoder.sampleRateHz,
+      received,
+      endedBy,
+      codec: answer.codec.name,
+      packetsReceived: stats.packetsReceived,
+      packetsSent: stats.packetsSent,
+    };
+  }
+
+  #framesFromPcm(pcm: Int16Array, leg: MediaLeg): Buffer[] {
+    const n = leg.codec.frameSamples(leg.ptimeMs);
+    const out: Buffer[] = [];
+    const frame = new Int16Array(n);
+    for (let o = 0; o < pcm.length; o += n) {
+      frame.fill(0);
+      frame.set(pcm.subarray(o, Math.min(o + n, pcm.length)));
+      const buf = Buffer.allocUnsafe(n);
+      out.push(buf.subarray(0, leg.codec.encode(frame, buf)));
+    }
+    return out;
+  }
+}

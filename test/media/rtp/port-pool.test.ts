@@ -1,0 +1,153 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SwitchboardError } from '../../../src/errors.js';
+import { PortPool, type PortLease } from '../../../src/media/rtp/port-pool.js';
+
+const HOST = '127.0.0.1';
+const leases: PortLease[] = [];
+const blockers: Socket[] = [];
+
+afterEach(() => {
+  for (const l of leases.splice(0)) l.release();
+  for (const s of blockers.splice(0)) s.close();
+});
+
+async function take(pool: PortPool): Promise<PortLease> {
+  const lease = await pool.allocate(HOST);
+  leases.push(lease);
+  return lease;
+}
+
+function block(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = createSocket('udp4');
+    s.once('error', reject);
+    s.bind(port, HOST, () => {
+      blockers.push(s);
+      resolve(s);
+    });
+  });
+}
+
+/** A fake socket that binds instantly, or fails with `failCode` for the listed ports. */
+function fakeFactory(busy: Set<number>, failCode = 'EADDRINUSE') {
+  const open = new Set<number>();
+  const factory = (): Socket => {
+    const ee = new EventEmitter() as EventEmitter & { bind: unknown; close: unknown };
+    let port = -1;
+    ee.bind = (opts: { port: number }) => {
+      port = opts.port;
+      queueMicrotask(() => {
+        if (busy.has(port) || open.has(port)) {
+          const err = Object.assign(new Error('busy'), { code: failCode });
+          ee.emit('error', err);
+        } else {
+          open.add(port);
+          ee.emit('listening');
+        }
+      });
+    };
+    ee.close = () => {
+      open.delete(port);
+    };
+    return ee as unknown as Socket;
+  };
+  return { factory, open };
+}
+
+describe('PortPool', () => {
+  it('hands out even ports only, within the range', async () => {
+    const pool = new PortPool({ minPort: 41101, maxPort: 41110 });
+    expect(pool.size).toBe(4); // 41102..41108; 41110 is out because its RTCP port 41111 is
+    const ports = [];
+    for (let i = 0; i < pool.size; i++) ports.push((await take(pool)).port);
+    expect(ports.every((p) => p % 2 === 0 && p >= 41101 && p <= 41110)).toBe(true);
+    expect(new Set(ports).size).toBe(ports.length);
+  });
+
+  it('throws MEDIA_PORTS_EXHAUSTED when every port is leased', async () => {
+    const pool = new PortPool({ minPort: 41120, maxPort: 41123 });
+    await take(pool);
+    await take(pool);
+    const err = await pool.allocate(HOST).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SwitchboardError);
+    expect((err as SwitchboardError).code).toBe('MEDIA_PORTS_EXHAUSTED');
+    expect(pool.inUse).toBe(2);
+  });
+
+  it('skips a port held by another process and tries it again later', async () => {
+    const pool = new PortPool({ minPort: 41130, maxPort: 41135 });
+    const blocker = await block(41130);
+    const a = await take(pool);
+    expect(a.port).toBe(41132);
+    expect(pool.inUse).toBe(1);
+    blocker.close();
+    blockers.splice(blockers.indexOf(blocker), 1);
+    const b = await take(pool);
+    expect(b.port).toBe(41134);
+    const c = await take(pool); // 41130 is free now: tried again on the next round
+    expect(c.port).toBe(41130);
+  });
+
+  it('is exhausted when the only free ports are held elsewhere', async () => {
+    const pool = new PortPool({ minPort: 41140, maxPort: 41143 });
+    await block(41140);
+    await block(41142);
+    await expect(pool.allocate(HOST)).rejects.toMatchObject({ code: 'MEDIA_PORTS_EXHAUSTED' });
+    expect(pool.inUse).toBe(0);
+  });
+
+  it('does not reuse a just-released port (round robin)', async () => {
+    const pool = new PortPool({ minPort: 41150, maxPort: 41159 });
+    const a = await pool.allocate(HOST);
+    a.release();
+    const b = await take(pool);
+    expect(b.port).not.toBe(a.port);
+  });
+
+  it('release is idempotent and does not free a port re-leased to someone else', async () => {
+    const { factory } = fakeFactory(new Set());
+    const pool = new PortPool({ minPort: 1000, maxPort: 1001, socketFactory: factory });
+    const a = await pool.allocate(HOST);
+    a.release();
+    const b = await pool.allocate(HOST);
+    expect(b.port).toBe(a.port);
+    a.release();
+    expect(pool.inUse).toBe(1);
+    b.release();
+    b.release();
+    expect(pool.inUse).toBe(0);
+  });
+
+  it('rethrows bind errors that are not "port busy"', async () => {
+    const { factory } = fakeFactory(new Set([1000, 1002]), 'EADDRNOTAVAIL');
+    const pool = new PortPool({ minPort: 1000, maxPort: 1003, socketFactory: factory });
+    await expect(pool.allocate('10.255.255.1')).rejects.toMatchObject({ code: 'EADDRNOTAVAIL' });
+    expect(pool.inUse).toBe(0);
+  });
+
+  it('concurrent allocations get distinct ports', async () => {
+    const pool = new PortPool({ minPort: 41160, maxPort: 41179 });
+    const got = await Promise.all(Array.from({ length: 10 }, () => take(pool)));
+    expect(new Set(got.map((l) => l.port)).size).toBe(10);
+    await expect(pool.allocate(HOST)).rejects.toMatchObject({ code: 'MEDIA_PORTS_EXHAUSTED' });
+  });
+
+  it('does not leak over 5000 allocate/release cycles (real sockets)', async () => {
+    const pool = new PortPool({ minPort: 41200, maxPort: 41219 });
+    expect(pool.size).toBe(10);
+    const held: PortLease[] = [];
+    for (let i = 0; i < 5000; i++) {
+      held.push(await pool.allocate(HOST));
+      // Keep up to 3 leases open so releases interleave with allocations.
+      if (held.length > 3 || i % 7 === 0) held.shift()!.release();
+    }
+    for (const l of held) l.release();
+    expect(pool.inUse).toBe(0);
+    expect(pool.available).toBe(pool.size);
+    // Every port can still be bound: nothing is left open.
+    const all = await Promise.all(Array.from({ length: pool.size }, () => take(pool)));
+    expect(all).toHaveLength(10);
+  });
+});

@@ -1,0 +1,123 @@
+import dgram from 'node:dgram';
+import { pino } from 'pino';
+import { EmbeddedSignaling } from '../../../src/sip/embedded/index.js';
+import type { SipTransport } from '../../../src/sip/signaling.js';
+import { parseMessage } from '../../../src/sip/embedded/parser.js';
+import type { SipMessage } from '../../../src/sip/embedded/message.js';
+
+export const logger = pino({ level: 'silent' });
+
+export function sdp(port: number, version = 1): string {
+  return [
+    'v=0',
+    `o=- 1 ${version} IN IP4 127.0.0.1`,
+    's=-',
+    'c=IN IP4 127.0.0.1',
+    't=0 0',
+    `m=audio ${port} RTP/AVP 0`,
+    'a=rtpmap:0 PCMU/8000',
+    '',
+  ].join('\r\n');
+}
+
+export async function startUa(
+  transports: SipTransport[] = ['udp', 'tcp'],
+  t1Ms = 100,
+): Promise<EmbeddedSignaling> {
+  const ua = new EmbeddedSignaling({
+    host: '127.0.0.1',
+    port: 0,
+    transports,
+    publicHost: '127.0.0.1',
+    logger,
+    timers: { t1Ms, t2Ms: 8 * t1Ms, t4Ms: 10 * t1Ms },
+  });
+  await ua.start();
+  return ua;
+}
+
+/** A hand-driven UDP peer for scenarios our own UA would not produce (late ACK, NOTIFY, garbage). */
+export class RawUdpPeer {
+  readonly messages: SipMessage[] = [];
+  private waiters: Array<{ match: (m: SipMessage) => boolean; resolve: (m: SipMessage) => void }> = [];
+  private constructor(readonly socket: dgram.Socket) {
+    socket.on('message', (data) => {
+      const parsed = parseMessage(data);
+      if (!parsed.ok) return;
+      this.messages.push(parsed.message);
+      for (const w of [...this.waiters]) {
+        if (w.match(parsed.message)) {
+          this.waiters = this.waiters.filter((x) => x !== w);
+          w.resolve(parsed.message);
+        }
+      }
+    });
+  }
+
+  static async open(): Promise<RawUdpPeer> {
+    const socket = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+    return new RawUdpPeer(socket);
+  }
+
+  get port(): number {
+    return this.socket.address().port;
+  }
+
+  send(text: string | Buffer, port: number): void {
+    this.socket.send(typeof text === 'string' ? Buffer.from(text) : text, port, '127.0.0.1');
+  }
+
+  /** Next message (already received or future) matching `match`. */
+  next(match: (m: SipMessage) => boolean, timeoutMs = 3000, from = 0): Promise<SipMessage> {
+    const seen = this.messages.slice(from).find(match);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('timed out waiting for SIP message')), timeoutMs);
+      this.waiters.push({
+        match,
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+      });
+    });
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+export const isStatus =
+  (status: number, method?: string) =>
+  (m: SipMessage): boolean =>
+    m.kind === 'response' &&
+    m.status === status &&
+    (method === undefined || (m.headers.get('CSeq') ?? '').endsWith(method));
+
+export const isRequest =
+  (method: string) =>
+  (m: SipMessage): boolean =>
+    m.kind === 'request' && m.method === method;
+
+/** A minimal INVITE from the raw peer. */
+export function rawInvite(
+  peerPort: number,
+  opts: { callId: string; branch: string; body?: string; extra?: string },
+): string {
+  const body = opts.body ?? '';
+  return (
+    `INVITE sip:agent@127.0.0.1 SIP/2.0\r\n` +
+    `Via: SIP/2.0/UDP 127.0.0.1:${peerPort};branch=${opts.branch};rport\r\n` +
+    `Max-Forwards: 70\r\n` +
+    `From: "Caller" <sip:+15551234@127.0.0.1:${peerPort}>;tag=abc\r\n` +
+    `To: <sip:agent@127.0.0.1>\r\n` +
+    `Call-ID: ${opts.callId}\r\n` +
+    `CSeq: 1 INVITE\r\n` +
+    `Contact: <sip:caller@127.0.0.1:${peerPort}>\r\n` +
+    (opts.extra ?? '') +
+    (body.length > 0 ? 'Content-Type: application/sdp\r\n' : '') +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  );
+}

@@ -1,0 +1,174 @@
+/**
+ * baresip 1.0 as a headless SIP client (docs/reference/sip.md §6): a config dir generated per run, `aufile`
+ * plays a WAV as the microphone, `sndfile` dumps what was sent (`-enc.wav`) and heard (`-dec.wav`), ctrl_tcp
+ * on a private port. Also a tiny PCM16 WAV reader for asserting on those dumps.
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface BaresipOptions {
+  /** SIP listen address, e.g. 127.0.0.3 (never the server's). */
+  readonly sipHost: string;
+  readonly sipPort: number;
+  readonly ctrlPort: number;
+  /** 8 kHz mono PCM16 WAV played as the microphone. */
+  readonly sourceWav: string;
+  /** Account user; incoming calls must use it as the request user ("UA not found" otherwise). */
+  readonly user?: string;
+  readonly codecs?: readonly ('PCMU' | 'PCMA')[];
+  readonly transport?: 'udp' | 'tcp';
+  /** Lowest and highest local RTP port. */
+  readonly rtpPorts?: readonly [number, number];
+}
+
+export interface BaresipRun {
+  readonly exitCode: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** What baresip sent (`dump-…-enc.wav`) and heard (`dump-…-dec.wav`), if written. */
+  readonly sentWav?: Buffer;
+  readonly heardWav?: Buffer;
+}
+
+/** The config and accounts files (exported for inspection in tests). */
+export function baresipConfig(options: BaresipOptions, recDir: string): { config: string; accounts: string } {
+  const [rtpMin, rtpMax] = options.rtpPorts ?? [43560, 43599];
+  const config = [
+    'poll_method\t\tepoll',
+    `sip_listen\t\t${options.sipHost}:${options.sipPort}`,
+    `audio_source\t\taufile,${options.sourceWav}`,
+    'audio_player\t\taubridge,nil',
+    'audio_alert\t\taubridge,nil',
+    'audio_level\t\tno',
+    'ausrc_srate\t\t8000',
+    'auplay_srate\t\t8000',
+    'ausrc_channels\t\t1',
+    'auplay_channels\t\t1',
+    `rtp_ports\t\t${rtpMin}-${rtpMax}`,
+    'rtcp_mux\t\tno',
+    'jitter_buffer_delay\t1-5',
+    `snd_path\t\t${recDir}`,
+    `net_interface\t\t${options.sipHost}`,
+    'module_path\t\t/usr/lib/baresip/modules',
+    'module\t\t\tg711.so',
+    'module\t\t\taufile.so',
+    'module\t\t\taubridge.so',
+    'module\t\t\tsndfile.so',
+    'module_app\t\taccount.so',
+    'module_app\t\tmenu.so',
+    'module_app\t\tctrl_tcp.so',
+    `ctrl_tcp_listen\t\t127.0.0.1:${options.ctrlPort}`,
+    '',
+  ].join('\n');
+  const user = options.user ?? 'bot';
+  const codecs = (options.codecs ?? ['PCMU', 'PCMA']).join(',');
+  const accounts = `<sip:${user}@${options.sipHost}:${options.sipPort};transport=${options.transport ?? 'udp'}>;regint=0;answermode=auto;audio_codecs=${codecs}\n`;
+  return { config, accounts };
+}
+
+/**
+ * Run baresip for `seconds`, executing `commands` at start (e.g. `/dial sip:agent@127.0.0.1:5060`), and
+ * collect its dumps. baresip hangs up when the source file ends (aufile) and quits at `-t`.
+ */
+export async function runBaresip(
+  options: BaresipOptions,
+  commands: readonly string[],
+  seconds: number,
+): Promise<BaresipRun> {
+  const dir = await mkdtemp(join(tmpdir(), 'baresip-'));
+  const recDir = join(dir, 'rec');
+  await mkdir(recDir);
+  const { config, accounts } = baresipConfig(options, recDir);
+  await writeFile(join(dir, 'config'), config);
+  await writeFile(join(dir, 'accounts'), accounts);
+  await writeFile(join(dir, 'contacts'), '');
+  try {
+    const args = ['-f', dir, ...commands.flatMap((c) => ['-e', c]), '-t', String(seconds)];
+    const child = spawn('baresip', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout = (stdout + d.toString('utf8')).slice(-30_000)));
+    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-30_000)));
+    const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 10) * 1000);
+    const exitCode = await new Promise<number | null>((resolve) => {
+      child.on('error', () => resolve(null));
+      child.on('close', (code) => resolve(code));
+    });
+    clearTimeout(timer);
+    const files = await readdir(recDir);
+    const pick = async (suffix: string): Promise<Buffer | undefined> => {
+      const name = files.find((f) => f.endsWith(suffix));
+      return name === undefined ? undefined : await readFile(join(recDir, name));
+    };
+    const sentWav = await pick('-enc.wav');
+    const heardWav = await pick('-dec.wav');
+    return {
+      exitCode,
+      stdout,
+      stderr,
+      ...(sentWav ? { sentWav } : {}),
+      ...(heardWav ? { heardWav } : {}),
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export interface Pcm16Wav {
+  readonly sampleRateHz: number;
+  readonly channels: number;
+  readonly samples: Int16Array;
+  readonly durationMs: number;
+}
+
+/** Minimal RIFF/WAVE reader for PCM16 (walks chunks; tolerates the 0-size data chunk some writers leave). */
+export function readPcm16Wav(buf: Buffer): Pcm16Wav {
+  if (buf.length < 12 || buf.toString('ascii', 0, 4) !== 'RIFF' || buf.toString('ascii', 8, 12) !== 'WAVE') {
+    throw new Error('not a RIFF/WAVE file');
+  }
+  let offset = 12;
+  let sampleRateHz = 0;
+  let channels = 0;
+  let bits = 0;
+  let data: Buffer | undefined;
+  while (offset + 8 <= buf.length) {
+    const id = buf.toString('ascii', offset, offset + 4);
+    let size = buf.readUInt32LE(offset + 4);
+    const start = offset + 8;
+    if (id === 'fmt ') {
+      channels = buf.readUInt16LE(start + 2);
+      sampleRateHz = buf.readUInt32LE(start + 4);
+      bits = buf.readUInt16LE(start + 14);
+    } else if (id === 'data') {
+      if (size === 0 || start + size > buf.length) size = buf.length - start;
+      data = buf.subarray(start, start + size);
+      break;
+    }
+    offset = start + size + (size % 2);
+  }
+  if (!data || bits !== 16 || channels < 1)
+    throw new Error(`unsupported WAV (bits=${bits}, channels=${channels})`);
+  const copy = Buffer.from(data.subarray(0, data.length - (data.length % 2)));
+  const samples = new Int16Array(copy.buffer, copy.byteOffset, copy.length / 2);
+  return { sampleRateHz, channels, samples, durationMs: (samples.length / channels / sampleRateHz) * 1000 };
+}
+
+/** RMS over all samples, in PCM16 units (0…32767). */
+export function rms(samples: Int16Array): number {
+  if (samples.length === 0) return 0;
+  let sum = 0;
+  for (const s of samples) sum += s * s;
+  return Math.sqrt(sum / samples.length);
+}
+
+/** Milliseconds of 20 ms frames whose RMS exceeds `threshold` (speech present). */
+export function activeMs(wav: Pcm16Wav, threshold = 300): number {
+  const frame = Math.round((wav.sampleRateHz * wav.channels * 20) / 1000);
+  let active = 0;
+  for (let i = 0; i + frame <= wav.samples.length; i += frame) {
+    if (rms(wav.samples.subarray(i, i + frame)) > threshold) active += 20;
+  }
+  return active;
+}
