@@ -15,6 +15,7 @@ import type { MediaLegFactory, PendingMediaLeg } from './call-manager.js';
 import type { CallPlayout, MediaLeg, MediaLegEvents, MediaLegStats } from './media-leg.js';
 
 const MAX_PACKET_BYTES = RTP_HEADER_BYTES + 1500;
+const OUT_RING = 16;
 
 export interface RtpLegOptions {
   readonly socket: RtpSocket;
@@ -41,7 +42,13 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
   readonly #ssrc = randomInt(0, 0x1_0000_0000);
   readonly #initialTimestamp = randomInt(0, 0x1_0000_0000);
   /** The one buffer every outgoing packet is written into (header + payload): no allocation per packet. */
-  readonly #out = Buffer.alloc(MAX_PACKET_BYTES);
+  /**
+   * Outgoing packets are written into a small ring of preallocated buffers: dgram reads the buffer only on
+   * the next turn of the event loop, and a late ticker runs up to six ticks back to back, so one buffer per
+   * packet in flight, never an allocation per packet.
+   */
+  readonly #out = Array.from({ length: OUT_RING }, () => Buffer.alloc(MAX_PACKET_BYTES));
+  #outIndex = 0;
   readonly #silence: Buffer;
   readonly #lastCaller: Buffer;
   #lastCallerBytes = 0;
@@ -119,6 +126,8 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
     if (packet.payloadType === this.codec.payloadType) {
       this.#jitter.push(packet);
     } else if (packet.payloadType === this.#telephoneEventPt) {
+      // RFC 4733 events share the audio's sequence space: tell the jitter buffer they are not lost audio.
+      this.#jitter.noteDiverted(packet.sequence, packet.ssrc);
       this.#dtmfIn?.receive(
         packet.buffer,
         packet.payloadOffset,
@@ -178,15 +187,17 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
   #write(payload: Buffer, payloadType: number, timestamp: number, marker: boolean): void {
     const sequence = this.#sequence;
     this.#sequence = (sequence + 1) & 0xffff;
-    writeRtpHeader(this.#out, 0, {
+    const out = this.#out[this.#outIndex]!;
+    this.#outIndex = (this.#outIndex + 1) % OUT_RING;
+    writeRtpHeader(out, 0, {
       payloadType,
       marker,
       sequence,
       timestamp: timestamp >>> 0,
       ssrc: this.#ssrc,
     });
-    payload.copy(this.#out, RTP_HEADER_BYTES);
-    this.#socket.send(this.#out, RTP_HEADER_BYTES + payload.length);
+    payload.copy(out, RTP_HEADER_BYTES);
+    this.#socket.send(out, RTP_HEADER_BYTES + payload.length);
   }
 
   /** RTP timestamp of the current tick (RFC 3550 §5.1: media clock, continuous across silence). */

@@ -23,82 +23,41 @@
  */
 import { tsDiff } from './packet.js';
 import { ReceptionStats } from './reception-stats.js';
+import type {
+  JitterBufferOptions,
+  JitterBufferStats,
+  JitterFrame,
+  JitterFrameKind,
+  JitterPacket,
+  JitterPushResult,
+} from './jitter-types.js';
 
-/** The packet fields the buffer needs; an {@link RtpPacket} satisfies it. */
-export interface JitterPacket {
-  readonly buffer: Buffer;
-  readonly payloadOffset: number;
-  readonly payloadLength: number;
-  readonly sequence: number;
-  readonly timestamp: number;
-  readonly ssrc: number;
-  readonly marker: boolean;
-}
+export type {
+  JitterBufferOptions,
+  JitterBufferStats,
+  JitterFrame,
+  JitterFrameKind,
+  JitterPacket,
+  JitterPushResult,
+} from './jitter-types.js';
 
-export type JitterPushResult = 'accepted' | 'duplicate' | 'late' | 'oversize' | 'out-of-range';
+/** pop()'s reused result; the unsigned timestamp sits in a Uint32Array so setting it never allocates. */
+class ReusableJitterFrame implements JitterFrame {
+  kind: JitterFrameKind = 'idle';
+  payloadLength = 0;
+  sequence = 0;
+  marker = false;
+  readonly #u32 = new Uint32Array(1);
 
-/**
- * What pop() produced: `frame` (payload valid), `lost` (a gap or an inserted frame: conceal), `empty` (the
- * buffer ran dry: underrun, silence suppression or end of stream; conceal or play silence), `idle` (no
- * stream yet, or before its first frame: play nothing or silence).
- */
-export type JitterFrameKind = 'frame' | 'lost' | 'empty' | 'idle';
+  constructor(public payload: Buffer) {}
 
-/** The reused result of pop(). `payload` is a view into the slot ring: valid until the next push(). */
-export interface JitterFrame {
-  kind: JitterFrameKind;
-  payload: Buffer;
-  payloadLength: number;
-  sequence: number;
-  timestamp: number;
-  marker: boolean;
-}
+  get timestamp(): number {
+    return this.#u32[0] ?? 0;
+  }
 
-export interface JitterBufferStats {
-  /** Every packet pushed, duplicates and late ones included. */
-  received: number;
-  /** RFC 3550 §A.3 cumulative loss: expected minus received, from sequence numbers. */
-  lost: number;
-  /** Arrived after their frame was played (dropped). */
-  late: number;
-  duplicate: number;
-  /** Arrived with a sequence number older than one already received, in time to be played. */
-  reordered: number;
-  /** pop() results of kind `lost` (gaps and inserted frames) the caller had to conceal. */
-  concealed: number;
-  /** pop() results of kind `empty` after the stream started. */
-  underruns: number;
-  /** Frames inserted to grow the depth / skipped to shrink it. */
-  inserted: number;
-  skipped: number;
-  ssrcChanges: number;
-  resyncs: number;
-  oversize: number;
-  outOfRange: number;
-  /** Frames buffered ahead of the playout point, in ms. */
-  depthMs: number;
-  targetDepthMs: number;
-  /** RFC 3550 §A.8 interarrival jitter estimate, in ms. */
-  jitterMs: number;
-}
-
-export interface JitterBufferOptions {
-  /** RTP timestamp units per frame: 160 for 8 kHz at 20 ms, 960 for Opus at 20 ms. */
-  readonly frameSamples: number;
-  /** Frame duration (ptime) = pop() period. Default 20. */
-  readonly frameDurationMs?: number;
-  /** Default 20. */
-  readonly minDepthMs?: number;
-  /** Default 120. */
-  readonly maxDepthMs?: number;
-  /** Target depth before any jitter has been observed. Default 40. */
-  readonly initialDepthMs?: number;
-  /** Largest payload kept; larger packets are dropped. Default 1500. */
-  readonly maxPayloadBytes?: number;
-  /** Pops per shrink decision. Default 50 (1 s at 20 ms). */
-  readonly adaptWindowFrames?: number;
-  /** Monotonic clock in ms for arrival times. Default performance.now. */
-  readonly nowMs?: () => number;
+  set timestamp(value: number) {
+    this.#u32[0] = value;
+  }
 }
 
 const EMPTY = 0;
@@ -110,6 +69,8 @@ const RESYNC_AFTER = 3;
 const INLINE_COPY_BYTES = 512;
 /** Pops without a packet needing the peak depth before the peak decays by one frame (10 s at 20 ms). */
 const PEAK_HOLD_FRAMES = 500;
+/** "No minimum yet" for the shrink window; a small integer (not Infinity) keeps the field a V8 Smi. */
+const NO_MIN = 0x3fffffff;
 
 export class JitterBuffer {
   readonly #frameSamples: number;
@@ -131,6 +92,7 @@ export class JitterBuffer {
   readonly #frame: JitterFrame;
 
   #started = false;
+  // 32-bit values kept as signed int32 (`| 0`) so V8 stores them unboxed; compared and diffed mod 2^32.
   #ssrc = 0;
   #refTs = 0;
   #highestFrame = 0;
@@ -147,7 +109,7 @@ export class JitterBuffer {
   #peakFrames = 0;
   #popsSincePeak = 0;
   #windowPops = 0;
-  #windowMin = Number.POSITIVE_INFINITY;
+  #windowMin = NO_MIN;
   readonly #stats = {
     received: 0,
     late: 0,
@@ -195,14 +157,7 @@ export class JitterBuffer {
     for (let i = 0; i < ring; i++) {
       this.#slotViews.push(storage.subarray(i * this.#maxPayload, (i + 1) * this.#maxPayload));
     }
-    this.#frame = {
-      kind: 'idle',
-      payload: storage.subarray(0, 0),
-      payloadLength: 0,
-      sequence: 0,
-      timestamp: 0,
-      marker: false,
-    };
+    this.#frame = new ReusableJitterFrame(storage.subarray(0, 0));
   }
 
   /** Number of slots in the ring (frames the buffer can hold ahead of the playout point). */
@@ -215,18 +170,22 @@ export class JitterBuffer {
     return this.#target * this.#frameMs;
   }
 
-  /** Copies the packet's payload into its slot. Never throws on bad input; the result says what happened. */
-  push(packet: JitterPacket): JitterPushResult {
+  /**
+   * Copies the packet's payload into its slot. Never throws on bad input; the result says what happened.
+   * `arrivalMs` (monotonic) defaults to the `nowMs` clock. That clock read is the one per-packet allocation
+   * left (Node's performance.now() allocates internally); pass a time you already have to avoid it.
+   */
+  push(packet: JitterPacket, arrivalMs: number = this.#now()): JitterPushResult {
     const s = this.#stats;
     s.received++;
     if (packet.payloadLength > this.#maxPayload) {
       s.oversize++;
       return 'oversize';
     }
-    if (!this.#started || packet.ssrc !== this.#ssrc) {
+    if (!this.#started || (packet.ssrc | 0) !== this.#ssrc) {
       // RFC 3550 §8.2: a new SSRC is a new stream (the peer restarted or media was re-pointed): resync.
       if (this.#started) s.ssrcChanges++;
-      this.#resync(packet);
+      this.#resync(packet, arrivalMs);
       return this.#store(packet, this.#highestFrame);
     }
     const frame = this.#frameOf(packet.timestamp);
@@ -240,7 +199,7 @@ export class JitterBuffer {
       s.outOfRange++;
       if (++this.#outOfWindowRun < RESYNC_AFTER) return 'out-of-range';
       s.resyncs++;
-      this.#resync(packet);
+      this.#resync(packet, arrivalMs);
       return this.#store(packet, this.#highestFrame);
     }
     this.#outOfWindowRun = 0;
@@ -251,7 +210,7 @@ export class JitterBuffer {
       return 'duplicate';
     }
     if (this.#reception.noteSequence(packet.sequence) < 0 && rel >= 0) s.reordered++;
-    this.#noteArrival(frame);
+    this.#noteArrival(frame, arrivalMs);
     if (rel < 0) {
       s.late++;
       // It would have been in time with (playIndex − frame) more frames of depth.
@@ -261,7 +220,7 @@ export class JitterBuffer {
     // A reordered packet needed the depth to cover its distance behind the newest frame.
     if (frame < this.#highestFrame) this.#notePeak(this.#highestFrame - frame + 1);
     if (frame > this.#highestFrame) {
-      this.#refTs = packet.timestamp;
+      this.#refTs = packet.timestamp | 0;
       this.#highestFrame = frame;
     }
     if (frame < this.#firstFrame) this.#firstFrame = frame;
@@ -273,7 +232,7 @@ export class JitterBuffer {
    * stream's SSRC and sequence space (§2.1) — so its sequence number is not counted as lost.
    */
   noteDiverted(sequence: number, ssrc: number): void {
-    if (this.#started && ssrc === this.#ssrc) this.#reception.noteSequence(sequence);
+    if (this.#started && (ssrc | 0) === this.#ssrc) this.#reception.noteSequence(sequence);
   }
 
   /**
@@ -394,17 +353,17 @@ export class JitterBuffer {
   }
 
   /** Starts a new stream at `packet`, keeping the counters. */
-  #resync(packet: JitterPacket): void {
+  #resync(packet: JitterPacket, arrivalMs: number): void {
     this.reset();
     this.#started = true;
-    this.#ssrc = packet.ssrc;
-    this.#refTs = packet.timestamp;
+    this.#ssrc = packet.ssrc | 0;
+    this.#refTs = packet.timestamp | 0;
     this.#highestFrame = 0;
     this.#firstFrame = 0;
     this.#playIndex = 1 - this.#target;
     this.#outOfWindowRun = 0;
     this.#reception.restart(packet.sequence);
-    this.#noteArrival(0);
+    this.#noteArrival(0, arrivalMs);
   }
 
   /**
@@ -437,11 +396,11 @@ export class JitterBuffer {
       this.#stats.skipped++;
     }
     this.#windowPops = 0;
-    this.#windowMin = Number.POSITIVE_INFINITY;
+    this.#windowMin = NO_MIN;
   }
 
-  #noteArrival(frame: number): void {
-    this.#reception.noteArrival(this.#now(), frame * this.#frameMs);
+  #noteArrival(frame: number, arrivalMs: number): void {
+    this.#reception.noteArrival(arrivalMs, frame * this.#frameMs);
     this.#updateTarget();
   }
 

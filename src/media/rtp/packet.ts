@@ -52,25 +52,47 @@ export interface RtpHeaderFields {
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * The reusable packet behind {@link createRtpPacket}. Timestamp and SSRC are unsigned 32-bit values; V8
+ * boxes numbers ≥ 2^31 in a fresh HeapNumber whenever one is stored in an object field, so they live in a
+ * Uint32Array and are exposed through accessors (inlined by the JIT) to keep parsing allocation-free.
+ */
+class ReusableRtpPacket implements RtpPacket {
+  buffer: Buffer = EMPTY;
+  padding = false;
+  marker = false;
+  payloadType = 0;
+  sequence = 0;
+  csrcCount = 0;
+  hasExtension = false;
+  extensionProfile = 0;
+  extensionOffset = 0;
+  extensionBytes = 0;
+  payloadOffset = 0;
+  payloadLength = 0;
+  paddingBytes = 0;
+  readonly #u32 = new Uint32Array(2);
+
+  get timestamp(): number {
+    return this.#u32[0] ?? 0;
+  }
+
+  set timestamp(value: number) {
+    this.#u32[0] = value;
+  }
+
+  get ssrc(): number {
+    return this.#u32[1] ?? 0;
+  }
+
+  set ssrc(value: number) {
+    this.#u32[1] = value;
+  }
+}
+
 /** A blank packet to pass to {@link parseRtp}; allocate one per socket and reuse it. */
 export function createRtpPacket(): RtpPacket {
-  return {
-    buffer: EMPTY,
-    padding: false,
-    marker: false,
-    payloadType: 0,
-    sequence: 0,
-    timestamp: 0,
-    ssrc: 0,
-    csrcCount: 0,
-    hasExtension: false,
-    extensionProfile: 0,
-    extensionOffset: 0,
-    extensionBytes: 0,
-    payloadOffset: 0,
-    payloadLength: 0,
-    paddingBytes: 0,
-  };
+  return new ReusableRtpPacket();
 }
 
 /**

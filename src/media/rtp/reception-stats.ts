@@ -5,6 +5,9 @@
  */
 import { seqDiff } from './packet.js';
 
+const JITTER = 0;
+const LAST_TRANSIT = 1;
+
 export class ReceptionStats {
   #started = false;
   #highestSeq = 0;
@@ -12,18 +15,21 @@ export class ReceptionStats {
   #baseSeq = 0;
   #received = 0;
   #lostBefore = 0;
-  #jitterMs: number;
-  #lastTransitMs = 0;
+  /**
+   * [jitterMs, lastTransitMs]. Doubles live in a typed array: storing a fractional number into an object
+   * field boxes it in a new HeapNumber on every write in V8, which would allocate per packet.
+   */
+  readonly #f = new Float64Array(2);
   #haveTransit = false;
 
   /** `initialJitterMs` seeds the estimate (a prior) so it converges from a safe value rather than 0. */
   constructor(initialJitterMs = 0) {
-    this.#jitterMs = initialJitterMs;
+    this.#f[JITTER] = initialJitterMs;
   }
 
   /** Interarrival jitter estimate in ms (RFC 3550 §A.8). */
   get jitterMs(): number {
-    return this.#jitterMs;
+    return this.#f[JITTER] ?? 0;
   }
 
   /** Cumulative packets lost over every stream seen (RFC 3550 §A.3); never negative. */
@@ -68,12 +74,14 @@ export class ReceptionStats {
    * in ms; the media time is the packet's position in the stream (timestamp / clock rate, or frame × ptime).
    */
   noteArrival(arrivalMs: number, mediaMs: number): void {
+    const f = this.#f;
     const transit = arrivalMs - mediaMs;
     if (this.#haveTransit) {
-      const d = Math.abs(transit - this.#lastTransitMs);
-      this.#jitterMs += (d - this.#jitterMs) / 16;
+      const d = Math.abs(transit - (f[LAST_TRANSIT] ?? 0));
+      const j = f[JITTER] ?? 0;
+      f[JITTER] = j + (d - j) / 16;
     }
-    this.#lastTransitMs = transit;
+    f[LAST_TRANSIT] = transit;
     this.#haveTransit = true;
   }
 

@@ -65,8 +65,6 @@ export interface RtpSocketOptions {
   readonly latchPolicy?: LatchPolicy;
   /** Emit `timeout` after this long without inbound RTP. 0 disables. Default 0. */
   readonly inactivityTimeoutMs?: number;
-  /** Monotonic clock in ms; injected for tests. Default performance.now. */
-  readonly nowMs?: () => number;
   readonly logger?: Logger;
 }
 
@@ -87,15 +85,16 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
   readonly #packet: RtpPacket = createRtpPacket();
   readonly #policy: LatchPolicy;
   readonly #timeoutMs: number;
-  readonly #now: () => number;
   readonly #logger: Logger | undefined;
   #sdpAddress: string | undefined;
   #sdpPort = 0;
   #sdpMatchable = false;
   #latchedAddress: string | undefined;
   #latchedPort = 0;
-  #lastPacketAtMs: number;
   #timer: NodeJS.Timeout | undefined;
+  #checkPeriodMs = 0;
+  #idleChecks = 0;
+  #packetsAtLastCheck = 0;
   #timedOut = false;
   #closed = false;
   #dtmfPayloadType = -1;
@@ -113,15 +112,13 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
     this.#socket = lease.socket;
     this.#policy = options.latchPolicy ?? 'sdp-or-nat';
     this.#timeoutMs = options.inactivityTimeoutMs ?? 0;
-    this.#now = options.nowMs ?? (() => performance.now());
     this.#logger = options.logger;
-    this.#lastPacketAtMs = this.#now();
     this.#socket.on('message', (msg, rinfo) => this.#onMessage(msg, rinfo));
     this.#socket.on('error', (err) => {
       // Receive-side errors (ICMP port unreachable on some platforms) must not kill the call.
       this.#logger?.debug({ err }, 'rtp socket error');
     });
-    this.#arm(this.#timeoutMs);
+    this.#startInactivityCheck();
   }
 
   /** Allocates a port from the pool, binds it on `options.host` and returns the socket. */
@@ -209,7 +206,7 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     this.#lease.release();
     this.#dtmf?.flush();
@@ -240,11 +237,6 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
     }
     this.counters.packetsReceived++;
     this.counters.bytesReceived += length;
-    this.#lastPacketAtMs = this.#now();
-    if (this.#timedOut) {
-      this.#timedOut = false;
-      this.#arm(this.#timeoutMs);
-    }
     if (packet.payloadType === this.#dtmfPayloadType) this.#dtmf?.receivePacket(packet);
     this.emit('packet', packet, rinfo);
   }
@@ -259,25 +251,31 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
   }
 
   /**
-   * One timer per socket, re-armed only when it fires (not per packet): on expiry we compare against
-   * `lastPacketAtMs` and sleep for the remainder if a packet arrived meanwhile.
+   * Inactivity without a clock read or timer per packet: one interval per socket ticks four times per
+   * timeout and compares the received-packet counter; `timeout` fires after a full timeout of ticks without
+   * a new packet (so between 1 and 1.25 × inactivityTimeoutMs after the last one). Node's monotonic clocks
+   * allocate on every read, which is why the hot path only bumps a counter.
    */
-  #arm(delayMs: number): void {
-    if (this.#timeoutMs <= 0 || this.#closed) return;
-    this.#timer = setTimeout(() => this.#onTimer(), Math.max(1, delayMs));
+  #startInactivityCheck(): void {
+    if (this.#timeoutMs <= 0) return;
+    this.#checkPeriodMs = Math.max(5, Math.ceil(this.#timeoutMs / 4));
+    this.#timer = setInterval(() => this.#onCheck(), this.#checkPeriodMs);
     this.#timer.unref();
   }
 
-  #onTimer(): void {
-    this.#timer = undefined;
-    if (this.#closed) return;
-    const idleMs = this.#now() - this.#lastPacketAtMs;
-    if (idleMs >= this.#timeoutMs) {
-      this.#timedOut = true;
-      this.emit('timeout');
+  #onCheck(): void {
+    const received = this.counters.packetsReceived;
+    if (received !== this.#packetsAtLastCheck) {
+      this.#packetsAtLastCheck = received;
+      this.#idleChecks = 0;
+      this.#timedOut = false;
       return;
     }
-    this.#arm(this.#timeoutMs - idleMs);
+    this.#idleChecks++;
+    if (!this.#timedOut && this.#idleChecks * this.#checkPeriodMs >= this.#timeoutMs) {
+      this.#timedOut = true; // once per silent period
+      this.emit('timeout');
+    }
   }
 }
 
