@@ -3,18 +3,9 @@
  * registry and call manager, tests pass fakes or the real thing.
  */
 
-export interface CredentialField {
-  readonly name: string;
-  readonly required: boolean;
-  readonly secret: boolean;
-}
+import type { ProviderInfo } from '../agent/registry.js';
 
-export interface ProviderInfo {
-  readonly slug: string;
-  readonly aliases: readonly string[];
-  readonly displayName: string;
-  readonly credentialFields: readonly CredentialField[];
-}
+export type { CredentialField, ProviderInfo } from '../agent/registry.js';
 
 export interface ProviderCatalog {
   providers(): ProviderInfo[];

@@ -5,8 +5,7 @@
  * Never throws; anything unreadable is `undefined`.
  */
 
-export type DtmfDigit =
-  '0' | '1' | '2' | '3' | '4' | '5' | '6' | '7' | '8' | '9' | '*' | '#' | 'A' | 'B' | 'C' | 'D';
+import { DTMF_EVENT_DIGITS, type DtmfDigit } from '../dtmf-digits.js';
 
 export interface InfoDtmf {
   readonly digit: DtmfDigit;
@@ -14,25 +13,7 @@ export interface InfoDtmf {
   readonly durationMs?: number;
 }
 
-/** RFC 4733 §3.2 event codes 0–15. */
-const EVENT_DIGITS: readonly DtmfDigit[] = [
-  '0',
-  '1',
-  '2',
-  '3',
-  '4',
-  '5',
-  '6',
-  '7',
-  '8',
-  '9',
-  '*',
-  '#',
-  'A',
-  'B',
-  'C',
-  'D',
-];
+const EVENT_DIGITS = DTMF_EVENT_DIGITS;
 
 const MAX_BODY_CHARS = 1024;
 const MAX_DURATION_MS = 60_000;
@@ -89,3 +70,5 @@ export function parseInfoDtmf(contentType: string, body: string): InfoDtmf | und
 export function formatDtmfRelay(digit: DtmfDigit, durationMs = 160): string {
   return `Signal=${digit}\r\nDuration=${Math.round(durationMs)}\r\n`;
 }
+
+export type { DtmfDigit };

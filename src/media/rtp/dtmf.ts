@@ -7,30 +7,10 @@
  * (the event start, §2.5.1.1); the first has the marker bit; updates grow the duration; the last packet has
  * E set and is sent three times (§2.5.1.4).
  */
+import { DTMF_EVENT_DIGITS, type DtmfDigit } from '../../dtmf-digits.js';
 import { tsDiff } from './packet.js';
 
-export type DtmfDigit =
-  '0' | '1' | '2' | '3' | '4' | '5' | '6' | '7' | '8' | '9' | '*' | '#' | 'A' | 'B' | 'C' | 'D';
-
-/** RFC 4733 §3.2 event codes 0–15, in order. */
-const DIGITS: readonly DtmfDigit[] = [
-  '0',
-  '1',
-  '2',
-  '3',
-  '4',
-  '5',
-  '6',
-  '7',
-  '8',
-  '9',
-  '*',
-  '#',
-  'A',
-  'B',
-  'C',
-  'D',
-];
+const DIGITS = DTMF_EVENT_DIGITS;
 
 /** The digit for event code 0–15, or undefined for other events (flash, tones). */
 export function eventToDigit(event: number): DtmfDigit | undefined {
@@ -278,3 +258,5 @@ export function* telephoneEventPackets(
     first = false;
   }
 }
+
+export type { DtmfDigit };
