@@ -28,7 +28,7 @@ export interface HttpServerOptions {
 
 /** The control plane's HTTP server: health, metrics and (with `api`) the tenant and call API. */
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
-  const base = { disableRequestLogging: true, bodyLimit: 256 * 1024 } as const;
+  const base = { bodyLimit: 256 * 1024 } as const;
   const app: FastifyInstance =
     options.logger === undefined
       ? Fastify({ ...base, logger: false })
@@ -36,7 +36,8 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
           ...base,
           // pino's Logger and FastifyBaseLogger differ only under exactOptionalPropertyTypes.
           // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
-          loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
+          // Request lines are not logged (they carry caller numbers in paths); errors still are.
+          loggerInstance: options.logger.child({ component: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
         });
   installErrorHandling(app);
 
