@@ -34,9 +34,9 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
       ? Fastify({ ...base, logger: false })
       : Fastify({
           ...base,
+          // Request lines are not logged (they carry caller numbers in paths); errors still are.
           // pino's Logger and FastifyBaseLogger differ only under exactOptionalPropertyTypes.
           // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
-          // Request lines are not logged (they carry caller numbers in paths); errors still are.
           loggerInstance: options.logger.child({ component: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
         });
   installErrorHandling(app);
