@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Registry } from 'prom-client';
@@ -6,20 +7,21 @@ import { createDefaultRegistry } from './agent/default-registry.js';
 import type { ProviderRegistry } from './agent/registry.js';
 import { createCallMetrics } from './call/call-metrics.js';
 import { CallManager, type CallRecorderFactory } from './call/call-manager.js';
+import { startCluster } from './cluster/index.js';
 import { PromptPlayer } from './call/prompt.js';
 import { CallRecorder } from './call/recorder.js';
 import { RtpLegFactory } from './call/rtp-leg.js';
 import type { Config } from './config/config.js';
 import { SwitchboardError } from './errors.js';
 import { Authenticator, resolveAdminToken } from './http/auth.js';
-import type { ProviderCatalog } from './http/ports.js';
+import type { CallControl, ProviderCatalog } from './http/ports.js';
 import { createHttpServer } from './http/server.js';
 import { createCodec } from './media/codecs/index.js';
 import { PortPool } from './media/rtp/port-pool.js';
 import { Ticker } from './media/ticker.js';
 import type { Logger } from './observability/logger.js';
 import { counter } from './observability/metrics.js';
-import { DialplanStore } from './routing/dialplan-store.js';
+import { DialplanStore, type LoadedDialplan } from './routing/dialplan-store.js';
 import { DrachtioSignaling } from './sip/drachtio/index.js';
 import { EmbeddedSignaling } from './sip/embedded/index.js';
 import type { Signaling } from './sip/signaling.js';
@@ -49,6 +51,8 @@ export interface ServerDeps {
   metrics: Registry;
   /** Providers to use; defaults to the built-in registry. Tests add `replay` or mocks here. */
   registry?: ProviderRegistry;
+  /** Redis key (and channel) prefix shared by the instances of one deployment; default `switchboard:`. */
+  redisKeyPrefix?: string;
 }
 
 /** The default prompt shipped with the package, played when an agent cannot start. */
@@ -93,6 +97,14 @@ function providerCatalog(registry: ProviderRegistry): ProviderCatalog {
   };
 }
 
+/** The agent profile a recorded call was answered with (call.json keeps it so the call can be replayed). */
+function profileFor(plans: readonly LoadedDialplan[], tenant: string, to: string): unknown {
+  const mine = plans.filter((d) => d.dialplan.tenant === tenant);
+  const match =
+    mine.find((d) => d.dialplan.numbers.includes(to)) ?? mine.find((d) => d.dialplan.numbers.includes('*'));
+  return (match ?? mine[0])?.dialplan.agent;
+}
+
 /**
  * The composition root: the only place that wires concrete classes together (DESIGN.md §1). Components are
  * started in order; if one fails, the ones already started are closed again.
@@ -120,7 +132,12 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
     dialplans.watch();
     services.push({ name: 'dialplans', close: () => Promise.resolve(dialplans.close()) });
 
-    const store = await createTenantStore(config, logger);
+    const store = await createTenantStore(
+      config,
+      logger,
+      [],
+      deps.redisKeyPrefix === undefined ? {} : { redisKeyPrefix: deps.redisKeyPrefix },
+    );
     services.push({ name: 'tenant-store', close: () => store.close() });
 
     const signaling: Signaling =
@@ -140,7 +157,9 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
             logger,
           });
 
-    const ticker = new Ticker({ onError: (err) => logger.error({ err }, 'media tick failed; leg removed from the clock') });
+    const ticker = new Ticker({
+      onError: (err) => logger.error({ err }, 'media tick failed; leg removed from the clock'),
+    });
     const pool = new PortPool({ minPort: config.RTP_PORT_MIN, maxPort: config.RTP_PORT_MAX, logger });
     const callMetrics = createCallMetrics(metrics);
     const prompts = new PromptPlayer();
@@ -156,7 +175,7 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
         const agentCodec = createCodec(info.media.codec.name, info.media.codec.payloadType);
         const rec = new CallRecorder({
           dir: config.RECORDINGS_DIR,
-          meta: { ...info, direction: 'inbound' },
+          meta: { ...info, direction: 'inbound', profile: profileFor(dialplans.all(), info.tenant, info.to) },
           sampleRateHz: info.media.codec.sampleRateHz,
           frameSamples,
           decodeCaller: (p, out) => callerCodec.decode(p, out),
@@ -178,6 +197,8 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
         };
       },
     };
+    // Unique per server, even for several servers in one process (tests).
+    const instanceId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     const calls = new CallManager({
       signaling,
       dialplans: () => dialplans.all(),
@@ -187,7 +208,7 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
       publicHost: config.SIP_PUBLIC_HOST,
       logger,
       metrics: callMetrics,
-      instanceId: `${hostname()}:${process.pid}`,
+      instanceId,
       playPrompt: (media, path) => prompts.play(media, path),
       defaultUnavailablePrompt: DEFAULT_UNAVAILABLE_PROMPT,
       recorder,
@@ -195,6 +216,20 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
     await signaling.start();
     services.push({ name: 'signaling', close: () => signaling.close() });
     services.push({ name: 'calls', close: () => calls.close() });
+
+    // Several instances: publish live calls to Redis and relay control of calls owned elsewhere.
+    let callControl: CallControl = calls;
+    if (config.REDIS_URL !== undefined) {
+      const cluster = await startCluster({
+        url: config.REDIS_URL,
+        ...(deps.redisKeyPrefix === undefined ? {} : { keyPrefix: deps.redisKeyPrefix }),
+        instanceId,
+        local: calls,
+        logger,
+      });
+      services.push({ name: 'cluster', close: () => cluster.close() });
+      callControl = cluster.calls;
+    }
 
     const adminToken = await resolveAdminToken(
       { adminToken: config.ADMIN_TOKEN, dataDir: config.DATA_DIR },
@@ -208,7 +243,7 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
         auth: new Authenticator(adminToken, store),
         store,
         catalog: providerCatalog(registry),
-        calls,
+        calls: callControl,
         knownTenants: () => dialplans.all().map((d) => d.dialplan.tenant),
       },
     });

@@ -3,6 +3,7 @@ import { echoProvider } from './providers/echo/index.js';
 import { geminiProvider } from './providers/gemini/index.js';
 import { openaiProvider } from './providers/openai/index.js';
 import { qwenOmniProvider } from './providers/qwen-omni/index.js';
+import { replayProvider } from './providers/replay/index.js';
 import { ProviderRegistry } from './registry.js';
 
 /** Every built-in provider, registered explicitly (STYLE.md §1: no import side effects). */
@@ -13,5 +14,6 @@ export function createDefaultRegistry(): ProviderRegistry {
   registry.register(geminiProvider);
   registry.register(qwenOmniProvider, 'aliyun_omni', 'dashscope_omni');
   registry.register(echoProvider);
+  registry.register(replayProvider);
   return registry;
 }

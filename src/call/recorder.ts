@@ -13,6 +13,8 @@ export interface RecordingMeta {
   readonly codec: string;
   readonly provider: string;
   readonly direction: 'inbound' | 'outbound';
+  /** The agent profile that answered (no secrets: credentials live in the tenant store), for replays. */
+  readonly profile?: unknown;
 }
 
 export interface RecorderOptions {
@@ -131,7 +133,8 @@ export class CallRecorder {
   }
 
   #sealBlock(): void {
-    if (this.#block !== undefined && this.#blockUsed > 0) this.#audioChunks.push(this.#block.subarray(0, this.#blockUsed));
+    if (this.#block !== undefined && this.#blockUsed > 0)
+      this.#audioChunks.push(this.#block.subarray(0, this.#blockUsed));
     this.#block = undefined;
     this.#blockUsed = 0;
   }
@@ -216,6 +219,7 @@ export class CallRecorder {
       endedAt: endedAt === undefined ? null : new Date(endedAt).toISOString(),
       endingReason: this.#endingReason ?? null,
       recordingStopped: this.#stopped ?? null,
+      profile: m.profile ?? null,
       toolCalls: this.#tools,
       counters: this.#counters,
     };

@@ -12,8 +12,9 @@ export class HttpError extends SwitchboardError {
     code: `HTTP_${string}`,
     message: string,
     issues?: readonly z.core.$ZodIssue[],
+    options?: { cause?: unknown },
   ) {
-    super(code, message);
+    super(code, message, options);
     this.statusCode = statusCode;
     this.issues = issues;
   }

@@ -14,11 +14,16 @@ export async function createTenantStore(
   config: Pick<Config, 'MASTER_KEY' | 'REDIS_URL' | 'DATA_DIR'>,
   logger: Logger,
   previousKeys: readonly Buffer[] = [],
+  options: { readonly redisKeyPrefix?: string } = {},
 ): Promise<TenantStore> {
   const cipher = new CredentialCipher(await resolveMasterKey(config, logger), previousKeys);
   const backend =
     config.REDIS_URL !== undefined
-      ? new RedisRecordBackend({ url: config.REDIS_URL, logger })
+      ? new RedisRecordBackend({
+          url: config.REDIS_URL,
+          logger,
+          ...(options.redisKeyPrefix === undefined ? {} : { keyPrefix: options.redisKeyPrefix }),
+        })
       : new FileRecordBackend(config.DATA_DIR);
   return new EncryptedTenantStore({ backend, cipher, logger });
 }

@@ -4,6 +4,7 @@
  * credentials. Logs go to an in-memory array so tests can grep them (secrets must never appear).
  */
 import { randomBytes, randomInt } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +28,8 @@ export interface TestServerOptions {
   /** Reuse directories (e.g. a second instance or a restart). */
   readonly dataDir?: string;
   readonly recordingsDir?: string;
+  /** Redis key/channel prefix (instances of one test share it; tests use a unique one). */
+  readonly redisKeyPrefix?: string;
 }
 
 export interface TestServer {
@@ -49,6 +52,9 @@ export interface TestServer {
 
 /** All log lines of every test server in this worker, for the no-secrets-in-logs check. */
 export const allServerLogs: string[] = [];
+
+/** When set, every log line of every test server is also appended to this file (cross-worker greps). */
+const sharedLogFile = process.env.SWITCHBOARD_TEST_LOG_FILE;
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const root = await mkdtemp(join(tmpdir(), 'sb-e2e-'));
@@ -81,6 +87,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       const line = chunk.toString();
       logs.push(line);
       allServerLogs.push(line);
+      if (sharedLogFile !== undefined && sharedLogFile !== '') appendFileSync(sharedLogFile, line);
       cb();
     },
   });
@@ -90,6 +97,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     logger,
     metrics: createMetricsRegistry(),
     ...(options.registry === undefined ? {} : { registry: options.registry }),
+    ...(options.redisKeyPrefix === undefined ? {} : { redisKeyPrefix: options.redisKeyPrefix }),
   });
   for (const c of options.credentials ?? []) await server.store.putCredential(c.tenant, c.provider, c.fields);
   const sipPort = (server.signaling as EmbeddedSignaling).port;
