@@ -4,6 +4,7 @@ import { loadConfig } from './config/config.js';
 import { ConfigError } from './errors.js';
 import { registerCallCommand } from './cli-commands/call.js';
 import { registerKeyCommands } from './cli-commands/keys.js';
+import { registerReplayCommand } from './cli-commands/replay.js';
 import { registerTenantCommands } from './cli-commands/tenants.js';
 import { startServer } from './main.js';
 import { createLogger } from './observability/logger.js';
@@ -50,6 +51,7 @@ program
   });
 
 registerCallCommand(program);
+registerReplayCommand(program);
 registerTenantCommands(program);
 registerKeyCommands(program);
 

@@ -5,6 +5,7 @@ import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { createDefaultRegistry } from './agent/default-registry.js';
 import type { ProviderRegistry } from './agent/registry.js';
+import { createBridgeTransfer } from './call/bridge.js';
 import { createCallMetrics } from './call/call-metrics.js';
 import { CallManager, type CallRecorderFactory } from './call/call-manager.js';
 import { startCluster } from './cluster/index.js';
@@ -199,12 +200,14 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
     };
     // Unique per server, even for several servers in one process (tests).
     const instanceId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    const legs = new RtpLegFactory({ pool, host: config.SIP_HOST, ticker, logger });
     const calls = new CallManager({
       signaling,
       dialplans: () => dialplans.all(),
       store,
       agents: registry,
-      media: new RtpLegFactory({ pool, host: config.SIP_HOST, ticker, logger }),
+      media: legs,
+      bridge: createBridgeTransfer({ signaling, media: legs, publicHost: config.SIP_PUBLIC_HOST, logger }),
       publicHost: config.SIP_PUBLIC_HOST,
       logger,
       metrics: callMetrics,

@@ -111,6 +111,11 @@ export class CallManager implements CallControl {
     return this.#calls.get(id);
   }
 
+  /** Every call in progress (tests reach the live CallSession through this). */
+  liveCalls(): LiveCall[] {
+    return [...this.#calls.values()];
+  }
+
   async #onInvite(call: IncomingCall): Promise<void> {
     const log = this.#log.child({ sipCallId: call.callId });
     if (this.#closing) return this.#reject(call, 503, 'Service Unavailable');
@@ -302,6 +307,7 @@ export class CallManager implements CallControl {
             ok: true,
             callLeft: true,
             status: result.status,
+            via: 'refer',
             message: `REFER accepted: ${result.status} ${result.reason}`,
           };
         }
@@ -362,8 +368,8 @@ export class CallManager implements CallControl {
     if (transfer === undefined || uri === undefined) {
       return { ok: false, message: `unknown destination "${destination}"` };
     }
-    const outcome = await this.#transfer(c, { name: destination, uri, method: transfer.method });
-    if (outcome.callLeft) await c.session.end('transferred');
+    // Through the session, so the agent is detached and a bridged call is not hung up.
+    const outcome = await c.session.transfer({ name: destination, uri, method: transfer.method });
     return {
       ok: outcome.ok,
       message: outcome.message,

@@ -56,6 +56,23 @@ function wavHeader(sampleRateHz: number, channels: number, dataBytes: number): B
   return h;
 }
 
+/** A base64 run this long is audio (or an image), never a protocol field worth keeping verbatim. */
+const LONG_BASE64 = /^[A-Za-z0-9+/]{512,}={0,2}$/;
+
+/**
+ * Every adapter's wire tap already replaces audio by `{audioMs, bytes}`; this is the recorder's backstop for
+ * messages a tap passes through unchanged (unknown event types), so a recording never balloons with audio.
+ */
+function withoutAudio(message: unknown, depth = 0): unknown {
+  if (typeof message === 'string')
+    return LONG_BASE64.test(message) ? { bytes: Buffer.byteLength(message, 'base64') } : message;
+  if (depth > 8 || typeof message !== 'object' || message === null) return message;
+  if (Array.isArray(message)) return message.map((m) => withoutAudio(m, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(message)) out[k] = withoutAudio(v, depth + 1);
+  return out;
+}
+
 /**
  * Records one call into `<dir>/<callId>/`: call.json (metadata, no secrets), audio.wav (stereo PCM16: left
  * the caller as played out of the jitter buffer, right the agent as actually sent on RTP, one frame per
@@ -159,7 +176,8 @@ export class CallRecorder {
     if (kind === 'tool.result') this.#tools.push(data);
     let line: string;
     try {
-      line = JSON.stringify({ t: this.#now() - this.#startedAt, kind, ...data });
+      const record = kind === 'wire' ? { ...data, message: withoutAudio(data.message) } : data;
+      line = JSON.stringify({ t: this.#now() - this.#startedAt, kind, ...record });
     } catch {
       line = JSON.stringify({ t: this.#now() - this.#startedAt, kind, unserialisable: true });
     }

@@ -7,6 +7,7 @@ import { InboundBridge, OutboundBridge } from './audio-bridge.js';
 import { BargeInController, type BargeInDecision } from './barge-in.js';
 import type { CallMetrics } from './call-metrics.js';
 import { KeywordWatcher } from './keywords.js';
+import { ReplyTracker } from './reply-tracker.js';
 import type { MediaLeg } from './media-leg.js';
 import {
   ToolDispatcher,
@@ -60,7 +61,8 @@ export interface CallSessionDeps {
 export interface CallSessionEvents {
   ended: [{ readonly reason: EndReason }];
   'tool.outcome': [ToolOutcome];
-  'barge-in': [BargeInDecision];
+  /** With the provider's speech onset (ms of caller audio it had received), when it reports one. */
+  'barge-in': [BargeInDecision & { readonly audioStartMs?: number }];
 }
 
 /**
@@ -87,10 +89,10 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
   #idleTimer: NodeJS.Timeout | undefined;
   #toolChain: Promise<unknown> = Promise.resolve();
   #agentRetried = false;
-  #responseInProgress: string | undefined;
-  readonly #turnWaiters = new Set<() => void>();
+  readonly #reply: ReplyTracker;
   readonly #toolOutcomes: ToolOutcome[] = [];
   #speechEndedAt: number | undefined;
+  #speechStartMs: number | undefined;
 
   constructor(deps: CallSessionDeps) {
     super();
@@ -100,6 +102,11 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     this.startedAt = new Date(this.#now());
     this.#lastActivityAt = this.#now();
     this.#log = deps.logger;
+    this.#reply = new ReplyTracker({
+      whenDrained: () => deps.media.playout.whenDrained(),
+      now: this.#now,
+      onTimeout: () => this.#log.warn('reply did not finish playing in time; acting anyway'),
+    });
     this.#bargeIn = new BargeInController({
       enabled: deps.profile.barge_in.enabled,
       playout: deps.media.playout,
@@ -113,8 +120,10 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
           this.#outbound?.reset();
           deps.metrics.bargeIns.inc();
         }
-        this.#timeline('barge-in', { ...decision });
-        this.emit('barge-in', decision);
+        const at = this.#speechStartMs;
+        const event = at === undefined ? decision : { ...decision, audioStartMs: at };
+        this.#timeline('barge-in', { ...event });
+        this.emit('barge-in', event);
       },
     });
     this.#tools = new ToolDispatcher({
@@ -122,7 +131,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
       logger: this.#log,
       context: { callId: deps.id, tenant: deps.tenant },
       actions: {
-        waitForPlayout: (maxWaitMs) => this.#waitForReplyPlayed(maxWaitMs),
+        waitForPlayout: (maxWaitMs) => this.#reply.waitForReplyPlayed(maxWaitMs),
         hangup: (reason) => this.end(reason === 'end_call' ? 'end_call' : 'keyword-hangup'),
         transfer: (target) => this.#transfer(target),
         sendDtmf: (digits) => deps.media.sendDtmf(digits),
@@ -226,8 +235,9 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
 
   #wireAgent(agent: Agent): void {
     const { metrics } = this.#d;
-    agent.on('user.speech.started', () => {
+    agent.on('user.speech.started', ({ audioStartMs }) => {
       this.#lastActivityAt = this.#now();
+      this.#speechStartMs = audioStartMs;
       this.#bargeIn.userSpeechStarted();
     });
     agent.on('user.speech.ended', () => {
@@ -241,14 +251,13 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
         this.#speechEndedAt = undefined;
       }
       this.#lastActivityAt = this.#now();
-      this.#responseInProgress = responseId;
       this.#outbound?.push(audio, itemId, responseId);
+      this.#reply.audio(responseId);
     });
     agent.on('assistant.turn.end', ({ responseId }) => {
       this.#outbound?.endItem();
       this.#bargeIn.turnEnded(responseId);
-      if (this.#responseInProgress === responseId) this.#responseInProgress = undefined;
-      for (const w of this.#turnWaiters) w();
+      this.#reply.turnEnded(responseId);
     });
     agent.on('assistant.text', ({ text, final }) => {
       if (this.#keywords === undefined || !final) return;
@@ -264,6 +273,8 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
       }
     });
     agent.on('tool.call', (call) => {
+      // The response carrying the call has not ended yet: its sentence may still be on its way.
+      this.#reply.toolCall();
       metrics.toolCalls.inc({ name: call.name });
       this.#timeline('tool.call', { ...call });
       void this.#queueTool(call);
@@ -365,25 +376,9 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     await this.#agent?.greet().catch((err: unknown) => this.#log.warn({ err }, 'greeting failed'));
   }
 
-  /** Let the reply in progress finish playing: its turn ends and the playout queue drains (bounded). */
-  async #waitForReplyPlayed(maxWaitMs: number): Promise<void> {
-    const deadline = this.#now() + maxWaitMs;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, maxWaitMs);
-    });
-    const turnDone = new Promise<void>((resolve) => {
-      if (this.#responseInProgress === undefined) return resolve();
-      const w = (): void => {
-        if (this.#responseInProgress !== undefined) return;
-        this.#turnWaiters.delete(w);
-        resolve();
-      };
-      this.#turnWaiters.add(w);
-    });
-    await Promise.race([turnDone.then(() => this.#d.media.playout.whenDrained()), timeout]);
-    clearTimeout(timer);
-    if (this.#now() >= deadline) this.#log.warn('reply did not finish playing in time; acting anyway');
+  /** Transfer on the server's initiative (control API): the same path as the transfer_call tool. */
+  transfer(target: TransferTarget): Promise<TransferOutcome> {
+    return this.#transfer(target);
   }
 
   async #transfer(target: TransferTarget): Promise<TransferOutcome> {
@@ -397,7 +392,8 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
       const agent = this.#agent;
       this.#agent = undefined;
       await agent?.close().catch(() => undefined);
-      if (target.method === 'refer' || !outcome.ok) await this.end('transferred');
+      // A bridged call stays up (the bridge ends it); a REFERred one is the transferee's now.
+      if (outcome.via !== 'bridge' || !outcome.ok) await this.end('transferred');
       return outcome;
     }
     this.#state = 'active';
@@ -435,7 +431,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     this.#endReason = reason;
     clearTimeout(this.#maxTimer);
     clearTimeout(this.#idleTimer);
-    for (const w of this.#turnWaiters) w();
+    this.#reply.end();
     const { dialog, media, metrics } = this.#d;
     const agent = this.#agent;
     this.#agent = undefined;

@@ -1,15 +1,21 @@
 import { once } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../observability/logger.js';
-import type { PendingMediaLeg } from '../call/call-manager.js';
 import type { MediaLeg } from '../call/media-leg.js';
 import { PromptPlayer } from '../call/prompt.js';
-import { RtpLegFactory } from '../call/rtp-leg.js';
+import { RtpLeg } from '../call/rtp-leg.js';
 import { PortPool } from '../media/rtp/port-pool.js';
+import type { RtpPacket } from '../media/rtp/packet.js';
+import { RtpSocket } from '../media/rtp/socket.js';
 import { Ticker } from '../media/ticker.js';
+import type { Codec } from '../media/codecs/codec.js';
 import { createCodec } from '../media/codecs/index.js';
 import { createOffer, parseAnswer, type CodecName } from '../sip/sdp.js';
 import { EmbeddedSignaling } from '../sip/embedded/index.js';
 import type { Dialog, Signaling } from '../sip/signaling.js';
+
+/** Frames of `CallOptions.playFrames` queued ahead of the clock (200 ms at 20 ms). */
+const FEED_AHEAD_FRAMES = 10;
 
 export interface SoftphoneOptions {
   readonly logger: Logger;
@@ -37,6 +43,22 @@ export interface CallOptions {
   readonly codecs?: readonly CodecName[];
   /** Called with the leg once the call is established (tests inspect RTP). */
   readonly onEstablished?: (leg: MediaLeg, dialog: Dialog) => void;
+  /**
+   * Or caller audio as already-encoded frames of one ptime for the negotiated codec, pulled lazily a little
+   * ahead of the clock (an endless iterator is fine: the load test loops one prompt for the whole call).
+   * Frames are only read, so one set of buffers can be shared by every call.
+   */
+  readonly playFrames?: (codec: Codec, ptimeMs: number) => Iterator<Buffer>;
+  /**
+   * Keep what the far end sent in `CallResult.received` (default true). Off, the softphone allocates
+   * nothing per frame: the load test runs thousands of calls and only needs `onRtp`.
+   */
+  readonly record?: boolean;
+  /**
+   * Every RTP packet from the far end as it arrives, before the jitter buffer, with its arrival time on the
+   * `performance.now()` clock. `packet` is reused for the next datagram: copy what you keep.
+   */
+  readonly onRtp?: (packet: RtpPacket, arrivalMs: number) => void;
 }
 
 export interface CallResult {
@@ -57,7 +79,8 @@ export class Softphone {
   readonly #signaling: Signaling;
   readonly #ownsSignaling: boolean;
   readonly #ticker: Ticker;
-  readonly #factory: RtpLegFactory;
+  readonly #pool: PortPool;
+  readonly #logger: Logger;
   readonly #prompts = new PromptPlayer();
   readonly #host: string;
 
@@ -74,20 +97,14 @@ export class Softphone {
         logger: options.logger,
       });
     this.#ticker = options.ticker ?? new Ticker();
-    const pool =
+    this.#logger = options.logger;
+    this.#pool =
       options.pool ??
       new PortPool({
         minPort: options.rtpPortMin ?? 40000,
         maxPort: options.rtpPortMax ?? 40999,
         logger: options.logger,
       });
-    this.#factory = new RtpLegFactory({
-      pool,
-      host: this.#host,
-      ticker: this.#ticker,
-      logger: options.logger,
-      inactivityTimeoutMs: 0,
-    });
   }
 
   get signaling(): Signaling {
@@ -103,25 +120,28 @@ export class Softphone {
   }
 
   async call(uri: string, options: CallOptions = {}): Promise<CallResult> {
-    const pending: PendingMediaLeg = await this.#factory.allocate();
+    // The socket is opened here rather than through RtpLegFactory so `onRtp` can listen to it directly.
+    const socket = await RtpSocket.open({ pool: this.#pool, host: this.#host, logger: this.#logger });
     const offer = createOffer(
-      { address: this.#host, port: pending.localPort },
+      { address: this.#host, port: socket.port },
       { codecs: options.codecs ?? ['PCMU', 'PCMA'] },
     );
     let dialog: Dialog;
     try {
       dialog = await this.#signaling.dial(uri, { sdpOffer: offer });
     } catch (err) {
-      pending.release();
+      socket.close();
       throw err;
     }
     const answer = parseAnswer(offer, dialog.remoteSdp);
     if (!answer.ok) {
-      pending.release();
+      socket.close();
       await dialog.hangup();
       throw new Error(`unusable SDP answer: ${answer.detail}`);
     }
-    const leg = pending.start(answer);
+    const onRtp = options.onRtp;
+    if (onRtp !== undefined) socket.on('packet', (packet) => onRtp(packet, performance.now()));
+    const leg = new RtpLeg({ socket, media: answer, ticker: this.#ticker, logger: this.#logger });
     const decoder = createCodec(answer.codec.name, answer.codec.payloadType);
     const frameSamples = decoder.frameSamples(leg.ptimeMs);
     const chunks: Int16Array[] = [];
@@ -136,7 +156,10 @@ export class Softphone {
       if (started || caller !== undefined) chunks.push(frame);
       else chunks.push(frame);
     };
-    leg.on('tick', onTick);
+    const record = options.record ?? true;
+    if (record) leg.on('tick', onTick);
+    const feed = options.playFrames === undefined ? undefined : this.#feeder(leg, options.playFrames);
+    if (feed !== undefined) leg.on('tick', feed);
     options.onEstablished?.(leg, dialog);
 
     const timers: NodeJS.Timeout[] = [];
@@ -168,6 +191,7 @@ export class Softphone {
     await ended;
     for (const t of timers) clearTimeout(t);
     leg.off('tick', onTick);
+    if (feed !== undefined) leg.off('tick', feed);
     const stats = leg.stats();
     leg.close();
     decoder.close?.();
@@ -181,6 +205,25 @@ export class Softphone {
       packetsReceived: stats.packetsReceived,
       packetsSent: stats.packetsSent,
     };
+  }
+
+  /**
+   * A tick listener that keeps up to {@link FEED_AHEAD_FRAMES} frames of `source` queued: the caller's audio
+   * stays a short, bounded queue however long the call (and however many calls share the process).
+   */
+  #feeder(leg: RtpLeg, source: (codec: Codec, ptimeMs: number) => Iterator<Buffer>): () => void {
+    const frames = source(leg.codec, leg.ptimeMs);
+    const aheadMs = FEED_AHEAD_FRAMES * leg.ptimeMs;
+    let done = false;
+    const top = (): void => {
+      while (!done && leg.playout.queuedMs < aheadMs) {
+        const next = frames.next();
+        if (next.done === true) done = true;
+        else leg.playout.enqueue(next.value, 'caller', 'caller');
+      }
+    };
+    top();
+    return top;
   }
 
   #framesFromPcm(pcm: Int16Array, leg: MediaLeg): Buffer[] {

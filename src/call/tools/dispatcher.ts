@@ -19,6 +19,8 @@ export interface TransferOutcome {
   /** The call left this server (REFER accepted, or bridged): the agent is done. */
   readonly callLeft: boolean;
   readonly status?: number;
+  /** How the call left: a REFER that fell back to a bridge is still bridged, and must not be hung up. */
+  readonly via?: 'refer' | 'bridge';
   readonly message: string;
 }
 

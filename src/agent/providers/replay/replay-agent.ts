@@ -49,11 +49,7 @@ export class ReplayAgent extends BaseAgent {
   }
 
   greet(): Promise<void> {
-    try {
-      this.assertOpen();
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    if (this.isClosed) return Promise.reject(new AgentError('AGENT_CLOSED', 'replay agent is closed'));
     this.#fireOpen();
     return Promise.resolve();
   }

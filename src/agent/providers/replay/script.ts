@@ -63,7 +63,8 @@ export function buildReplayScript(rec: Recording): ReplayScript {
     // An event just before the local VAD's detection (the provider's VAD is quicker or its silence window
     // shorter) belongs to that turn: fire it when the replay detects the turn, not long after the last one.
     const next = transitions[anchor + 1];
-    if (next !== undefined && next.detectedMs - t <= SNAP_MS) return { anchor: anchor + 1, offsetMs: 0, event };
+    if (next !== undefined && next.detectedMs - t <= SNAP_MS)
+      return { anchor: anchor + 1, offsetMs: 0, event };
     const base = anchor === OPEN_ANCHOR ? greetT : transitions[anchor]!.detectedMs;
     return { anchor, offsetMs: Math.max(0, t - base), event };
   });
