@@ -69,6 +69,9 @@ export interface CallManagerDeps {
   readonly bridge?: (call: LiveCall, target: TransferTarget) => Promise<TransferOutcome>;
 }
 
+/** How long an outbound call may ring before it is abandoned (a typical no-answer timeout). */
+const OUTBOUND_RING_TIMEOUT_MS = 30_000;
+
 export interface LiveCall {
   readonly id: string;
   readonly tenant: string;
@@ -396,6 +399,8 @@ export class CallManager implements CallControl {
     try {
       dialog = await this.#d.signaling.dial(target, {
         sdpOffer: offer,
+        // An unanswered outbound call gives up with 408 rather than hold the API request for Timer B.
+        timeoutMs: OUTBOUND_RING_TIMEOUT_MS,
         ...(request.from === undefined ? {} : { from: request.from }),
         ...(typeof username === 'string' && typeof password === 'string'
           ? { auth: { username, password } }

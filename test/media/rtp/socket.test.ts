@@ -254,10 +254,13 @@ describe('isPrivateAddress', () => {
       '169.254.1.1',
       'fd00::1',
       'fe80::1',
+      '127.0.0.1',
+      '127.0.0.3',
+      '::1',
     ]) {
       expect(isPrivateAddress(a)).toBe(true);
     }
-    for (const a of ['127.0.0.1', '8.8.8.8', '172.32.0.1', '192.0.2.1', '2001:db8::1']) {
+    for (const a of ['8.8.8.8', '172.32.0.1', '192.0.2.1', '2001:db8::1']) {
       expect(isPrivateAddress(a)).toBe(false);
     }
   });
