@@ -179,16 +179,19 @@ export class Softphone {
       timers.push(setTimeout(() => void leg.sendDtmf(digits), options.dtmfDelayMs ?? 500));
     }
     let endedBy: 'local' | 'remote' = 'remote';
+    // Wait for our BYE's final response too, so closing the phone right after cannot lose it.
+    let hangingUp: Promise<void> = Promise.resolve();
     const ended = once(dialog, 'ended');
     if (options.durationMs !== undefined) {
       timers.push(
         setTimeout(() => {
           endedBy = 'local';
-          void dialog.hangup();
+          hangingUp = dialog.hangup().catch(() => undefined);
         }, options.durationMs),
       );
     }
     await ended;
+    await hangingUp;
     for (const t of timers) clearTimeout(t);
     leg.off('tick', onTick);
     if (feed !== undefined) leg.off('tick', feed);

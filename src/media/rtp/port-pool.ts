@@ -14,6 +14,19 @@ import { SwitchboardError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 
 /** Creates an unbound UDP socket; injected so tests can fake binding failures (STYLE.md §8). */
+/**
+ * RTP is always sent to an IP literal taken from SDP or a latched source, so skip dgram's DNS lookup: with it
+ * every send waits a turn of the event loop, and all of a tick's packets leave only after every call ticked.
+ */
+function literalAddressSocket(type: SocketType): Socket {
+  return createSocket({
+    type,
+    lookup: (address, _options, callback) => {
+      callback(null, address, address.includes(':') ? 6 : 4);
+    },
+  });
+}
+
 export type UdpSocketFactory = (type: SocketType) => Socket;
 
 export interface PortPoolOptions {
@@ -56,7 +69,7 @@ export class PortPool {
     this.minPort = min;
     this.maxPort = options.maxPort;
     this.#state = new Uint8Array(Math.floor((options.maxPort - 1 - min) / 2) + 1);
-    this.#factory = options.socketFactory ?? createSocket;
+    this.#factory = options.socketFactory ?? literalAddressSocket;
     this.#logger = options.logger;
   }
 

@@ -1,0 +1,166 @@
+/**
+ * `npm run loadtest -- --calls N --duration S [--provider echo|openai] [--ramp-ms M]`
+ *
+ * N concurrent calls from an in-repo SIP load client (this process: one EmbeddedSignaling, one Ticker, one
+ * port pool, Softphone per call) to a Switchboard server in a separate process (`node dist/src/cli.js
+ * serve`), each streaming a caller prompt in a loop so the agent answers every turn. Prints the server's
+ * CPU and RSS per call and event-loop delay (from its /metrics), the lateness of the server's outbound RTP
+ * measured at the client, and lost frames both ways. See bench/loadtest/README.md.
+ *
+ * `--sweep 50,100,200,400` runs each N in turn (fresh server each time) and stops at the first failure:
+ * the largest passing N holds zero lost frames with p99 lateness under 10 ms (`--keep-going` runs them all).
+ */
+import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { createLogger } from '../src/observability/logger.js';
+import { printRun, tableHeader, tableRow } from './loadtest/report.js';
+import { runOnce, type Provider, type RunResult } from './loadtest/run-once.js';
+import { fmt } from './util.js';
+
+const MAX_CALLS = 2000;
+const MAX_DURATION_S = 300;
+const MAX_RAMP_MS = 60_000;
+const MAX_SWEEP_STEPS = 10;
+/** Beyond ramp + settle + duration: establishing, hang-up, idle wait, server start/stop. */
+const WATCHDOG_SLACK_MS = 120_000;
+
+interface Args {
+  readonly calls: number[];
+  readonly durationS: number;
+  readonly provider: Provider;
+  readonly rampMs: number | undefined;
+  readonly settleMs: number;
+  readonly pauseMs: number;
+  /** With --sweep: run every N even after a failure (to chart the curve). */
+  readonly keepGoing: boolean;
+}
+
+function usage(message: string): never {
+  process.stderr.write(
+    `loadtest: ${message}\n` +
+      'usage: npm run loadtest -- --calls N --duration S [--provider echo|openai] [--ramp-ms M]\n' +
+      '                          [--sweep N1,N2,… [--keep-going]] [--settle-ms M] [--pause-ms M]\n' +
+      `limits: N ≤ ${MAX_CALLS}, S ≤ ${MAX_DURATION_S}, M ≤ ${MAX_RAMP_MS}\n`,
+  );
+  process.exit(64); // EX_USAGE
+}
+
+function int(name: string, raw: string | undefined, min: number, max: number): number {
+  const v = Number(raw);
+  if (raw === undefined || !Number.isInteger(v) || v < min || v > max)
+    usage(`${name} must be an integer in [${min}, ${max}]`);
+  return v;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  let calls: number[] = [];
+  let durationS = 20;
+  let provider: Provider = 'echo';
+  let rampMs: number | undefined;
+  let settleMs = 3000;
+  let pauseMs = 6000;
+  let keepGoing = false;
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = argv[i + 1];
+    i++;
+    switch (flag) {
+      case '--calls':
+        calls = [int('--calls', value, 1, MAX_CALLS)];
+        break;
+      case '--sweep':
+        calls = (value ?? '').split(',').map((x) => int('--sweep entry', x.trim(), 1, MAX_CALLS));
+        if (calls.length > MAX_SWEEP_STEPS) usage(`--sweep takes at most ${MAX_SWEEP_STEPS} values`);
+        break;
+      case '--duration':
+        durationS = int('--duration', value, 1, MAX_DURATION_S);
+        break;
+      case '--provider':
+        if (value !== 'echo' && value !== 'openai') usage('--provider is echo or openai');
+        provider = value;
+        break;
+      case '--ramp-ms':
+        rampMs = int('--ramp-ms', value, 0, MAX_RAMP_MS);
+        break;
+      case '--settle-ms':
+        settleMs = int('--settle-ms', value, 0, 30_000);
+        break;
+      case '--pause-ms':
+        pauseMs = int('--pause-ms', value, 0, 30_000);
+        break;
+      case '--keep-going':
+        keepGoing = true;
+        i--; // a flag without a value
+        break;
+      default:
+        usage(`unknown argument ${String(flag)}`);
+    }
+  }
+  if (calls.length === 0) usage('--calls or --sweep is required');
+  return { calls, durationS, provider, rampMs, settleMs, pauseMs, keepGoing };
+}
+
+const print = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+const args = parseArgs(process.argv.slice(2));
+const here = (rel: string): string => fileURLToPath(new URL(rel, import.meta.url));
+const logger = createLogger({ level: 'error' });
+
+print(
+  `# switchboard loadtest — node ${process.version}, ${cpus().length} cpu(s): ${cpus()[0]?.model ?? '?'}, ` +
+    `load average ${loadavg()
+      .map((x) => fmt(x, 2))
+      .join(' ')}`,
+);
+const results: RunResult[] = [];
+for (const calls of args.calls) {
+  // Default ramp: 10 ms per call (100 calls per second), at least 1 s.
+  const rampMs = Math.min(MAX_RAMP_MS, args.rampMs ?? Math.max(1000, calls * 10));
+  const watchdogMs = rampMs + args.settleMs + args.durationS * 1000 + WATCHDOG_SLACK_MS;
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`loadtest: run of ${calls} calls exceeded ${watchdogMs} ms, giving up\n`);
+    process.exit(2);
+  }, watchdogMs);
+  print(`\n## ${calls} calls, ${args.durationS} s, ${args.provider}`);
+  let result: RunResult;
+  try {
+    result = await runOnce({
+      calls,
+      durationS: args.durationS,
+      provider: args.provider,
+      rampMs,
+      settleMs: args.settleMs,
+      pauseMs: args.pauseMs,
+      promptPath: here('../../test/fixtures/audio/caller-billing-question.wav'),
+      cliPath: here('../src/cli.js'),
+      mockMainPath: here('./loadtest/openai-mock-main.js'),
+      tickerProbePath: here('./loadtest/ticker-probe.js'),
+      logger,
+      progress: print,
+    });
+  } finally {
+    clearTimeout(watchdog);
+  }
+  printRun(result, print);
+  results.push(result);
+  if (!result.passed && !args.keepGoing) break;
+}
+
+print('\n' + tableHeader());
+for (const r of results) print(tableRow(r));
+// The largest N such that it and every smaller N tried passed.
+let held: number | undefined;
+for (const r of [...results].sort((a, b) => a.options.calls - b.options.calls)) {
+  if (!r.passed) break;
+  held = r.options.calls;
+}
+if (args.calls.length > 1) {
+  print(
+    held !== undefined
+      ? `\nlargest N held (it and every smaller N passed): ${held}`
+      : '\nno N passed (zero lost frames and p99 lateness < 10 ms)',
+  );
+}
+process.exit(results.every((r) => r.passed) ? 0 : 1);
