@@ -22,6 +22,7 @@ import { PortPool } from './media/rtp/port-pool.js';
 import { Ticker } from './media/ticker.js';
 import type { Logger } from './observability/logger.js';
 import { counter } from './observability/metrics.js';
+import { registerClockMetrics } from './observability/ticker-metrics.js';
 import { DialplanStore, type LoadedDialplan } from './routing/dialplan-store.js';
 import { DrachtioSignaling } from './sip/drachtio/index.js';
 import { EmbeddedSignaling } from './sip/embedded/index.js';
@@ -161,6 +162,7 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
     const ticker = new Ticker({
       onError: (err) => logger.error({ err }, 'media tick failed; leg removed from the clock'),
     });
+    registerClockMetrics(metrics, ticker);
     const pool = new PortPool({ minPort: config.RTP_PORT_MIN, maxPort: config.RTP_PORT_MAX, logger });
     const callMetrics = createCallMetrics(metrics);
     const prompts = new PromptPlayer();

@@ -40,6 +40,16 @@ describe('a call to the echo agent (default dialplan shape)', () => {
     expect(result.endedBy).toBe('local');
   });
 
+  it('exposes call and media-clock metrics', async () => {
+    const res = await fetch(`${srv.baseUrl}/metrics`, { headers: { authorization: `Bearer ${srv.adminToken}` } });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const ticks = /switchboard_media_ticks\{kind="run"\} (\d+)/.exec(text);
+    expect(Number(ticks?.[1])).toBeGreaterThan(100);
+    expect(text).toMatch(/switchboard_media_tick_lateness_ms\{quantile="0\.99"\} [\d.]+/);
+    expect(text).toMatch(/switchboard_calls_total\{reason="[a-z-]+"\} 1/);
+  });
+
   it('hangs up when the caller presses # (echo asks end_call)', async () => {
     const result = await phone.call(srv.uri('100'), { dtmf: '#', dtmfDelayMs: 300, durationMs: 8000 });
     expect(result.endedBy).toBe('remote');
