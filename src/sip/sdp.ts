@@ -276,6 +276,32 @@ function rejectedLine(m: MediaDescription): MediaDescription {
   };
 }
 
+/** The negotiated stream as both the answerer and the offerer (reading an answer) report it. */
+function negotiated(
+  matched: Matched,
+  ptimeMs: number,
+  telephoneEvent: TelephoneEventFormat | undefined,
+  remote: { readonly address: string; readonly port: number },
+  direction: MediaDirection,
+  nullAddress: boolean,
+): NegotiatedMedia {
+  return {
+    ok: true,
+    codec: {
+      name: matched.spec.name,
+      payloadType: matched.payloadType,
+      clockRateHz: matched.clockRateHz,
+      channels: matched.channels,
+      ptimeMs,
+      ...(matched.fmtp !== undefined ? { fmtp: matched.fmtp } : {}),
+    },
+    ...(telephoneEvent ? { telephoneEvent } : {}),
+    remote,
+    direction,
+    hold: direction !== 'sendrecv' || nullAddress,
+  };
+}
+
 /**
  * Answer an SDP offer with one audio stream: the first codec in the offer's order that we support,
  * telephone-event at its clock rate, the offer's ptime, and the mirrored direction. Every other m-line is
@@ -361,20 +387,8 @@ export function negotiateAnswer(offerSdp: string, local: LocalMedia): Negotiatio
   };
 
   return {
-    ok: true,
+    ...negotiated(matched, ptimeMs, telephoneEvent, { address, port: m.port }, direction, nullAddress),
     answerSdp: write(answer),
-    codec: {
-      name: matched.spec.name,
-      payloadType: matched.payloadType,
-      clockRateHz: matched.clockRateHz,
-      channels: matched.channels,
-      ptimeMs,
-      ...(matched.fmtp !== undefined ? { fmtp: matched.fmtp } : {}),
-    },
-    ...(telephoneEvent ? { telephoneEvent } : {}),
-    remote: { address, port: m.port },
-    direction,
-    hold: direction !== 'sendrecv' || nullAddress,
   };
 }
 
@@ -490,21 +504,7 @@ export function parseAnswer(offerSdp: string, answerSdp: string): AnswerParseRes
   const telephoneEvent = matchTelephoneEvent(am, matched.clockRateHz);
   const direction = localDirection(directionOf(offer.session, om), directionOf(answer.session, am));
   const nullAddress = isNullAddress(address);
-  return {
-    ok: true,
-    codec: {
-      name: matched.spec.name,
-      payloadType: matched.payloadType,
-      clockRateHz: matched.clockRateHz,
-      channels: matched.channels,
-      ptimeMs,
-      ...(matched.fmtp !== undefined ? { fmtp: matched.fmtp } : {}),
-    },
-    ...(telephoneEvent ? { telephoneEvent } : {}),
-    remote: { address, port: am.port },
-    direction,
-    hold: direction !== 'sendrecv' || nullAddress,
-  };
+  return negotiated(matched, ptimeMs, telephoneEvent, { address, port: am.port }, direction, nullAddress);
 }
 
 /**
