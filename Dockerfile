@@ -22,6 +22,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 make g+
  && apt-get purge -y python3 make g++ && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
 COPY --from=build /app/dist ./dist
 COPY dialplans ./dialplans
+COPY prompts ./prompts
 RUN mkdir -p /app/data /app/recordings && chown -R node:node /app/data /app/recordings
 USER node
 EXPOSE 5060/udp 5060/tcp 8080/tcp 20000-30000/udp
