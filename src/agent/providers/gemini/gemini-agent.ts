@@ -13,6 +13,7 @@ import type { AgentDeps } from '../../provider.js';
 import { BaseAgent } from '../../base-agent.js';
 import { classifyCloseCode } from '../../transport/classify.js';
 import { WsSession } from '../../transport/ws-session.js';
+import { SetupGate } from '../../transport/setup-gate.js';
 import { EnergyVad } from '../../vad.js';
 import { serverMessageSchema, type GeminiClientMessage, type GeminiServerMessage } from './schemas.js';
 import { buildSetup, DEFAULT_GEMINI_MODEL } from './setup.js';
@@ -56,11 +57,9 @@ export class GeminiAgent extends BaseAgent {
   #setupHandle: string | undefined;
   #sessionId: string | undefined;
   #starting: Promise<void> | undefined;
-  /** setupComplete received on the current connection: control messages may go out. */
-  #ready = false;
+  /** Control messages wait here until setup completes on the current connection. */
+  readonly #gate: SetupGate;
   #setupWaiter: { resolve: () => void; reject: (e: AgentError) => void } | undefined;
-  /** Control messages given while (re)connecting; sent once setup completes. */
-  #pending: string[] = [];
   #lastClose: { code: number; reason: string } | undefined;
   /** Tool call id → name (and whether the id was ours, because the server sent none). */
   readonly #calls = new Map<string, { name: string; synthetic: boolean }>();
@@ -103,7 +102,8 @@ export class GeminiAgent extends BaseAgent {
       classifyClose: (code, reason) => this.#classifyClose(code, reason),
     });
     this.#session.on('reconnecting', ({ attempt, reason }) => this.#onReconnecting(attempt, reason));
-    this.#session.on('open', () => this.#flushPending());
+    this.#gate = new SetupGate(this.#session);
+    this.#session.on('open', () => this.#gate.flush());
     this.#session.on('error', (e) => this.#fatal(e));
     this.#session.on('closed', ({ reason }) => void this.closeWith(`provider session closed: ${reason}`));
   }
@@ -199,7 +199,7 @@ export class GeminiAgent extends BaseAgent {
   // --------------------------------------------------------------------------------------- connection
 
   async #onOpen(reconnect: boolean): Promise<void> {
-    this.#ready = false;
+    this.#gate.hold();
     this.#lastClose = undefined;
     this.#setupHandle = reconnect ? this.#handle : undefined;
     const done = new Promise<void>((resolve, reject) => {
@@ -215,9 +215,8 @@ export class GeminiAgent extends BaseAgent {
     this.options.wireTap?.('out', setup);
     this.#session.send(JSON.stringify(setup));
     await done;
-    this.#ready = true;
+    this.#gate.release();
     this.log.debug({ reconnect, resumed: this.#setupHandle !== undefined }, 'gemini setup complete');
-    this.#flushPending();
   }
 
   #classifyClose(code: number, reason: string): { retryable: boolean } {
@@ -236,7 +235,7 @@ export class GeminiAgent extends BaseAgent {
   }
 
   #onReconnecting(attempt: number, reason: string): void {
-    this.#ready = false;
+    this.#gate.hold();
     clearTimeout(this.#goAwayTimer);
     this.#reconnectAfterTurn = false;
     this.#turns.abandon();
@@ -276,15 +275,7 @@ export class GeminiAgent extends BaseAgent {
   #sendControl(message: GeminiClientMessage): void {
     this.options.wireTap?.('out', message);
     const json = JSON.stringify(message);
-    if (this.#ready && this.#session.isOpen) this.#session.send(json);
-    else this.#pending.push(json);
-  }
-
-  #flushPending(): void {
-    if (!this.#ready) return;
-    const pending = this.#pending;
-    this.#pending = [];
-    for (const json of pending) this.#session.send(json);
+    this.#gate.send(json);
   }
 
   #onGoAway(timeLeft: string | undefined): void {

@@ -14,6 +14,7 @@ import { AgentError, type AgentOptions } from '../../agent.js';
 import type { AgentDeps } from '../../provider.js';
 import { BaseAgent } from '../../base-agent.js';
 import { WsSession } from '../../transport/ws-session.js';
+import { SetupGate } from '../../transport/setup-gate.js';
 import {
   isKnownServerEvent,
   serverEventSchemas,
@@ -43,9 +44,9 @@ export class QwenOmniAgent extends BaseAgent {
   readonly #session: WsSession;
   #instructions: string | undefined;
   #starting: Promise<void> | undefined;
+  /** Control messages wait here until setup completes on the current connection. */
+  readonly #gate: SetupGate;
   #sessionId: string | undefined;
-  #ready = false;
-  #pending: string[] = [];
   #waiters = new Map<'session.created' | 'session.updated' | 'session.finished', Waiter>();
   readonly #responses: QwenResponses;
   /** Tool calls already reported (function_call_arguments.done and output_item.done both carry them). */
@@ -71,7 +72,8 @@ export class QwenOmniAgent extends BaseAgent {
       onMessage: (data) => this.#onMessage(data),
     });
     this.#session.on('reconnecting', ({ attempt, reason }) => this.#onReconnecting(attempt, reason));
-    this.#session.on('open', () => this.#flushPending());
+    this.#gate = new SetupGate(this.#session);
+    this.#session.on('open', () => this.#gate.flush());
     this.#session.on('error', (e) => this.#fatal(e));
     this.#session.on('closed', ({ reason }) => void this.closeWith(`provider session closed: ${reason}`));
   }
@@ -151,7 +153,7 @@ export class QwenOmniAgent extends BaseAgent {
   }
 
   protected async doClose(): Promise<void> {
-    if (this.#ready && this.#session.isOpen) {
+    if (this.#gate.ready && this.#session.isOpen) {
       // The server answers session.finish with session.finished and then closes [Q2].
       const finished = this.#wait('session.finished');
       this.#session.send(JSON.stringify(this.#stamp({ type: 'session.finish' })));
@@ -170,7 +172,7 @@ export class QwenOmniAgent extends BaseAgent {
   // --------------------------------------------------------------------------------------- connection
 
   async #onOpen(reconnect: boolean): Promise<void> {
-    this.#ready = false;
+    this.#gate.hold();
     // Replace any waiter a failed attempt left behind.
     this.#waiters.clear();
     const created = this.#wait('session.created');
@@ -183,9 +185,8 @@ export class QwenOmniAgent extends BaseAgent {
     this.options.wireTap?.('out', update);
     this.#session.send(JSON.stringify(this.#stamp(update)));
     await updated;
-    this.#ready = true;
+    this.#gate.release();
     this.log.debug({ reconnect }, 'qwen-omni session configured');
-    this.#flushPending();
   }
 
   #wait(type: 'session.created' | 'session.updated' | 'session.finished'): Promise<void> {
@@ -193,7 +194,7 @@ export class QwenOmniAgent extends BaseAgent {
   }
 
   #onReconnecting(attempt: number, reason: string): void {
-    this.#ready = false;
+    this.#gate.hold();
     const active = this.#responses.abandon();
     if (active !== undefined) {
       this.emit('assistant.turn.end', { responseId: active, status: 'incomplete' });
@@ -220,15 +221,7 @@ export class QwenOmniAgent extends BaseAgent {
   #send(event: QwenClientEvent): void {
     this.options.wireTap?.('out', event);
     const json = JSON.stringify(this.#stamp(event));
-    if (this.#ready && this.#session.isOpen) this.#session.send(json);
-    else this.#pending.push(json);
-  }
-
-  #flushPending(): void {
-    if (!this.#ready) return;
-    const pending = this.#pending;
-    this.#pending = [];
-    for (const json of pending) this.#session.send(json);
+    this.#gate.send(json);
   }
 
   // ------------------------------------------------------------------------------------------ messages
