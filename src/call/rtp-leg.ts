@@ -83,7 +83,13 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
     const frameSamples = this.codec.frameSamples(this.ptimeMs);
     this.#silence = this.#encodedSilence(frameSamples);
     this.#lastCaller = Buffer.alloc(1500);
-    this.#jitter = new JitterBuffer({ frameSamples, frameDurationMs: this.ptimeMs });
+    // At least two frames deep: with one, the margin is only the arbitrary phase between the sender's clock
+    // and our ticker (0–20 ms), and any short stall of this process turns caller packets late (load test).
+    this.#jitter = new JitterBuffer({
+      frameSamples,
+      frameDurationMs: this.ptimeMs,
+      minDepthMs: Math.max(40, 2 * this.ptimeMs),
+    });
     this.playout = new PlayoutStream({
       sink: this,
       frameSamples,
