@@ -86,3 +86,18 @@ export abstract class BaseAgent extends EventEmitter<AgentEvents> implements Age
     }
   }
 }
+
+/** Runs a synchronous operation as a Promise: a throw (AGENT_CLOSED) becomes a rejection, never a throw. */
+export function settled(fn: () => void): Promise<void> {
+  try {
+    fn();
+    return Promise.resolve();
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+}
+
+/** The bytes of pushed audio (an Int16Array is viewed, not copied). */
+export function audioBytes(audio: Buffer | Int16Array): Buffer {
+  return Buffer.isBuffer(audio) ? audio : Buffer.from(audio.buffer, audio.byteOffset, audio.byteLength);
+}

@@ -27,7 +27,9 @@ export interface AgentDeps {
  * One realtime provider: its credential schema (zod; `apiKey`, optional `url` override, its own fields),
  * its audio capabilities and a factory. Registered explicitly in a ProviderRegistry under one or more slugs.
  */
-export interface ProviderDefinition<C extends { readonly url?: string | undefined } = { readonly url?: string | undefined }> {
+export interface ProviderDefinition<
+  C extends { readonly url?: string | undefined } = { readonly url?: string | undefined },
+> {
   /** Canonical slug, e.g. 'openai'. */
   readonly slug: string;
   readonly displayName: string;

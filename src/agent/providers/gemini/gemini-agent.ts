@@ -10,7 +10,7 @@
 import type { AgentErrorEvent } from '../../events.js';
 import { AgentError, type AgentOptions } from '../../agent.js';
 import type { AgentDeps } from '../../provider.js';
-import { BaseAgent } from '../../base-agent.js';
+import { BaseAgent, audioBytes, settled } from '../../base-agent.js';
 import { classifyCloseCode } from '../../transport/classify.js';
 import { WsSession } from '../../transport/ws-session.js';
 import { SetupGate } from '../../transport/setup-gate.js';
@@ -28,7 +28,6 @@ import {
   tapServer,
   userTurn,
   isPlainObject,
-  settled,
 } from './wire.js';
 
 export const DEFAULT_GEMINI_URL =
@@ -131,9 +130,7 @@ export class GeminiAgent extends BaseAgent {
 
   pushAudio(audio: Buffer | Int16Array): void {
     this.assertOpen();
-    const bytes = Buffer.isBuffer(audio)
-      ? audio
-      : Buffer.from(audio.buffer, audio.byteOffset, audio.byteLength);
+    const bytes = audioBytes(audio);
     if (bytes.length === 0) return;
     // Int16Array needs 2-byte alignment: copy once when the Buffer view is odd (STYLE.md §10).
     const aligned = bytes.byteOffset % 2 === 0 ? bytes : Buffer.from(bytes);

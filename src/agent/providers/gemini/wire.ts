@@ -74,13 +74,3 @@ export function mimeRateHz(mimeType: string | undefined): number | undefined {
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
 }
-
-/** Runs a synchronous operation as a Promise: a throw (AGENT_CLOSED) becomes a rejection, never a throw. */
-export function settled(fn: () => void): Promise<void> {
-  try {
-    fn();
-    return Promise.resolve();
-  } catch (err) {
-    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-  }
-}

@@ -7,7 +7,7 @@
 import type { ClientOptions } from 'ws';
 import type WebSocket from 'ws';
 import { AgentError, type AgentOptions } from '../../agent.js';
-import { BaseAgent } from '../../base-agent.js';
+import { BaseAgent, audioBytes } from '../../base-agent.js';
 import type { AgentDeps } from '../../provider.js';
 import { WsSession } from '../../transport/ws-session.js';
 import { AssistantAudioTracker } from './audio-tracker.js';
@@ -134,9 +134,7 @@ export class OpenAIRealtimeAgent extends BaseAgent {
 
   pushAudio(audio: Buffer | Int16Array): void {
     this.assertOpen();
-    const bytes = Buffer.isBuffer(audio)
-      ? audio
-      : Buffer.from(audio.buffer, audio.byteOffset, audio.byteLength);
+    const bytes = audioBytes(audio);
     if (bytes.length === 0) return;
     if (this.#batchBytes === 0 && bytes.length >= this.#minAppendBytes) {
       this.#sendAppend(bytes);

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type { AgentErrorEvent } from '../../events.js';
 import { AgentError, type AgentOptions } from '../../agent.js';
 import type { AgentDeps } from '../../provider.js';
-import { BaseAgent } from '../../base-agent.js';
+import { BaseAgent, audioBytes, settled } from '../../base-agent.js';
 import { WsSession } from '../../transport/ws-session.js';
 import { SetupGate } from '../../transport/setup-gate.js';
 import {
@@ -23,7 +23,7 @@ import {
   type QwenServerEventType,
 } from './schemas.js';
 import { QwenResponses } from './responses.js';
-import { INPUT_RATE_HZ, optId, parseToolArguments, settled, tapView } from './wire.js';
+import { INPUT_RATE_HZ, optId, parseToolArguments, tapView } from './wire.js';
 import { buildSessionConfig, DEFAULT_QWEN_MODEL } from './session-config.js';
 
 export const DEFAULT_QWEN_URL = 'wss://dashscope.aliyuncs.com/api-ws/v1/realtime';
@@ -97,9 +97,7 @@ export class QwenOmniAgent extends BaseAgent {
 
   pushAudio(audio: Buffer | Int16Array): void {
     this.assertOpen();
-    const bytes = Buffer.isBuffer(audio)
-      ? audio
-      : Buffer.from(audio.buffer, audio.byteOffset, audio.byteLength);
+    const bytes = audioBytes(audio);
     if (bytes.length === 0) return;
     const event: QwenClientEvent = { type: 'input_audio_buffer.append', audio: bytes.toString('base64') };
     this.options.wireTap?.('out', {

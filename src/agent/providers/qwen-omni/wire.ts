@@ -28,13 +28,3 @@ export function parseToolArguments(json: string): Record<string, unknown> | unde
     return undefined;
   }
 }
-
-/** Runs a synchronous operation as a Promise: a throw (AGENT_CLOSED) becomes a rejection, never a throw. */
-export function settled(fn: () => void): Promise<void> {
-  try {
-    fn();
-    return Promise.resolve();
-  } catch (err) {
-    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-  }
-}
