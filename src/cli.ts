@@ -8,7 +8,8 @@ import { registerReplayCommand } from './cli-commands/replay.js';
 import { registerTenantCommands } from './cli-commands/tenants.js';
 import { startServer } from './main.js';
 import { createLogger } from './observability/logger.js';
-import { createMetricsRegistry } from './observability/metrics.js';
+import { counter, createMetricsRegistry } from './observability/metrics.js';
+import { installProcessGuard } from './observability/process-guard.js';
 
 const program = new Command();
 program.name('switchboard').description('SIP voice-agent server');
@@ -30,6 +31,17 @@ program
     const logger = createLogger({ level: config.LOG_LEVEL });
     const metrics = createMetricsRegistry({ defaultMetrics: true });
     const server = await startServer({ config, logger, metrics });
+    installProcessGuard({
+      logger,
+      events: process,
+      activeCalls: () => server.calls.size,
+      failures: counter(
+        metrics,
+        'switchboard_stray_errors_total',
+        'Unhandled rejections and uncaught exceptions caught',
+        ['kind'],
+      ),
+    });
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {
       if (stopping) return;
