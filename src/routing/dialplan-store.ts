@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import type { Logger } from '../observability/logger.js';
 import { parseAllowList } from './cidr.js';
 import { dialplanSchema, type Dialplan } from './dialplan.js';
+import { numberKey } from './number.js';
 
 /** A validated dialplan file, ready for routing. */
 export interface LoadedDialplan {
@@ -14,6 +15,15 @@ export interface LoadedDialplan {
   readonly dialplan: Dialplan;
   /** undefined: any source may call. */
   readonly allowFrom: BlockList | undefined;
+  /** The exact numbers as canonical keys (see numberKey): what routing and conflict checks compare. */
+  readonly numberKeys: ReadonlySet<string>;
+  /** The file claims "*" (every number no other file routes). */
+  readonly wildcard: boolean;
+}
+
+export interface ParseOptions {
+  /** True when a provider slug (or alias) is registered; absent: any slug is accepted. */
+  readonly knownProvider?: (slug: string) => boolean;
 }
 
 export interface DialplanStoreEvents {
@@ -28,6 +38,7 @@ export interface DialplanStoreEvents {
 export function parseDialplan(
   file: string,
   text: string,
+  options: ParseOptions = {},
 ): { ok: true; value: LoadedDialplan } | { ok: false; message: string } {
   let raw: unknown;
   try {
@@ -44,13 +55,20 @@ export function parseDialplan(
       message: `${file}: ${field === '' ? '' : `${field}: `}${issue?.message ?? 'invalid'}`,
     };
   }
+  // An unknown slug would otherwise fail every call at answer time instead of once, here.
+  const provider = parsed.data.agent.provider;
+  if (options.knownProvider !== undefined && !options.knownProvider(provider))
+    return { ok: false, message: `${file}: agent.provider: unknown provider "${provider}"` };
   let allowFrom: BlockList | undefined;
   try {
     allowFrom = parsed.data.allow_from === undefined ? undefined : parseAllowList(parsed.data.allow_from);
   } catch (err) {
     return { ok: false, message: `${file}: allow_from: ${(err as Error).message}` };
   }
-  return { ok: true, value: { file, dialplan: parsed.data, allowFrom } };
+  const exact = parsed.data.numbers.filter((n) => n !== '*');
+  const numberKeys = new Set(exact.map(numberKey));
+  const wildcard = exact.length !== parsed.data.numbers.length;
+  return { ok: true, value: { file, dialplan: parsed.data, allowFrom, numberKeys, wildcard } };
 }
 
 /**
@@ -60,14 +78,16 @@ export function parseDialplan(
 export class DialplanStore extends EventEmitter<DialplanStoreEvents> {
   readonly #dir: string;
   readonly #log: Logger;
+  readonly #parse: ParseOptions;
   readonly #byFile = new Map<string, LoadedDialplan>();
   #watcher: FSWatcher | undefined;
   #reloadTimer: NodeJS.Timeout | undefined;
 
-  constructor(options: { dir: string; logger: Logger }) {
+  constructor(options: { dir: string; logger: Logger } & ParseOptions) {
     super();
     this.#dir = options.dir;
     this.#log = options.logger.child({ component: 'dialplans' });
+    this.#parse = options.knownProvider === undefined ? {} : { knownProvider: options.knownProvider };
   }
 
   /** The active dialplans, in file name order. */
@@ -108,7 +128,7 @@ export class DialplanStore extends EventEmitter<DialplanStoreEvents> {
     } catch (err) {
       return this.#reject(name, `${name}: cannot read: ${(err as Error).message}`);
     }
-    const result = parseDialplan(name, text);
+    const result = parseDialplan(name, text, this.#parse);
     if (!result.ok) return this.#reject(name, result.message);
     const conflict = this.#conflict(result.value);
     if (conflict !== undefined) return this.#reject(name, conflict);
@@ -125,16 +145,21 @@ export class DialplanStore extends EventEmitter<DialplanStoreEvents> {
     return undefined;
   }
 
-  /** Another file already owns this tenant, or an exact number of it. */
+  /**
+   * Another file already owns this tenant, one of its numbers (compared normalised: "15551230000" is
+   * "+15551230000") or the "*" wildcard. The file that came later is refused; the earlier keeps working.
+   */
   #conflict(candidate: LoadedDialplan): string | undefined {
     for (const other of this.#byFile.values()) {
       if (other.file === candidate.file) continue;
       if (other.dialplan.tenant === candidate.dialplan.tenant) {
         return `${candidate.file}: tenant: "${candidate.dialplan.tenant}" is already defined by ${other.file}`;
       }
-      const taken = candidate.dialplan.numbers.find((n) => n !== '*' && other.dialplan.numbers.includes(n));
+      const taken = candidate.dialplan.numbers.find((n) => n !== '*' && other.numberKeys.has(numberKey(n)));
       if (taken !== undefined)
         return `${candidate.file}: numbers: "${taken}" is already routed by ${other.file}`;
+      if (candidate.wildcard && other.wildcard)
+        return `${candidate.file}: numbers: "*" is already routed by ${other.file}`;
     }
     return undefined;
   }

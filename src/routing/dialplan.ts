@@ -7,10 +7,24 @@ export const tenantNameSchema = z
 
 const sipUri = z.string().regex(/^(sips?|tel):\S+$/, 'must be a sip:, sips: or tel: URI');
 
+/**
+ * An allowlist keyed by name, as an object without a prototype: `targets["constructor"]` or
+ * `targets["__proto__"]` must be undefined like any other name nobody configured.
+ */
+function ownKeysOnly<V>(record: Record<string, V>): Record<string, V> {
+  return Object.assign(Object.create(null) as Record<string, V>, record);
+}
+
+/** The URI an allowlist grants for `name`, by own property only; undefined for anything else. */
+export function allowed<V>(list: Readonly<Record<string, V>> | undefined, name: unknown): V | undefined {
+  if (list === undefined || typeof name !== 'string' || !Object.hasOwn(list, name)) return undefined;
+  return list[name];
+}
+
 const transferSchema = z
   .object({
     /** Target name → SIP URI. The model only ever sees the names (an enum), never the URIs. */
-    targets: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), sipUri),
+    targets: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), sipUri).transform(ownKeysOnly),
     method: z.enum(['refer', 'bridge']).default('refer'),
   })
   .strict();
@@ -71,8 +85,8 @@ export const agentProfileSchema = z
   })
   .strict()
   .superRefine((p, ctx) => {
-    const targets = p.tools.transfer_call?.targets ?? {};
-    if (p.fallback?.transfer_to !== undefined && !(p.fallback.transfer_to in targets)) {
+    const targets = p.tools.transfer_call?.targets;
+    if (p.fallback?.transfer_to !== undefined && allowed(targets, p.fallback.transfer_to) === undefined) {
       ctx.addIssue({
         code: 'custom',
         path: ['fallback', 'transfer_to'],
@@ -84,14 +98,35 @@ export const agentProfileSchema = z
 /** A called user part: digits with optional leading "+", a SIP user name, or "*" for any. */
 const numberPattern = z.string().regex(/^(\*|\+?[0-9A-Za-z_.*#-]{1,64})$/, 'a number, a SIP user or "*"');
 
+/**
+ * A number a tenant may call through its trunk: digits with an optional leading "+" (ignored when matching,
+ * like the dialplan's own numbers), optionally ending in "*" for "any digits after this prefix"; "*" alone
+ * is any number.
+ */
+const outboundPattern = z
+  .string()
+  .regex(/^(\*|\+?[0-9]{1,15}\*?)$/, 'digits with an optional leading "+" and trailing "*", or "*"');
+
+/** What POST /v1/calls may do for this tenant (issue 11: no toll fraud through a tenant key). */
+const outboundSchema = z
+  .object({
+    /** Numbers the tenant may dial; empty (the default): tenant keys cannot place calls. */
+    allow: z.array(outboundPattern).default([]),
+    max_concurrent_calls: z.number().int().min(1).max(10_000).default(10),
+    calls_per_minute: z.number().int().min(1).max(10_000).default(30),
+  })
+  .strict();
+
 export const dialplanSchema = z
   .object({
     tenant: tenantNameSchema,
     numbers: z.array(numberPattern).min(1),
     allow_from: z.array(z.string()).optional(),
+    outbound: outboundSchema.default({ allow: [], max_concurrent_calls: 10, calls_per_minute: 30 }),
     agent: agentProfileSchema,
   })
   .strict();
 
 export type Dialplan = z.output<typeof dialplanSchema>;
 export type AgentProfile = z.output<typeof agentProfileSchema>;
+export type OutboundPolicy = z.output<typeof outboundSchema>;

@@ -1,15 +1,11 @@
 import { addressAllowed } from './cidr.js';
 import type { AgentProfile } from './dialplan.js';
 import type { LoadedDialplan } from './dialplan-store.js';
+import { numberKey } from './number.js';
 
 export type RouteResult =
   | { readonly ok: true; readonly tenant: string; readonly profile: AgentProfile; readonly file: string }
   | { readonly ok: false; readonly status: 403 | 404; readonly reason: string };
-
-/** Strip visual separators so "+1 (555) 123-0000" style numbers still match. */
-function normalise(user: string): string {
-  return /^\+?[0-9 ().-]+$/.test(user) ? user.replace(/[ ().-]/g, '') : user;
-}
 
 /**
  * Picks the tenant for a call from the called user part and the source address. An exact number wins over
@@ -20,12 +16,10 @@ export function route(
   dialplans: readonly LoadedDialplan[],
   call: { readonly calledUser: string; readonly sourceAddress: string },
 ): RouteResult {
-  const called = normalise(call.calledUser);
-  const bare = called.replace(/^\+/, '');
-  const exact = dialplans.find((d) =>
-    d.dialplan.numbers.some((n) => n !== '*' && n.replace(/^\+/, '') === bare),
-  );
-  const match = exact ?? dialplans.find((d) => d.dialplan.numbers.includes('*'));
+  // The same normalisation as the store's conflict check, so no two files can match one called number.
+  const key = numberKey(call.calledUser);
+  const exact = dialplans.find((d) => d.numberKeys.has(key));
+  const match = exact ?? dialplans.find((d) => d.wildcard);
   if (match === undefined) return { ok: false, status: 404, reason: 'Not Found' };
   if (match.allowFrom !== undefined && !addressAllowed(match.allowFrom, call.sourceAddress)) {
     return { ok: false, status: 403, reason: 'Forbidden' };

@@ -1,5 +1,5 @@
 import type { Logger } from '../../observability/logger.js';
-import type { AgentProfile } from '../../routing/dialplan.js';
+import { allowed, type AgentProfile } from '../../routing/dialplan.js';
 import { callWebhook, type Resolve, type WebhookResult } from './webhook.js';
 
 export interface ToolCall {
@@ -99,10 +99,11 @@ export class ToolDispatcher {
         const transfer = tools.transfer_call;
         const destination = call.args.destination;
         if (transfer === undefined) return done(false, { error: 'transfer_call is not enabled' });
-        const uri = typeof destination === 'string' ? transfer.targets[destination] : undefined;
+        // Own properties only: "constructor" or "__proto__" from the model is just an unknown name.
+        const uri = allowed(transfer.targets, destination);
         if (typeof destination !== 'string' || uri === undefined) {
-          const allowed = Object.keys(transfer.targets);
-          return done(false, { error: `unknown transfer destination; allowed: ${allowed.join(', ')}` });
+          const names = Object.keys(transfer.targets);
+          return done(false, { error: `unknown transfer destination; allowed: ${names.join(', ')}` });
         }
         this.#ending = true;
         await this.#actions.waitForPlayout(PLAYOUT_WAIT_MS);
