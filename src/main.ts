@@ -127,7 +127,12 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
 
   try {
     const registry = deps.registry ?? createDefaultRegistry();
-    const dialplans = new DialplanStore({ dir: config.DIALPLANS_DIR, logger });
+    const dialplans = new DialplanStore({
+      dir: config.DIALPLANS_DIR,
+      logger,
+      // An unknown provider is a load error, not a failure of every call (issue 11).
+      knownProvider: (slug) => registry.lookup(slug) !== undefined,
+    });
     const problems = await dialplans.load();
     if (dialplans.all().length === 0)
       logger.warn({ dir: config.DIALPLANS_DIR, problems }, 'no dialplans loaded: every call gets 404');
