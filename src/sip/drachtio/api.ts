@@ -103,6 +103,10 @@ export interface DrachtioApiEvents {
   error: [err: Error];
 }
 
+/** Out-of-dialog methods that reach the application only to be refused (drachtio routes in-dialog ones). */
+export type OutOfDialogMethod =
+  'register' | 'subscribe' | 'publish' | 'message' | 'notify' | 'info' | 'refer';
+
 /** The Srf surface: one instance per signaling backend. */
 export interface DrachtioApi {
   connect(opts: DrachtioConnectOptions): void;
@@ -110,6 +114,8 @@ export interface DrachtioApi {
   on<E extends keyof DrachtioApiEvents>(event: E, listener: (...args: DrachtioApiEvents[E]) => void): unknown;
   invite(handler: (req: DrachtioRequest, res: DrachtioResponse) => void): void;
   options(handler: (req: DrachtioRequest, res: DrachtioResponse) => void): void;
+  /** Handler for an out-of-dialog request of another method (drachtio-srf's `srf.register(...)` etc.). */
+  method(name: OutOfDialogMethod, handler: (req: DrachtioRequest, res: DrachtioResponse) => void): void;
   /** Resolves when the 200 is sent; rejects with a SipError(487) or a bare string when cancelled. */
   createUAS(
     req: DrachtioRequest,

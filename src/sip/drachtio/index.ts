@@ -1,6 +1,14 @@
 import type { Logger } from 'pino';
 import { SipError, type Dialog, type DialOptions, type IncomingCall, type Signaling } from '../signaling.js';
-import type { DrachtioApi, DrachtioDialog, DrachtioSentRequest } from './api.js';
+import { ALLOW_HEADER, refuseRequest } from '../request-policy.js';
+import type {
+  DrachtioApi,
+  DrachtioDialog,
+  DrachtioRequest,
+  DrachtioResponse,
+  DrachtioSentRequest,
+  OutOfDialogMethod,
+} from './api.js';
 import { DrachtioDialogAdapter } from './dialog.js';
 import { DrachtioIncomingCall } from './incoming-call.js';
 import { parseNameAddr } from './name-addr.js';
@@ -32,6 +40,32 @@ function statusOf(err: unknown): number | undefined {
   if (typeof err === 'object' && err !== null && 'status' in err && typeof err.status === 'number')
     return err.status;
   return undefined;
+}
+
+const REFUSED_METHODS: readonly OutOfDialogMethod[] = [
+  'register',
+  'subscribe',
+  'publish',
+  'message',
+  'notify',
+  'info',
+  'refer',
+];
+
+/** The To header carries a tag: the request belongs to a dialog (RFC 3261 §12.2.2). */
+function hasToTag(req: DrachtioRequest): boolean {
+  return /;\s*tag\s*=/i.test(req.get('To') ?? req.get('t') ?? '');
+}
+
+/**
+ * §8.2 checks shared with the embedded backend (405/416/420/406). drachtio-server has already validated the
+ * syntax (400) and answers CANCEL itself; what is left is what only the application knows.
+ */
+function refused(req: DrachtioRequest, res: DrachtioResponse): boolean {
+  const answer = refuseRequest(req.method, req.uri, (name) => req.get(name));
+  if (answer === undefined) return false;
+  res.send(answer.status, answer.reason, answer.headers === undefined ? {} : { headers: answer.headers });
+  return true;
 }
 
 function abortReasonOf(holder: { reason?: SipError }): SipError | undefined {
@@ -67,6 +101,7 @@ export class DrachtioSignaling implements Signaling {
     const api = (this.#options.createApi ?? createSrfApi)(this.#options.tags ?? []);
     this.#api = api;
     api.invite((req, res) => {
+      if (refused(req, res)) return;
       const call = new DrachtioIncomingCall(req, res, {
         api,
         logger: this.#logger,
@@ -79,7 +114,18 @@ export class DrachtioSignaling implements Signaling {
       }
       this.#inviteHandler(call);
     });
-    api.options((_req, res) => res.send(200));
+    api.options((req, res) => {
+      if (!refused(req, res))
+        res.send(200, undefined, { headers: { Allow: ALLOW_HEADER, Accept: 'application/sdp' } });
+    });
+    for (const method of REFUSED_METHODS) {
+      api.method(method, (req, res) => {
+        // §12.2.2: a request naming a dialog we do not have gets 481; otherwise the method is not served
+        // outside a dialog (REGISTER, SUBSCRIBE, PUBLISH, MESSAGE never; INFO/REFER/NOTIFY only in one).
+        if (hasToTag(req)) res.send(481, 'Call/Transaction Does Not Exist');
+        else res.send(405, 'Method Not Allowed', { headers: { Allow: ALLOW_HEADER } });
+      });
+    }
 
     // Socket errors are re-emitted on Srf and throw without a listener (sip.md §2).
     api.on('error', (err) => this.#logger.warn({ err }, 'drachtio connection error'));

@@ -40,6 +40,9 @@ export function createSrfApi(tags: readonly string[] = []): DrachtioApi {
     on: (event, listener) => srf.on(event, listener),
     invite: (handler) => srf.invite(handler),
     options: (handler) => srf.options(handler),
+    // drachtio-srf defines one method per SIP verb (lib/srf.js delegates each of sip-methods to the app).
+    method: (name, handler) =>
+      (srf as unknown as Record<string, (h: typeof handler) => void>)[name]?.(handler),
     createUAS: (req, res, opts) => srf.createUAS(req, res, opts),
     createUAC: (uri, opts, callbacks) => srf.createUAC(uri, opts, callbacks),
   };

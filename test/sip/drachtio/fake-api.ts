@@ -15,6 +15,7 @@ import type {
   DrachtioUacCallbacks,
   DrachtioUacOptions,
   Headers,
+  OutOfDialogMethod,
 } from '../../../src/sip/drachtio/api.js';
 
 export class FakeRequest extends EventEmitter implements DrachtioRequest {
@@ -121,6 +122,10 @@ export class FakeApi extends EventEmitter implements DrachtioApi {
   disconnected = false;
   inviteHandler: ((req: DrachtioRequest, res: DrachtioResponse) => void) | undefined;
   optionsHandler: ((req: DrachtioRequest, res: DrachtioResponse) => void) | undefined;
+  readonly methodHandlers = new Map<
+    OutOfDialogMethod,
+    (req: DrachtioRequest, res: DrachtioResponse) => void
+  >();
   readonly uas: { req: DrachtioRequest; res: DrachtioResponse; localSdp: string; dialog?: FakeDialog }[] = [];
   readonly uac: { uri: string; opts: DrachtioUacOptions; callbacks: DrachtioUacCallbacks }[] = [];
   /** How createUAC ends; default: a dialog. */
@@ -138,6 +143,9 @@ export class FakeApi extends EventEmitter implements DrachtioApi {
   }
   options(handler: (req: DrachtioRequest, res: DrachtioResponse) => void): void {
     this.optionsHandler = handler;
+  }
+  method(name: OutOfDialogMethod, handler: (req: DrachtioRequest, res: DrachtioResponse) => void): void {
+    this.methodHandlers.set(name, handler);
   }
   async createUAS(
     req: DrachtioRequest,
@@ -166,6 +174,14 @@ export class FakeApi extends EventEmitter implements DrachtioApi {
   /** Simulate drachtio-server accepting the app's authentication. */
   acceptConnection(): void {
     this.emit('connect', null, 'udp/192.0.2.1:5060');
+  }
+  /** Deliver an out-of-dialog request of any method to the handler drachtio-srf would call. */
+  deliver(req: FakeRequest): FakeResponse {
+    const res = new FakeResponse();
+    if (req.method === 'INVITE') this.inviteHandler?.(req, res);
+    else if (req.method === 'OPTIONS') this.optionsHandler?.(req, res);
+    else this.methodHandlers.get(req.method.toLowerCase() as OutOfDialogMethod)?.(req, res);
+    return res;
   }
   /** Deliver an INVITE. */
   deliverInvite(req: FakeRequest): FakeResponse {

@@ -4,6 +4,7 @@ import { DrachtioSignaling } from '../../../src/sip/drachtio/index.js';
 import { SipError, type Dialog, type IncomingCall } from '../../../src/sip/signaling.js';
 import type { FakeDialog } from './fake-api.js';
 import { FakeApi, FakeRequest, FakeResponse, inDialogRequest } from './fake-api.js';
+import { started } from './helpers.js';
 
 const OFFER =
   'v=0\r\no=- 1 1 IN IP4 198.51.100.2\r\ns=-\r\nc=IN IP4 198.51.100.2\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n';
@@ -21,23 +22,6 @@ function invite(overrides: Record<string, string> = {}, body: string | undefined
     },
     body,
   );
-}
-
-async function started(): Promise<{ sig: DrachtioSignaling; api: FakeApi; calls: IncomingCall[] }> {
-  const api = new FakeApi();
-  const sig = new DrachtioSignaling({
-    host: '127.0.0.1',
-    port: 9022,
-    secret: 'cymru',
-    logger: pino({ level: 'silent' }),
-    createApi: () => api,
-  });
-  const calls: IncomingCall[] = [];
-  sig.onInvite((c) => calls.push(c));
-  const p = sig.start();
-  api.acceptConnection();
-  await p;
-  return { sig, api, calls };
 }
 
 async function answered(): Promise<{
