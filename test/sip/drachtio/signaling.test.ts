@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
 import { DrachtioSignaling } from '../../../src/sip/drachtio/index.js';
-import { SipError, type Dialog, type IncomingCall } from '../../../src/sip/signaling.js';
+import { SipError, type Dialog } from '../../../src/sip/signaling.js';
 import type { FakeDialog } from './fake-api.js';
 import { FakeApi, FakeRequest, FakeResponse, inDialogRequest } from './fake-api.js';
 import { started } from './helpers.js';
