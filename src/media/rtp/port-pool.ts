@@ -5,9 +5,13 @@
  * out the odd one, so a peer that sends RTCP to port+1 does not hit another call's RTP (we do not bind it:
  * RTCP is ignored, and rtcp-mux peers send it to the RTP port, RFC 5761).
  *
- * Ports are chosen round-robin from a cursor that keeps moving forward, so a port released by one call is
- * the last to be reused: late packets of the old call then do not land in a new call's media.
+ * Ports are drawn at random (node:crypto randomInt) from the free ones. Handing them out in order let an
+ * attacker predict the next call's port and spray RTP at it before the caller's first packet (issue 11;
+ * RFC 3550 §9.1 and RFC 3711 §9.1 assume an off-path attacker cannot guess the transport). A released port
+ * first waits in a short FIFO quarantine before it is drawn again, so late packets of the old call do not
+ * land in a new call's media; when nothing else is free the quarantine is drawn from too.
  */
+import { randomInt } from 'node:crypto';
 import { createSocket, type Socket, type SocketType } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { SwitchboardError } from '../../errors.js';
@@ -48,6 +52,10 @@ export interface PortLease {
 
 const FREE = 0;
 const IN_USE = 1;
+const QUARANTINED = 2;
+/** Released ports held back from the draw, at most this share of the range (and at most 64). */
+const QUARANTINE_SHARE = 4;
+const QUARANTINE_MAX = 64;
 
 /** bind() errors that mean "this port is taken on this host, try the next one". */
 const SKIPPABLE = new Set(['EADDRINUSE', 'EACCES']);
@@ -58,7 +66,14 @@ export class PortPool {
   readonly #state: Uint8Array;
   readonly #factory: UdpSocketFactory;
   readonly #logger: Logger | undefined;
-  #cursor = 0;
+  /** Free slots, unordered: free[0, freeCount) are drawable; a draw swaps the chosen one to the end. */
+  readonly #free: Int32Array;
+  #freeCount: number;
+  /** Recently released slots, oldest first (a ring). */
+  readonly #quarantine: Int32Array;
+  readonly #quarantineCap: number;
+  #qHead = 0;
+  #qCount = 0;
   #inUse = 0;
 
   constructor(options: PortPoolOptions) {
@@ -68,7 +83,13 @@ export class PortPool {
     }
     this.minPort = min;
     this.maxPort = options.maxPort;
-    this.#state = new Uint8Array(Math.floor((options.maxPort - 1 - min) / 2) + 1);
+    const n = Math.floor((options.maxPort - 1 - min) / 2) + 1;
+    this.#state = new Uint8Array(n);
+    this.#free = new Int32Array(n);
+    for (let i = 0; i < n; i++) this.#free[i] = i;
+    this.#freeCount = n;
+    this.#quarantineCap = Math.min(QUARANTINE_MAX, Math.floor(n / QUARANTINE_SHARE));
+    this.#quarantine = new Int32Array(Math.max(1, this.#quarantineCap));
     this.#factory = options.socketFactory ?? literalAddressSocket;
     this.#logger = options.logger;
   }
@@ -78,8 +99,16 @@ export class PortPool {
     return this.#state.length;
   }
 
-  /** Ports currently leased. */
+  /**
+   * Ports currently leased (bound sockets this pool handed out and that were not released yet). Leak tests
+   * read it: after every call has ended it must be 0.
+   */
   get inUse(): number {
+    return this.#inUse;
+  }
+
+  /** Same as {@link inUse}: the number of leased ports, under the name the leak tests use. */
+  get leased(): number {
     return this.#inUse;
   }
 
@@ -89,41 +118,86 @@ export class PortPool {
   }
 
   /**
-   * Binds the next free even port on `host` and leases it. A port another process holds is skipped (it
-   * stays in the pool and is tried again on a later round). Throws SwitchboardError 'MEDIA_PORTS_EXHAUSTED'
+   * Binds a free even port drawn at random on `host` and leases it. A port another process holds is skipped
+   * (it stays in the pool and may be drawn by a later call). Throws SwitchboardError 'MEDIA_PORTS_EXHAUSTED'
    * when every free port failed to bind or none is free; other bind errors (a bad host) are rethrown.
    */
   async allocate(host: string): Promise<PortLease> {
     const type: SocketType = isIPv6(host) ? 'udp6' : 'udp4';
-    const n = this.#state.length;
-    for (let tried = 0; tried < n; tried++) {
-      const slot = this.#cursor;
-      this.#cursor = (this.#cursor + 1) % n;
-      if (this.#state[slot] !== FREE) continue;
-      // Claim before the await so a concurrent allocate() cannot pick the same slot.
-      this.#state[slot] = IN_USE;
-      this.#inUse++;
-      const port = this.minPort + slot * 2;
-      const socket = this.#factory(type);
-      try {
-        await bindSocket(socket, port, host);
-      } catch (err) {
-        this.#state[slot] = FREE;
-        this.#inUse--;
-        closeQuietly(socket);
-        const code = (err as NodeJS.ErrnoException).code ?? '';
-        if (SKIPPABLE.has(code)) {
-          this.#logger?.debug({ port, code }, 'rtp port busy, skipping');
-          continue;
+    // Slots that failed with "busy" in this call: out of the draw until we return.
+    const busy: number[] = [];
+    try {
+      for (;;) {
+        const slot = this.#draw();
+        if (slot < 0) break;
+        // Claimed before the await so a concurrent allocate() cannot draw the same slot.
+        this.#state[slot] = IN_USE;
+        this.#inUse++;
+        const port = this.minPort + slot * 2;
+        const socket = this.#factory(type);
+        try {
+          await bindSocket(socket, port, host);
+        } catch (err) {
+          this.#inUse--;
+          closeQuietly(socket);
+          const code = (err as NodeJS.ErrnoException).code ?? '';
+          if (SKIPPABLE.has(code)) {
+            this.#logger?.debug({ port, code }, 'rtp port busy, skipping');
+            busy.push(slot);
+            continue;
+          }
+          this.#putFree(slot);
+          throw err;
         }
-        throw err;
+        return this.#lease(slot, port, socket);
       }
-      return this.#lease(slot, port, socket);
+    } finally {
+      for (const slot of busy) this.#putFree(slot);
     }
     throw new SwitchboardError(
       'MEDIA_PORTS_EXHAUSTED',
       `no free RTP port in ${this.minPort}-${this.maxPort} (${this.#inUse} in use)`,
     );
+  }
+
+  /** Removes a random free slot from the draw (the quarantine refills it when empty); -1 when none. */
+  #draw(): number {
+    if (this.#freeCount === 0) {
+      // Nothing else free: reuse quarantined ports, oldest first back into the draw.
+      while (this.#qCount > 0) this.#putFree(this.#unquarantine());
+      if (this.#freeCount === 0) return -1;
+    }
+    const i = randomInt(0, this.#freeCount);
+    const last = this.#freeCount - 1;
+    const slot = this.#free[i] ?? -1;
+    this.#free[i] = this.#free[last] ?? slot;
+    this.#free[last] = slot;
+    this.#freeCount = last;
+    return slot;
+  }
+
+  #putFree(slot: number): void {
+    this.#state[slot] = FREE;
+    this.#free[this.#freeCount++] = slot;
+  }
+
+  #release(slot: number): void {
+    this.#inUse--;
+    if (this.#quarantineCap === 0) {
+      this.#putFree(slot);
+      return;
+    }
+    if (this.#qCount === this.#quarantineCap) this.#putFree(this.#unquarantine());
+    this.#state[slot] = QUARANTINED;
+    this.#quarantine[(this.#qHead + this.#qCount) % this.#quarantineCap] = slot;
+    this.#qCount++;
+  }
+
+  #unquarantine(): number {
+    const slot = this.#quarantine[this.#qHead] ?? 0;
+    this.#qHead = (this.#qHead + 1) % this.#quarantineCap;
+    this.#qCount--;
+    return slot;
   }
 
   #lease(slot: number, port: number, socket: Socket): PortLease {
@@ -133,8 +207,7 @@ export class PortPool {
       if (released) return;
       released = true;
       closeQuietly(socket);
-      this.#state[slot] = FREE;
-      this.#inUse--;
+      this.#release(slot);
     };
     return { port, socket, release };
   }

@@ -76,18 +76,17 @@ describe('PortPool', () => {
     expect(pool.inUse).toBe(2);
   });
 
-  it('skips a port held by another process and tries it again later', async () => {
+  it('skips a port held by another process and can hand it out once it is free', async () => {
     const pool = new PortPool({ minPort: 41130, maxPort: 41135 });
-    const blocker = await block(41130);
+    const blocker = await block(41132);
     const a = await take(pool);
-    expect(a.port).toBe(41132);
-    expect(pool.inUse).toBe(1);
+    const b = await take(pool);
+    expect([a.port, b.port].sort()).toEqual([41130, 41134]);
+    expect(pool.inUse).toBe(2);
     blocker.close();
     blockers.splice(blockers.indexOf(blocker), 1);
-    const b = await take(pool);
-    expect(b.port).toBe(41134);
-    const c = await take(pool); // 41130 is free now: tried again on the next round
-    expect(c.port).toBe(41130);
+    const c = await take(pool); // 41132 stayed in the pool
+    expect(c.port).toBe(41132);
   });
 
   it('is exhausted when the only free ports are held elsewhere', async () => {
@@ -98,12 +97,60 @@ describe('PortPool', () => {
     expect(pool.inUse).toBe(0);
   });
 
-  it('does not reuse a just-released port (round robin)', async () => {
-    const pool = new PortPool({ minPort: 41150, maxPort: 41159 });
+  it('does not reuse a just-released port while other ports are free (quarantine)', async () => {
+    const { factory } = fakeFactory(new Set());
+    const pool = new PortPool({ minPort: 1000, maxPort: 1019, socketFactory: factory });
+    expect(pool.size).toBe(10);
     const a = await pool.allocate(HOST);
     a.release();
-    const b = await take(pool);
-    expect(b.port).not.toBe(a.port);
+    const others = [];
+    for (let i = 0; i < 9; i++) others.push((await pool.allocate(HOST)).port);
+    expect(others).not.toContain(a.port);
+    // Only the quarantined port is left: it is handed out rather than failing.
+    expect((await pool.allocate(HOST)).port).toBe(a.port);
+  });
+
+  it('draws ports at random: consecutive allocations are not sequential and spread over the range', async () => {
+    const draw = async (): Promise<number[]> => {
+      const { factory } = fakeFactory(new Set());
+      const pool = new PortPool({ minPort: 30000, maxPort: 30599, socketFactory: factory });
+      const ports: number[] = [];
+      for (let i = 0; i < 60; i++) ports.push((await pool.allocate(HOST)).port);
+      return ports;
+    };
+    const ports = await draw();
+    expect(new Set(ports).size).toBe(60);
+    // In order, every step would be +2; at random a step is +2 with probability 1/300.
+    const steps = ports.slice(1).map((p, i) => p - ports[i]!);
+    expect(steps.filter((d) => d === 2).length).toBeLessThanOrEqual(5);
+    expect(steps.filter((d) => d > 0).length).toBeGreaterThan(10);
+    expect(steps.filter((d) => d < 0).length).toBeGreaterThan(10);
+    // 60 draws from 300 ports reach both ends of the range (each tenth is missed with p < 0.002).
+    const tenths = new Set(ports.map((p) => Math.floor((p - 30000) / 60)));
+    expect(tenths.size).toBeGreaterThanOrEqual(8);
+    // A second pool does not repeat the first one's sequence.
+    const again = await draw();
+    expect(again.slice(0, 10)).not.toEqual(ports.slice(0, 10));
+  });
+
+  it('the port after a released one is not predictable over allocate/release cycles', async () => {
+    const { factory } = fakeFactory(new Set());
+    const pool = new PortPool({ minPort: 30000, maxPort: 30199, socketFactory: factory });
+    const seen = new Set<number>();
+    let prev = -1;
+    let sequential = 0;
+    for (let i = 0; i < 2000; i++) {
+      const lease = await pool.allocate(HOST);
+      if (lease.port === prev + 2) sequential++;
+      prev = lease.port;
+      seen.add(lease.port);
+      lease.release();
+    }
+    expect(pool.inUse).toBe(0);
+    expect(pool.leased).toBe(0);
+    // 2000 draws over 100 ports: every port comes up, and "previous + 2" about 1 % of the time.
+    expect(seen.size).toBe(100);
+    expect(sequential).toBeLessThan(100);
   });
 
   it('release is idempotent and does not free a port re-leased to someone else', async () => {
