@@ -226,19 +226,53 @@ function matchTelephoneEvent(m: MediaDescription, codecRateHz: number): Telephon
   return chosen ? { payloadType: chosen.payload, clockRateHz: chosen.rate ?? 8000 } : undefined;
 }
 
-function ptimeOf(m: MediaDescription, session: SessionDescription): number {
-  const offered = m.ptime ?? (session as { ptime?: number }).ptime;
-  // Only whole 10 ms multiples up to 60 ms are frame sizes we produce; anything else gets our default.
-  if (
-    offered !== undefined &&
-    Number.isInteger(offered) &&
-    offered >= 10 &&
-    offered <= 60 &&
-    offered % 10 === 0
-  ) {
-    return offered;
+/**
+ * Packet durations we can send, per codec. G.711 is sample-aligned, so any 10 ms step up to 60 ms works
+ * (RFC 3551 §4.5: the default is 20 ms; packets are a whole number of frames of 10 ms here). Opus packets
+ * carry one encoder frame here, so only the frame sizes RFC 6716 §2.1.4 allows at 10 ms and above.
+ */
+const SEND_PTIMES_MS: Readonly<Record<CodecName, readonly number[]>> = {
+  PCMU: [10, 20, 30, 40, 50, 60],
+  PCMA: [10, 20, 30, 40, 50, 60],
+  opus: [10, 20, 40, 60],
+};
+
+/** The largest packet we accept; advertised as a=maxptime (the jitter buffer re-frames anything up to it). */
+export const MAX_RECEIVE_PTIME_MS = 60;
+
+function positiveInt(value: unknown): number | undefined {
+  const n = typeof value === 'string' ? Number(value) : value;
+  return typeof n === 'number' && Number.isFinite(n) && n > 0 ? n : undefined;
+}
+
+/** RFC 7587 §6.1 lets Opus carry `minptime` in a=fmtp (WebRTC gateways send `minptime=10`). */
+function fmtpMinPtime(fmtp: string | undefined): number | undefined {
+  const m = /(?:^|;)\s*minptime=(\d+)/i.exec(fmtp ?? '');
+  return m?.[1] === undefined ? undefined : positiveInt(m[1]);
+}
+
+/**
+ * The packet duration we send: RFC 3264 §5 / RFC 4566 §6: a=ptime is what the peer wants to receive and
+ * a=maxptime the most it can take. We pick the sendable duration closest to the wanted one (ties to the
+ * shorter) that does not exceed maxptime nor go below an Opus minptime; without a=ptime, 20 ms (RFC 3551
+ * §4.5, RFC 7587 §7). A maxptime below everything we can send gets our shortest packet: nothing else fits.
+ */
+function choosePtime(
+  codec: CodecName,
+  m: MediaDescription,
+  session: SessionDescription,
+  fmtp: string | undefined,
+): number {
+  const wanted = positiveInt(m.ptime ?? (session as { ptime?: number }).ptime) ?? DEFAULT_PTIME_MS;
+  const maxPtime = positiveInt(m.maxptime ?? (session as { maxptime?: number }).maxptime) ?? Infinity;
+  const minPtime = codec === 'opus' ? (fmtpMinPtime(fmtp) ?? 0) : 0;
+  const options = SEND_PTIMES_MS[codec];
+  let best: number | undefined;
+  for (const p of options) {
+    if (p > maxPtime || p < minPtime) continue;
+    if (best === undefined || Math.abs(p - wanted) < Math.abs(best - wanted)) best = p;
   }
-  return DEFAULT_PTIME_MS;
+  return best ?? options[0] ?? DEFAULT_PTIME_MS;
 }
 
 function ipVer(address: string): 4 | 6 {
@@ -332,7 +366,7 @@ export function negotiateAnswer(offerSdp: string, local: LocalMedia): Negotiatio
   const address = connectionAddress(session, m);
   if (address === undefined) return malformed('no c= line for the audio stream');
 
-  const ptimeMs = ptimeOf(m, session);
+  const ptimeMs = choosePtime(matched.spec.name, m, session, matched.fmtp);
   const telephoneEvent = matchTelephoneEvent(m, matched.clockRateHz);
   const offeredDirection = directionOf(session, m);
   const nullAddress = isNullAddress(address);
@@ -371,6 +405,7 @@ export function negotiateAnswer(offerSdp: string, local: LocalMedia): Negotiatio
       rtp,
       fmtp,
       ptime: ptimeMs,
+      maxptime: MAX_RECEIVE_PTIME_MS,
       direction,
       ...(offered.mid !== undefined ? { mid: offered.mid } : {}),
     };
@@ -446,6 +481,7 @@ export function createOffer(local: LocalMedia, options: OfferOptions = {}): stri
         rtp,
         fmtp,
         ptime: options.ptimeMs ?? DEFAULT_PTIME_MS,
+        maxptime: MAX_RECEIVE_PTIME_MS,
         direction: options.direction ?? 'sendrecv',
       },
     ],
@@ -500,7 +536,11 @@ export function parseAnswer(offerSdp: string, answerSdp: string): AnswerParseRes
 
   const address = connectionAddress(answer.session, am);
   if (address === undefined) return malformed('no c= line in answer');
-  const ptimeMs = am.ptime !== undefined ? ptimeOf(am, answer.session) : ptimeOf(om, offer.session);
+  // The answer's a=ptime is what the answerer wants to receive; without one, what we offered stands.
+  const ptimeMs =
+    am.ptime !== undefined
+      ? choosePtime(matched.spec.name, am, answer.session, matched.fmtp)
+      : choosePtime(matched.spec.name, om, offer.session, matched.fmtp);
   const telephoneEvent = matchTelephoneEvent(am, matched.clockRateHz);
   const direction = localDirection(directionOf(offer.session, om), directionOf(answer.session, am));
   const nullAddress = isNullAddress(address);

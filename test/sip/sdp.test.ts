@@ -395,3 +395,68 @@ describe('createOffer and parseAnswer', () => {
     expect(parseAnswer(offer, 'nonsense')).toMatchObject({ ok: false, status: 400 });
   });
 });
+
+describe('ptime and maxptime (RFC 3264 §5, RFC 4566 §6, RFC 7587 §7)', () => {
+  const g711 = (...attrs: string[]): string => crlf([...SIPP_UAC.trimEnd().split('\r\n'), ...attrs]);
+  const opus = (...attrs: string[]): string => crlf([...OPUS_OFFER.trimEnd().split('\r\n'), ...attrs]);
+
+  it.each([
+    [['a=ptime:10'], 10],
+    [['a=ptime:30'], 30],
+    [['a=ptime:40'], 40],
+    [['a=ptime:50'], 50],
+    [['a=ptime:60'], 60],
+    [[], 20],
+    [['a=ptime:25'], 20],
+    [['a=ptime:5'], 10],
+    [['a=ptime:80'], 60],
+    [['a=ptime:40', 'a=maxptime:30'], 30],
+    [['a=maxptime:20'], 20],
+    [['a=maxptime:15'], 10],
+    [['a=maxptime:5'], 10],
+    [['a=ptime:abc'], 20],
+  ])('G.711 offer %j is answered with a ptime of %i ms, the one we send', (attrs, expected) => {
+    const r = ok(negotiateAnswer(g711(...attrs), local));
+    expect(r.codec.ptimeMs).toBe(expected);
+    expect(r.answerSdp).toContain(`a=ptime:${expected}\r\n`);
+    expect(r.answerSdp).toContain('a=maxptime:60\r\n');
+  });
+
+  it.each([
+    [[], 20],
+    [['a=ptime:10'], 10],
+    [['a=ptime:30'], 20],
+    [['a=ptime:40'], 40],
+    [['a=ptime:60'], 60],
+    [['a=ptime:60', 'a=maxptime:40'], 40],
+  ])('Opus offer %j sends whole Opus frames: %i ms', (attrs, expected) => {
+    const r = ok(negotiateAnswer(opus(...attrs), local));
+    expect(r.codec.name).toBe('opus');
+    expect(r.codec.ptimeMs).toBe(expected);
+    expect(r.answerSdp).toContain(`a=ptime:${expected}\r\n`);
+  });
+
+  it('honours an Opus fmtp minptime above the wanted ptime', () => {
+    const offer = OPUS_OFFER.replace('minptime=10', 'minptime=40');
+    expect(ok(negotiateAnswer(offer, local)).codec.ptimeMs).toBe(40);
+  });
+
+  it('sends at the ptime the answerer asked for, else at the offered one', () => {
+    const offer = createOffer(local, { codecs: ['PCMU'], ptimeMs: 20 });
+    expect(offer).toContain('a=maxptime:60\r\n');
+    const answer = (extra: string[]): string =>
+      crlf([
+        'v=0',
+        'o=- 1 1 IN IP4 10.0.0.1',
+        's=-',
+        'c=IN IP4 10.0.0.1',
+        't=0 0',
+        'm=audio 5000 RTP/AVP 0',
+        ...extra,
+      ]);
+    const with30 = parseAnswer(offer, answer(['a=ptime:30']));
+    expect(with30).toMatchObject({ ok: true, codec: { ptimeMs: 30 } });
+    const without = parseAnswer(offer, answer([]));
+    expect(without).toMatchObject({ ok: true, codec: { ptimeMs: 20 } });
+  });
+});
