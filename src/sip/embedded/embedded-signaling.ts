@@ -8,14 +8,10 @@ import { dialogKey, type DialogHost, type EmbeddedDialog } from './dialog.js';
 import { ALLOW, SipEndpoint, type ServerTransaction } from './endpoint.js';
 import { EmbeddedIncomingCall } from './incoming-call.js';
 import type { SipRequest, SipResponse } from './message.js';
-import {
-  DEFAULT_TIMERS,
-  realScheduler,
-  type InviteServerTransaction,
-  type Scheduler,
-} from './transaction.js';
+import { DEFAULT_TIMERS, InviteServerTransaction, realScheduler, type Scheduler } from './transaction.js';
 import type { Flow } from './transport.js';
 import { parseNameAddr } from './syntax.js';
+import { SUPPORTED_OPTION_TAGS, refuseRequest } from '../request-policy.js';
 import { dialOut } from './uac.js';
 
 export interface EmbeddedSignalingOptions {
@@ -174,6 +170,24 @@ export class EmbeddedSignaling implements Signaling {
   }
 
   private onRequest(request: SipRequest, tx: ServerTransaction, flow: Flow): void {
+    // §8.2.1: a method nobody defined is 501 (RFC 4475 §3.1.1.2); known ones we refuse get 405 below.
+    if (!KNOWN_METHODS.has(request.method)) return this.respond(request, tx, 501, { Allow: ALLOW });
+    // §8.2.2.3: an option tag in Require that we lack is 420 + Unsupported, in or out of a dialog. The
+    // shared policy is asked as for OPTIONS so that it checks Require (and the scheme) but not method/Accept.
+    const refused = refuseRequest('OPTIONS', request.uri, (name) => {
+      const values = request.headers.getAll(name);
+      return values.length === 0 ? undefined : values.join(', ');
+    });
+    if (refused !== undefined) {
+      tx.respond(
+        this.endpoint.createResponse(request, refused.status, {
+          reason: refused.reason,
+          ...(refused.headers === undefined ? {} : { headers: refused.headers }),
+          ...(tx instanceof InviteServerTransaction ? { toTag: tx.localTag } : {}),
+        }),
+      );
+      return;
+    }
     const toTag = parseNameAddr(request.headers.get('To') ?? '')?.params.get('tag');
     const fromTag = parseNameAddr(request.headers.get('From') ?? '')?.params.get('tag') ?? '';
     const callId = request.headers.get('Call-ID') ?? '';
@@ -181,8 +195,7 @@ export class EmbeddedSignaling implements Signaling {
       // §12.2.2: in-dialog request; unknown dialog → 481.
       const dialog = this.dialogs.get(dialogKey(callId, toTag, fromTag));
       if (dialog !== undefined) dialog.handleRequest(request, tx, flow);
-      else if (request.method === 'OPTIONS')
-        this.respond(request, tx, 200, { Allow: ALLOW, Accept: 'application/sdp' });
+      else if (request.method === 'OPTIONS') this.respond(request, tx, 200, OPTIONS_HEADERS);
       else this.respond(request, tx, 481);
       return;
     }
@@ -190,7 +203,7 @@ export class EmbeddedSignaling implements Signaling {
       case 'INVITE':
         return this.onInitialInvite(request, tx as InviteServerTransaction, flow);
       case 'OPTIONS':
-        return this.respond(request, tx, 200, { Allow: ALLOW, Accept: 'application/sdp' });
+        return this.respond(request, tx, 200, OPTIONS_HEADERS);
       case 'BYE':
       case 'INFO':
       case 'NOTIFY':
@@ -206,13 +219,12 @@ export class EmbeddedSignaling implements Signaling {
     const reply = (status: number, reason?: string, headers?: Record<string, string>): void =>
       tx.respond(
         this.endpoint.createResponse(request, status, {
+          toTag: tx.localTag,
           ...(reason === undefined ? {} : { reason }),
           ...(headers === undefined ? {} : { headers }),
         }),
       );
-    // §8.2.2 / §8.2.3 checks, in the RFC's order: extensions, then content.
-    const require = request.headers.getAll('Require').filter((r) => r.toLowerCase() !== 'timer');
-    if (require.length > 0) return reply(420, undefined, { Unsupported: require.join(', ') });
+    // §8.2.2 / §8.2.3 checks (Require was checked in onRequest): Contact, then content.
     if (!request.headers.has('Contact')) return reply(400, 'Bad Request - Missing Contact');
     if (parseNameAddr(request.headers.get('Contact') ?? '') === undefined)
       return reply(400, 'Bad Request - Malformed Contact');
@@ -220,6 +232,11 @@ export class EmbeddedSignaling implements Signaling {
     if (request.body.length > 0 && (contentType === undefined || !/^application\/sdp\b/i.test(contentType))) {
       return reply(415, undefined, { Accept: 'application/sdp' });
     }
+    // §8.2.3 / §21.4.7: our 200 carries SDP; an Accept that excludes it gets 406.
+    const refused = refuseRequest('INVITE', request.uri, (name) =>
+      name.toLowerCase() === 'accept' ? acceptList(request) : undefined,
+    );
+    if (refused !== undefined) return reply(refused.status, refused.reason, { ...refused.headers });
     if (this.inviteHandler === undefined || !this.running) return reply(480);
     if (this.dialogs.size + this.calls.size >= this.maxDialogs)
       return reply(503, undefined, { 'Retry-After': '5' });
@@ -263,6 +280,30 @@ export class EmbeddedSignaling implements Signaling {
       ?.on2xxRetransmit(response);
   }
 }
+
+/** Every Accept value as one list (the parser splits list headers into entries); undefined when absent. */
+function acceptList(request: SipRequest): string | undefined {
+  const values = request.headers.getAll('Accept');
+  return values.length === 0 ? undefined : values.join(', ');
+}
+
+/** Methods of standards-track RFCs: known but not served gets 405 (§8.2.1), anything else 501 (§21.5.2). */
+const KNOWN_METHODS: ReadonlySet<string> = new Set([
+  ...ALLOW.split(', '),
+  'REGISTER',
+  'SUBSCRIBE',
+  'REFER',
+  'MESSAGE',
+  'PUBLISH',
+  'PRACK',
+]);
+
+/** §11.2: what an OPTIONS 200 tells the asker. */
+const OPTIONS_HEADERS = {
+  Allow: ALLOW,
+  Accept: 'application/sdp',
+  Supported: SUPPORTED_OPTION_TAGS.join(', '),
+};
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;

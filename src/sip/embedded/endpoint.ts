@@ -19,6 +19,7 @@ import {
 } from './transaction.js';
 import { TransportLayer, responseTarget, type Flow } from './transport.js';
 import { MAGIC_COOKIE, parseCSeq, parseUri, socketHost, uriHost } from './syntax.js';
+import { VERSION_ERROR } from './parser.js';
 import { validateRequest } from './validate.js';
 
 export type ServerTransaction = InviteServerTransaction | NonInviteServerTransaction;
@@ -145,12 +146,21 @@ export class SipEndpoint {
     if (status >= 180 && status < 300) {
       for (const rr of request.headers.getAll('Record-Route')) headers.append('Record-Route', rr);
     }
-    headers.append('From', request.headers.get('From') ?? '');
-    let to = request.headers.get('To') ?? '';
-    if (options.toTag !== undefined && status > 100 && !/;\s*tag=/i.test(to)) to += `;tag=${options.toTag}`;
-    headers.append('To', to);
-    headers.append('Call-ID', request.headers.get('Call-ID') ?? '');
-    headers.append('CSeq', request.headers.get('CSeq') ?? '');
+    // §8.2.6.2: copy what the request has; a 400 for a missing header cannot copy it.
+    const copy = (name: string, value: string | undefined): void => {
+      if (value !== undefined) headers.append(name, value);
+    };
+    copy('From', request.headers.get('From'));
+    let to = request.headers.get('To');
+    // §8.2.6.2: a response that leaves the request's To without a tag adds ours — every final response does,
+    // a provisional one only when it may establish an early dialog (not 100).
+    if (to !== undefined && status > 100 && !/;\s*tag\s*=/i.test(to)) {
+      if (options.toTag !== undefined) to += `;tag=${options.toTag}`;
+      else if (status >= 200) to += `;tag=${randomToken()}`;
+    }
+    copy('To', to);
+    copy('Call-ID', request.headers.get('Call-ID'));
+    copy('CSeq', request.headers.get('CSeq'));
     headers.append('Server', this.options.userAgent);
     for (const [name, value] of Object.entries(options.headers ?? {})) headers.set(name, value);
     const body = options.body === undefined ? Buffer.alloc(0) : Buffer.from(options.body, 'utf8');
@@ -212,11 +222,21 @@ export class SipEndpoint {
     return tx;
   }
 
+  /**
+   * A message the parser rejected. A response, an ACK, or bytes that are not recognisably a request are
+   * dropped silently (§8.2 answers requests only; RFC 4475 §3.1.2.5, §3.1.2.19); a request is answered 505
+   * for another SIP version (§8.2 / RFC 4475 §3.1.2.16), else 400 naming the framing error.
+   */
   private onUnparseable(error: string, message: SipMessage | undefined, flow: Flow): void {
     this.logger.debug({ error, transport: flow.transport }, 'sip message unparseable');
-    if (message?.kind !== 'request' || message.method === 'ACK') return;
-    const check = validateRequest(message);
-    if (!check.ok && !check.respond) return;
+    if (message?.kind !== 'request' || message.method === 'ACK') {
+      this.stats.dropped++;
+      return;
+    }
+    if (error === VERSION_ERROR) {
+      this.sendResponse(message, this.createResponse(message, 505), flow);
+      return;
+    }
     this.stats.badRequestsSent++;
     this.sendResponse(message, this.createResponse(message, 400, { reason: `Bad Request - ${error}` }), flow);
   }
@@ -291,7 +311,8 @@ export class SipEndpoint {
         tx.respond(this.createResponse(request, 481));
         return;
       }
-      tx.respond(this.createResponse(request, 200));
+      // §9.2: the 200 to the CANCEL carries the same To tag as the responses to the INVITE.
+      tx.respond(this.createResponse(request, 200, { toTag: invite.localTag }));
       if (invite.state === 'proceeding') handlers.onCancel(invite);
       return;
     }
@@ -313,6 +334,7 @@ export class SipEndpoint {
       request.method === 'INVITE'
         ? new InviteServerTransaction(request, deps)
         : new NonInviteServerTransaction(request, deps);
+    if (tx instanceof InviteServerTransaction) tx.localTag = randomToken();
     this.serverTxs.set(key, tx);
     this.stats.serverTransactions++;
     // §17.2.1: answer INVITE with 100 Trying at once so the client stops Timer A retransmissions.

@@ -37,7 +37,7 @@ export class EmbeddedIncomingCall extends EventEmitter<IncomingCallEvents> imple
   readonly sdpOffer: string | undefined;
   cancelled = false;
   private finalSent = false;
-  private readonly localTag = randomToken();
+  private readonly localTag: string;
   private readonly endpoint: SipEndpoint;
   private readonly unansweredTimer: TimerHandle;
 
@@ -50,6 +50,8 @@ export class EmbeddedIncomingCall extends EventEmitter<IncomingCallEvents> imple
   ) {
     super();
     this.endpoint = host.dialogHost.endpoint;
+    // The transaction's tag, so that the 200 to a CANCEL and every response to the INVITE agree (§9.2).
+    this.localTag = tx.localTag === '' ? randomToken() : tx.localTag;
     this.callId = request.headers.get('Call-ID') ?? '';
     this.requestUri = request.uri;
     this.from = toNameAddr(request.headers.get('From') ?? '');

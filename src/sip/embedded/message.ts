@@ -40,6 +40,7 @@ const CANONICAL: ReadonlyMap<string, string> = new Map(
     'Referred-By',
     'Allow-Events',
     'Session-Expires',
+    'Min-SE',
     'CSeq',
     'Max-Forwards',
     'Route',
@@ -198,8 +199,11 @@ export const REASON_PHRASES: Readonly<Record<number, string>> = {
   405: 'Method Not Allowed',
   407: 'Proxy Authentication Required',
   408: 'Request Timeout',
+  406: 'Not Acceptable',
   415: 'Unsupported Media Type',
+  416: 'Unsupported URI Scheme',
   420: 'Bad Extension',
+  422: 'Session Interval Too Small',
   480: 'Temporarily Unavailable',
   481: 'Call/Transaction Does Not Exist',
   482: 'Loop Detected',
@@ -211,6 +215,7 @@ export const REASON_PHRASES: Readonly<Record<number, string>> = {
   500: 'Server Internal Error',
   501: 'Not Implemented',
   503: 'Service Unavailable',
+  505: 'Version Not Supported',
   603: 'Decline',
 };
 

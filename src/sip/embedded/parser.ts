@@ -13,6 +13,9 @@ export type ParseResult =
   | { readonly ok: true; readonly message: SipMessage }
   | { readonly ok: false; readonly error: string; readonly message?: SipMessage };
 
+/** The error of a request whose start line names a SIP version other than 2.0 (answered 505, §8.2). */
+export const VERSION_ERROR = 'unsupported SIP version';
+
 export interface ParseOptions {
   /** Stream transports (TCP) frame by Content-Length before parsing; datagrams may carry trailing bytes. */
   readonly stream?: boolean;
@@ -20,8 +23,11 @@ export interface ParseOptions {
 }
 
 const TOKEN_RE = /^[A-Za-z0-9.!%*_+`'~-]+$/;
-const REQUEST_LINE_RE = /^([A-Za-z0-9.!%*_+`'~-]+) (\S+) SIP\/2\.0$/;
-const STATUS_LINE_RE = /^SIP\/2\.0 (\d{3}) ?(.*)$/;
+const REQUEST_LINE_RE = /^([A-Za-z0-9.!%*_+`'~-]+) (\S+) SIP\/(\d+\.\d+)$/;
+/** A start line that is recognisably a request but breaks §25.1 (extra SP, LWS in the URI, trailing SP). */
+const LOOSE_REQUEST_LINE_RE = /^([A-Za-z0-9.!%*_+`'~-]+)\s+(.*?)\s*SIP\/\d+\.\d+\s*$/;
+// §25.1: Status-Code is exactly 3 digits followed by SP (RFC 4475 §3.1.2.19: 4294967301 is not "429").
+const STATUS_LINE_RE = /^SIP\/2\.0 (\d{3})(?: (.*))?$/;
 
 /** Index of the blank line ending the headers and the length of the separator, or undefined. */
 export function findHeaderEnd(buf: Buffer, from = 0): { index: number; length: number } | undefined {
@@ -52,9 +58,11 @@ function parseUnsafe(buf: Buffer, options: ParseOptions): ParseResult {
   const end = findHeaderEnd(buf, start);
   if (end === undefined) return { ok: false, error: 'no end of headers' };
   const head = buf.toString('utf8', start, end.index);
-  if (head.includes('\0')) return { ok: false, error: 'NUL in headers' };
+  // A NUL is only legal as a quoted-pair inside a quoted string (RFC 4475 §3.1.1.2: `"NUL:\\<00>"`).
+  if (/(?<!\\)\0/.test(head)) return { ok: false, error: 'NUL in headers' };
   const rawLines = head.split(/\r?\n/);
-  const firstLine = (rawLines.shift() ?? '').trim();
+  // No trim: SP before CRLF is a malformed start line (RFC 4475 §3.1.2.10).
+  const firstLine = rawLines.shift() ?? '';
 
   // §7.3.1: a line starting with whitespace continues the previous header (folding).
   const lines: string[] = [];
@@ -87,20 +95,25 @@ function parseUnsafe(buf: Buffer, options: ParseOptions): ParseResult {
   const bodyStart = end.index + end.length;
   let message: SipMessage;
   const req = REQUEST_LINE_RE.exec(firstLine);
-  if (req !== null) {
+  const loose = req === null ? LOOSE_REQUEST_LINE_RE.exec(firstLine) : null;
+  if (req !== null || loose !== null) {
+    const m = (req ?? loose) as RegExpExecArray;
     message = {
       kind: 'request',
-      method: req[1] as string,
-      uri: req[2] as string,
+      method: m[1] as string,
+      uri: m[2] as string,
       headers,
       body: Buffer.alloc(0),
     };
+    // Hand the partly parsed request up so that it can still be answered (400 / 505).
+    if (loose !== null) return { ok: false, error: 'malformed request line', message };
+    if (req?.[3] !== '2.0') return { ok: false, error: VERSION_ERROR, message };
   } else {
     const res = STATUS_LINE_RE.exec(firstLine);
     if (res === null) return { ok: false, error: 'malformed start line' };
     const status = Number(res[1]);
     if (status < 100 || status > 699) return { ok: false, error: 'status code out of range' };
-    message = { kind: 'response', status, reason: (res[2] as string).trim(), headers, body: Buffer.alloc(0) };
+    message = { kind: 'response', status, reason: (res[2] ?? '').trim(), headers, body: Buffer.alloc(0) };
   }
 
   const available = buf.length - bodyStart;

@@ -116,9 +116,9 @@ export function parseUri(value: string): SipUri | undefined {
   const scheme = text.slice(0, colon).toLowerCase();
   if (scheme !== 'sip' && scheme !== 'sips' && scheme !== 'tel') return undefined;
   let rest = text.slice(colon + 1);
-  const q = rest.indexOf('?');
-  if (q >= 0) rest = rest.slice(0, q);
   if (scheme === 'tel') {
+    const q = rest.indexOf('?');
+    if (q >= 0) rest = rest.slice(0, q);
     const semi = rest.indexOf(';');
     const number = semi < 0 ? rest : rest.slice(0, semi);
     if (number.length === 0) return undefined;
@@ -130,6 +130,8 @@ export function parseUri(value: string): SipUri | undefined {
       params: parseParams(semi < 0 ? '' : rest.slice(semi)),
     };
   }
+  // §25.1: userinfo may hold ';', '?' and ',' (RFC 4475 §3.1.1.2) but a raw '@' can appear neither in
+  // uri-parameters nor in headers, so the last '@' ends the userinfo; only then do '?' headers start.
   const at = rest.lastIndexOf('@');
   let user = '';
   if (at >= 0) {
@@ -138,6 +140,8 @@ export function parseUri(value: string): SipUri | undefined {
     if (pw >= 0) user = user.slice(0, pw);
     rest = rest.slice(at + 1);
   }
+  const q = rest.indexOf('?');
+  if (q >= 0) rest = rest.slice(0, q);
   const semi = rest.indexOf(';');
   const hostPort = parseHostPort(semi < 0 ? rest : rest.slice(0, semi));
   if (hostPort === undefined) return undefined;

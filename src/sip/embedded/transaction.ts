@@ -4,7 +4,7 @@
  * sockets (STYLE.md §4).
  */
 import { SipHeaders, type SipRequest, type SipResponse } from './message.js';
-import { parseVia } from './syntax.js';
+import { MAGIC_COOKIE, parseVia } from './syntax.js';
 
 export type TimerHandle = { readonly __timer: true } | NodeJS.Timeout;
 
@@ -62,14 +62,25 @@ export function topBranch(headers: SipHeaders): string | undefined {
   return via?.params.get('branch') ?? undefined;
 }
 
-/** §17.2.3 server transaction key: branch + sent-by + method (ACK matches the INVITE). */
+/**
+ * §17.2.3 server transaction key: branch + sent-by + method (ACK and CANCEL are matched against the INVITE by
+ * swapping the method). Without an RFC 3261 branch (RFC 2543 peers, RFC 4475 §3.1.1.7) the key is built from
+ * Request-URI, Call-ID, From tag, CSeq number and the top Via, as §17.2.3 prescribes for that case.
+ */
 export function serverKey(request: SipRequest): string | undefined {
   const top = request.headers.get('Via');
   const via = top === undefined ? undefined : parseVia(top);
-  const branch = via?.params.get('branch');
-  if (via === undefined || branch === undefined) return undefined;
+  if (via === undefined) return undefined;
   const method = request.method === 'ACK' ? 'INVITE' : request.method;
-  return `${branch}|${via.host}:${via.port ?? ''}|${method}`;
+  const branch = via.params.get('branch');
+  if (branch !== undefined && branch.startsWith(MAGIC_COOKIE)) {
+    return `${branch}|${via.host}:${via.port ?? ''}|${method}`;
+  }
+  const fromTag = /;\s*tag\s*=\s*([^;\s]+)/i.exec(request.headers.get('From') ?? '')?.[1] ?? '';
+  const seq = /^\s*(\d+)/.exec(request.headers.get('CSeq') ?? '')?.[1] ?? '';
+  const callId = request.headers.get('Call-ID') ?? '';
+  // §17.2.3: the ACK (and CANCEL) of an RFC 2543 INVITE carries the INVITE's Request-URI.
+  return `2543|${request.uri}|${callId}|${fromTag}|${seq}|${via.host}:${via.port ?? ''}|${branch ?? ''}|${method}`;
 }
 
 /** §17.1.3 client transaction key: branch + CSeq method. */
@@ -110,6 +121,8 @@ abstract class Transaction {
 /** §17.2.1 INVITE server transaction (+ RFC 6026 Accepted). */
 export class InviteServerTransaction extends Transaction {
   lastResponse: SipResponse | undefined;
+  /** Our To tag for every response to this INVITE, and for the 200 to its CANCEL (§9.2). */
+  localTag = '';
   private timerG: TimerHandle | undefined;
 
   constructor(

@@ -54,9 +54,13 @@ export class RawUdpPeer {
     });
   }
 
-  static async open(): Promise<RawUdpPeer> {
+  /** Bind a peer (default 127.0.0.1 on an ephemeral port). Tests against a server use another 127/8 address. */
+  static async open(address = '127.0.0.1', port = 0): Promise<RawUdpPeer> {
     const socket = dgram.createSocket('udp4');
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(port, address, () => resolve());
+    });
     return new RawUdpPeer(socket);
   }
 
@@ -64,8 +68,12 @@ export class RawUdpPeer {
     return this.socket.address().port;
   }
 
-  send(text: string | Buffer, port: number): void {
-    this.socket.send(typeof text === 'string' ? Buffer.from(text) : text, port, '127.0.0.1');
+  get address(): string {
+    return this.socket.address().address;
+  }
+
+  send(text: string | Buffer, port: number, host = '127.0.0.1'): void {
+    this.socket.send(typeof text === 'string' ? Buffer.from(text) : text, port, host);
   }
 
   /** Next message (already received or future) matching `match`. */
@@ -120,4 +128,10 @@ export function rawInvite(
     (body.length > 0 ? 'Content-Type: application/sdp\r\n' : '') +
     `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
   );
+}
+
+/** A random 127/8 address other than 127.0.0.1, so that a raw peer never shares the server's address. */
+export function randomLoopback(): string {
+  const octet = (): number => 1 + Math.floor(Math.random() * 250);
+  return `127.${octet()}.${octet()}.${octet()}`;
 }
