@@ -3,7 +3,10 @@ import type { Codec } from '../media/codecs/codec.js';
 import type { PlayoutControl } from './barge-in.js';
 
 export interface MediaLegEvents {
-  /** One frame of caller audio per ptime, in order, after the jitter buffer (concealed frames included). */
+  /**
+   * One frame of caller audio per ptime (the negotiated packet duration, 10–60 ms), in order, after the
+   * jitter buffer (concealed frames included), whatever packet size the caller actually sends.
+   */
   frame: [payload: Buffer];
   /** An RFC 4733 digit, reported once per event. */
   dtmf: [{ readonly digit: string; readonly durationMs: number }];
@@ -12,11 +15,17 @@ export interface MediaLegEvents {
   /** No RTP for the inactivity timeout. */
   inactive: [];
   /**
-   * Once per ptime tick, for recordings: the caller frame played out of the jitter buffer (undefined before
-   * the first packet) and the frame sent on RTP (undefined when nothing was sent). Buffers are only valid
-   * during the call.
+   * Once per ptime of media time (a 10 ms leg emits twice per 20 ms clock tick, a 30 ms leg on two ticks of
+   * three), for recordings: the caller frame played out of the jitter buffer (undefined before the first
+   * packet) and the frame sent on RTP in that slot (undefined when nothing was sent), both one ptime long.
+   * Buffers are only valid during the call.
    */
   tick: [caller: Buffer | undefined, sent: Buffer | undefined];
+  /**
+   * The leg stopped on an internal error (it left the media clock and sends nothing more). Emitted once; the
+   * call must end (BYE) and close the leg, never leave dead air.
+   */
+  failed: [error: Error];
 }
 
 export interface MediaLegStats {
@@ -26,6 +35,8 @@ export interface MediaLegStats {
   readonly late: number;
   readonly malformed: number;
   readonly foreignDropped: number;
+  /** Agent audio frames refused because the call had the maximum queued ahead of playout (issue 11). */
+  readonly playoutOverflowFrames?: number;
 }
 
 /** The outbound queue as the call sees it. */

@@ -3,7 +3,8 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from '../observability/logger.js';
 import type { Codec } from '../media/codecs/codec.js';
 import { createCodec } from '../media/codecs/index.js';
-import { PlayoutStream, type RtpSink } from '../media/playout.js';
+import { FrameClock } from '../media/frame-clock.js';
+import { MAX_QUEUED_AUDIO_MS, PlayoutStream, type RtpSink } from '../media/playout.js';
 import { JitterBuffer } from '../media/rtp/jitter-buffer.js';
 import { RTP_HEADER_BYTES, writeRtpHeader, type RtpPacket } from '../media/rtp/packet.js';
 import type { PortPool } from '../media/rtp/port-pool.js';
@@ -17,17 +18,34 @@ import type { CallPlayout, MediaLeg, MediaLegEvents, MediaLegStats } from './med
 const MAX_PACKET_BYTES = RTP_HEADER_BYTES + 1500;
 const OUT_RING = 16;
 
+/** Counts agent audio frames refused because the call had the maximum queued (issue 11). */
+export interface OverflowCounter {
+  inc(frames: number): void;
+}
+
 export interface RtpLegOptions {
   readonly socket: RtpSocket;
   readonly media: NegotiatedMedia;
   readonly ticker: Ticker;
   readonly logger: Logger;
+  /** Most agent audio queued ahead of the clock (default {@link MAX_QUEUED_AUDIO_MS}). */
+  readonly maxQueuedMs?: number;
+  readonly playoutOverflow?: OverflowCounter;
 }
 
 /**
  * One call's RTP leg built from the media engine's parts: the socket (port pool, latching, inactivity), a
- * jitter buffer played out one frame per tick, RFC 4733 in and out, and a PlayoutStream on the shared ticker.
+ * jitter buffer played out one frame per ptime, RFC 4733 in and out, and a PlayoutStream on the shared ticker.
  * One tick subscriber per leg does both directions, so the caller and agent channels share one clock.
+ *
+ * Packetization: the leg works in frames ("slots") of the negotiated ptime, whatever the ticker's period.
+ * A {@link FrameClock} says which slots each 20 ms tick plays (10 ms: two; 30 ms: 1, 1, 0 …); each slot pops
+ * one caller frame of that ptime from the jitter buffer, sends one agent packet (timestamp base + slot ×
+ * frameSamples, exactly) and emits one 'frame' and one 'tick', so recordings stay aligned in media time and
+ * barge-in's `sentMs` counts whole packets sent.
+ *
+ * Failures: anything thrown while ticking takes the leg off the clock and emits 'failed' once; the call
+ * layer ends the call (BYE, port released) rather than leave dead air (issue 10).
  */
 export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, TickSubscriber, RtpSink {
   readonly codec: Codec;
@@ -39,6 +57,7 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
   readonly #jitter: JitterBuffer;
   readonly #dtmfIn: TelephoneEventReceiver | undefined;
   readonly #telephoneEventPt: number | undefined;
+  readonly #telephoneEvent: { readonly payloadType: number; readonly clockRateHz: number } | undefined;
   readonly #ssrc = randomInt(0, 0x1_0000_0000);
   readonly #initialTimestamp = randomInt(0, 0x1_0000_0000);
   /** The one buffer every outgoing packet is written into (header + payload): no allocation per packet. */
@@ -53,8 +72,11 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
   readonly #lastCaller: Buffer;
   #lastCallerBytes = 0;
   #lostRun = 0;
-  #firstTick = -1;
-  #tickIndex = 0;
+  readonly #clock: FrameClock;
+  readonly #frameSamples: number;
+  /** The slot being played (-1 before the first tick). */
+  #slot = -1;
+  #failed = false;
   /**
    * The leg numbers every packet it writes (audio and RFC 4733 events share one sequence space, §2.1), so
    * the playout stream's own numbering is not used.
@@ -62,15 +84,18 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
   #sequence = randomInt(0, 0x1_0000);
   #sentThisTick: Buffer | undefined;
   #hold = false;
+  /** The remote media address of the current SDP (the latched source may differ: NAT). */
+  #sdpRemote: { readonly address: string; readonly port: number };
   #closed = false;
   #dtmfQueue: Array<{
-    tick: number;
+    slot: number;
     payload?: Buffer;
     marker: boolean;
     timestamp: number;
     done?: () => void;
   }> = [];
   #otherPtDropped = 0;
+  readonly #overflowCounter: OverflowCounter | undefined;
 
   constructor(options: RtpLegOptions) {
     super();
@@ -81,6 +106,8 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
     this.#ticker = options.ticker;
     this.#log = options.logger;
     const frameSamples = this.codec.frameSamples(this.ptimeMs);
+    this.#frameSamples = frameSamples;
+    this.#clock = new FrameClock(this.ptimeMs, options.ticker.periodMs);
     this.#silence = this.#encodedSilence(frameSamples);
     this.#lastCaller = Buffer.alloc(1500);
     // At least two frames deep: with one, the margin is only the arbitrary phase between the sender's clock
@@ -96,8 +123,15 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
       ptimeMs: this.ptimeMs,
       tickPeriodMs: options.ticker.periodMs,
       initialTimestamp: this.#initialTimestamp,
+      maxQueuedMs: options.maxQueuedMs ?? MAX_QUEUED_AUDIO_MS,
     });
+    this.#overflowCounter = options.playoutOverflow;
+    // Logged once per call; every refused frame is counted (stats, metric at close).
+    this.playout.once('overflow', ({ maxQueuedMs }) =>
+      this.#log.warn({ maxQueuedMs }, 'agent audio ahead of playout reached the cap; excess dropped'),
+    );
     this.#telephoneEventPt = media.telephoneEvent?.payloadType;
+    this.#telephoneEvent = media.telephoneEvent;
     if (media.telephoneEvent !== undefined) {
       this.#dtmfIn = new TelephoneEventReceiver({
         clockRateHz: media.telephoneEvent.clockRateHz,
@@ -105,6 +139,7 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
       });
     }
     this.#socket.setRemote(media.remote.address, media.remote.port);
+    this.#sdpRemote = media.remote;
     this.#hold = media.hold;
     this.#socket.on('packet', (packet) => this.#onPacket(packet));
     this.#socket.on('latched', (address, port) => this.emit('latched', { address, port }));
@@ -147,16 +182,44 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
     }
   }
 
-  /** The shared ticker: one caller frame out of the jitter buffer, one agent frame onto the wire. */
-  tick(tickIndex: number, lateMs: number): void {
-    if (this.#closed) return;
-    if (this.#firstTick < 0) this.#firstTick = tickIndex;
-    this.#tickIndex = tickIndex;
+  /** Whether the leg stopped on an error (see 'failed'). */
+  get failed(): boolean {
+    return this.#failed;
+  }
+
+  /** The shared ticker: for each slot due on this tick, one caller frame out, one agent frame onto the wire. */
+  tick(tickIndex: number, _lateMs: number): void {
+    if (this.#closed || this.#failed) return;
+    try {
+      const clock = this.#clock;
+      if (clock.advance(tickIndex) === 0) return;
+      for (let slot = clock.start; slot < clock.end; slot++) this.#playSlot(slot);
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  #playSlot(slot: number): void {
+    this.#slot = slot;
     const caller = this.#playCaller();
     this.#sentThisTick = undefined;
-    this.playout.tick(tickIndex, lateMs);
+    // On hold the queue is paused, not drained: the agent's reply resumes where it stopped after unhold
+    // (the stream counts the skipped periods into its RTP timestamps and marks the next packet).
+    if (!this.#hold) this.playout.playSlot(slot);
     this.#sendDtmfIfDue();
     this.emit('tick', caller, this.#sentThisTick);
+  }
+
+  /**
+   * A bug or a listener error on the media path: stop this leg's clock (other calls keep theirs) and let the
+   * call end it. Never rethrown: the ticker would only remove us silently.
+   */
+  #fail(err: unknown): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    this.#ticker.remove(this);
+    this.#log.error({ err }, 'media leg failed; ending the call');
+    this.emit('failed', err instanceof Error ? err : new Error(String(err)));
   }
 
   /** Inbound: the next frame in time order; a lost frame repeats the last one once, then silence. */
@@ -185,7 +248,7 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
     if (this.#hold || this.#closed) return;
     // A digit in progress replaces audio (RFC 4733 §2.5: events and audio share the stream's timeline).
     const digit = this.#dtmfQueue[0];
-    if (digit?.payload !== undefined && digit.tick <= this.#tickIndex) return;
+    if (digit?.payload !== undefined && digit.slot <= this.#slot) return;
     this.#write(payload, this.codec.payloadType, timestamp, marker);
     this.#sentThisTick = payload;
   }
@@ -206,18 +269,14 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
     this.#socket.send(out, RTP_HEADER_BYTES + payload.length);
   }
 
-  /** RTP timestamp of the current tick (RFC 3550 §5.1: media clock, continuous across silence). */
-  #timestampNow(): number {
-    return (
-      (this.#initialTimestamp +
-        (this.#tickIndex - this.#firstTick) * this.codec.frameSamples(this.ptimeMs)) >>>
-      0
-    );
+  /** RTP timestamp of media slot `slot` (RFC 3550 §5.1: the media clock, continuous across silence). */
+  #timestampOf(slot: number): number {
+    return (this.#initialTimestamp + slot * this.#frameSamples) >>> 0;
   }
 
   #sendDtmfIfDue(): void {
     const next = this.#dtmfQueue[0];
-    if (next === undefined || next.tick > this.#tickIndex) return;
+    if (next === undefined || next.slot > this.#slot) return;
     this.#dtmfQueue.shift();
     if (next.payload !== undefined && !this.#hold) {
       this.#write(next.payload, this.#telephoneEventPt ?? 101, next.timestamp, next.marker);
@@ -226,34 +285,41 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
   }
 
   /**
-   * RFC 4733 out: one packet per tick (audio is paused meanwhile), all packets of a digit stamped with the
-   * digit's start time, the end packet sent three times, and a pause between digits.
+   * RFC 4733 out: one event packet per audio packet slot (RFC 4733 §2.5.1.2: events go at the audio's
+   * packetization; audio is paused meanwhile), all packets of a digit stamped with the media time of its first
+   * slot (§2.5.1.1), durations in the event's negotiated clock, the end packet sent three times (§2.5.1.4),
+   * and a pause between digits.
    */
   sendDtmf(digits: string): Promise<void> {
-    if (this.#telephoneEventPt === undefined || this.#closed || digits === '') return Promise.resolve();
-    const frameSamples = this.codec.frameSamples(this.ptimeMs);
-    const periodMs = this.#ticker.periodMs;
-    const lastQueued = this.#dtmfQueue.at(-1)?.tick ?? this.#tickIndex;
-    let tick = Math.max(lastQueued, this.#tickIndex) + 1;
+    const te = this.#telephoneEvent;
+    if (te === undefined || this.#closed || this.#failed || digits === '') return Promise.resolve();
+    const ptimeMs = this.ptimeMs;
+    const lastQueued = this.#dtmfQueue.at(-1)?.slot ?? this.#slot;
+    let slot = Math.max(lastQueued, this.#slot) + 1;
     return new Promise<void>((resolve) => {
       for (const digit of digits) {
-        const timestamp = (this.#timestampNow() + (tick - this.#tickIndex) * frameSamples) >>> 0;
+        const timestamp = this.#timestampOf(slot);
         for (const p of telephoneEventPackets(digit, {
           durationMs: 160,
-          packetIntervalMs: periodMs,
-          clockRateHz: 8000,
+          packetIntervalMs: ptimeMs,
+          clockRateHz: te.clockRateHz,
         })) {
-          this.#dtmfQueue.push({ tick: tick++, payload: p.payload, marker: p.marker, timestamp });
+          this.#dtmfQueue.push({ slot: slot++, payload: p.payload, marker: p.marker, timestamp });
         }
-        tick += Math.round(100 / periodMs);
+        slot += Math.max(1, Math.round(100 / ptimeMs));
       }
       // A marker entry with no payload resolves the promise after the last pause.
-      this.#dtmfQueue.push({ tick, timestamp: 0, marker: false, done: resolve });
+      this.#dtmfQueue.push({ slot, timestamp: 0, marker: false, done: resolve });
     });
   }
 
   updateRemote(remote: { readonly address: string; readonly port: number }, hold: boolean): void {
+    const moved = remote.address !== this.#sdpRemote.address || remote.port !== this.#sdpRemote.port;
+    // RtpSocket unlatches only on a new address; media moved to another port of the same host (RFC 3264
+    // §8.3.1) must re-latch too, so clear the latch with an unknown address first.
+    if (moved) this.#socket.setRemote('', 0);
     this.#socket.setRemote(remote.address, remote.port);
+    this.#sdpRemote = remote;
     this.#hold = hold;
   }
 
@@ -267,6 +333,7 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
       late: j.late,
       malformed: c.malformed,
       foreignDropped: c.foreignDropped,
+      playoutOverflowFrames: this.playout.stats().overflowFrames,
     };
   }
 
@@ -278,7 +345,12 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
     this.codec.close?.();
     for (const d of this.#dtmfQueue) d.done?.();
     this.#dtmfQueue = [];
-    this.#log.debug({ otherPtDropped: this.#otherPtDropped }, 'media leg closed');
+    const overflow = this.playout.stats().overflowFrames;
+    if (overflow > 0) this.#overflowCounter?.inc(overflow);
+    this.#log.debug(
+      { otherPtDropped: this.#otherPtDropped, playoutOverflowFrames: overflow },
+      'media leg closed',
+    );
   }
 }
 
@@ -289,19 +361,23 @@ export class RtpLegFactory implements MediaLegFactory {
   readonly #ticker: Ticker;
   readonly #logger: Logger;
   readonly #inactivityTimeoutMs: number;
+  readonly #playoutOverflow: OverflowCounter | undefined;
 
   constructor(options: {
     pool: PortPool;
+    /** Local address RTP binds to: the advertised media address when it is ours (see media-address.ts). */
     host: string;
     ticker: Ticker;
     logger: Logger;
     inactivityTimeoutMs?: number;
+    playoutOverflow?: OverflowCounter;
   }) {
     this.#pool = options.pool;
     this.#host = options.host;
     this.#ticker = options.ticker;
     this.#logger = options.logger;
     this.#inactivityTimeoutMs = options.inactivityTimeoutMs ?? 30_000;
+    this.#playoutOverflow = options.playoutOverflow;
   }
 
   async allocate(): Promise<PendingMediaLeg> {
@@ -315,8 +391,22 @@ export class RtpLegFactory implements MediaLegFactory {
     return {
       localPort: socket.port,
       start: (media) => {
-        started = true;
-        return new RtpLeg({ socket, media, ticker: this.#ticker, logger: this.#logger });
+        // A leg that cannot start (a bug, an unusable negotiated format) must not keep its port: the 200 is
+        // already out, so the caller hangs up and nothing may stay bound (issue 10).
+        try {
+          const leg = new RtpLeg({
+            socket,
+            media,
+            ticker: this.#ticker,
+            logger: this.#logger,
+            ...(this.#playoutOverflow === undefined ? {} : { playoutOverflow: this.#playoutOverflow }),
+          });
+          started = true;
+          return leg;
+        } catch (err) {
+          socket.close();
+          throw err;
+        }
       },
       release: () => {
         if (!started) socket.close();

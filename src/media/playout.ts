@@ -1,6 +1,8 @@
 /**
  * Outbound playout of one call: a flushable queue of encoded frames, each tagged with the assistant item and
- * response it belongs to, emptied one frame per ptime by the shared {@link Ticker} (DESIGN.md §3 Media).
+ * response it belongs to, emptied one frame per ptime by the shared {@link Ticker} (DESIGN.md §3 Media). A ptime other than the
+ * tick's period (10, 30, 50 ms …) is mapped onto the ticks by {@link FrameClock}: timestamps advance by
+ * exactly one frame per packet, packets leave within half a tick of their ideal time.
  *
  * It models playout explicitly (STYLE.md §3): it counts the ms of each item actually handed to RTP, so on
  * barge-in the call layer can truncate the provider's item at what the caller heard (DESIGN.md §4).
@@ -12,7 +14,15 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomInt } from 'node:crypto';
+import { FrameClock } from './frame-clock.js';
 import type { TickSubscriber } from './ticker.js';
+
+/**
+ * Audio queued ahead of the clock, per call (issue 11): a provider that sends minutes of audio at once (or a
+ * hostile one, 60 MB frames) must not grow memory without bound. A minute covers any real reply; beyond it
+ * frames are refused and counted.
+ */
+export const MAX_QUEUED_AUDIO_MS = 60_000;
 
 /** Writes one RTP packet (header + payload) to the wire. Must not keep `payload` after returning. */
 export interface RtpSink {
@@ -23,7 +33,7 @@ export interface PlayoutStreamOptions {
   readonly sink: RtpSink;
   /** RTP timestamp increment per frame: 160 for 8 kHz at 20 ms, 960 for Opus (48 kHz clock) at 20 ms. */
   readonly frameSamples: number;
-  /** Duration of one queued frame; a positive multiple of `tickPeriodMs`. Default 20. */
+  /** Duration of one queued frame (the packet's ptime), any positive number of ms. Default 20. */
   readonly ptimeMs?: number;
   /** Period of the ticker driving this stream. Default 20. */
   readonly tickPeriodMs?: number;
@@ -38,6 +48,8 @@ export interface PlayoutStreamOptions {
   readonly initialTimestamp?: number;
   /** Initial queue capacity in frames (the ring doubles when full). Default 256 (5 s at 20 ms). */
   readonly capacityFrames?: number;
+  /** Most audio queued at once; further frames are refused (`overflowFrames`). Default {@link MAX_QUEUED_AUDIO_MS}. */
+  readonly maxQueuedMs?: number;
 }
 
 /** One item's share of a flush. */
@@ -74,6 +86,8 @@ export interface PlayoutEvents {
   itemFinished: [item: PlayingItem & { readonly reason: ItemEndReason }];
   /** The queue became empty (last frame sent, or dropped). */
   drained: [];
+  /** The first frame refused because `maxQueuedMs` was reached (emitted once per stream, so logged once). */
+  overflow: [{ readonly queuedMs: number; readonly maxQueuedMs: number }];
 }
 
 export interface PlayoutStats {
@@ -87,6 +101,8 @@ export interface PlayoutStats {
   readonly discardedFrames: number;
   /** Frames refused by `enqueue` because their response was blocked. */
   readonly blockedFrames: number;
+  /** Frames refused by `enqueue` because `maxQueuedMs` of audio was already queued. */
+  readonly overflowFrames: number;
   readonly queuedFrames: number;
 }
 
@@ -117,7 +133,9 @@ export class PlayoutStream extends EventEmitter<PlayoutEvents> implements TickSu
   /** RTP timestamp increment per frame. */
   readonly frameSamples: number;
   readonly #sink: RtpSink;
-  readonly #ticksPerFrame: number;
+  readonly #clock: FrameClock;
+  readonly #maxQueuedFrames: number;
+  readonly #maxQueuedMs: number;
   readonly #silence: Buffer | undefined;
 
   #frames: Array<Buffer | undefined>;
@@ -152,23 +170,21 @@ export class PlayoutStream extends EventEmitter<PlayoutEvents> implements TickSu
     flushedFrames: 0,
     discardedFrames: 0,
     blockedFrames: 0,
+    overflowFrames: 0,
   };
 
   constructor(options: PlayoutStreamOptions) {
     super();
     const ptimeMs = options.ptimeMs ?? 20;
     const tickPeriodMs = options.tickPeriodMs ?? 20;
-    const ticksPerFrame = ptimeMs / tickPeriodMs;
-    // The ticker only wakes on its own period, so a ptime must be a whole number of ticks (20, 40, 60 ms).
-    if (!Number.isInteger(ticksPerFrame) || ticksPerFrame < 1) {
-      throw new RangeError(`ptimeMs ${ptimeMs} must be a positive multiple of the ${tickPeriodMs} ms tick`);
-    }
     if (!Number.isInteger(options.frameSamples) || options.frameSamples <= 0) {
       throw new RangeError('frameSamples must be a positive integer');
     }
     this.ptimeMs = ptimeMs;
     this.frameSamples = options.frameSamples;
-    this.#ticksPerFrame = ticksPerFrame;
+    this.#clock = new FrameClock(ptimeMs, tickPeriodMs);
+    this.#maxQueuedMs = options.maxQueuedMs ?? MAX_QUEUED_AUDIO_MS;
+    this.#maxQueuedFrames = Math.max(1, Math.floor(this.#maxQueuedMs / ptimeMs));
     this.#sink = options.sink;
     this.#silence = options.silenceFrame;
     this.#sequence = (options.initialSequence ?? randomInt(0, 0x1_0000)) & 0xffff;
@@ -199,14 +215,26 @@ export class PlayoutStream extends EventEmitter<PlayoutEvents> implements TickSu
     return rec === undefined ? 0 : this.#ms(rec.sentFrames);
   }
 
+  /** Frames that still fit under `maxQueuedMs`. */
+  get roomFrames(): number {
+    return this.#maxQueuedFrames - this.#count;
+  }
+
   /**
    * Queues one encoded frame of exactly one ptime. Ownership of `frame` passes to the stream until it is sent.
-   * Frames of a blocked response are dropped and counted.
+   * Frames of a blocked response, and frames beyond `maxQueuedMs`, are dropped and counted. Returns whether
+   * the frame was queued.
    */
-  enqueue(frame: Buffer, itemId: string, responseId: string): void {
+  enqueue(frame: Buffer, itemId: string, responseId: string): boolean {
     if (this.#blocked.has(responseId)) {
       this.#stats.blockedFrames++;
-      return;
+      return false;
+    }
+    if (this.#count >= this.#maxQueuedFrames) {
+      if (this.#stats.overflowFrames++ === 0 && this.listenerCount('overflow') > 0) {
+        this.emit('overflow', { queuedMs: this.queuedMs, maxQueuedMs: this.#maxQueuedMs });
+      }
+      return false;
     }
     let rec = this.#lastEnqueued;
     if (rec === undefined || rec.itemId !== itemId || rec.responseId !== responseId) {
@@ -224,11 +252,21 @@ export class PlayoutStream extends EventEmitter<PlayoutEvents> implements TickSu
     this.#owners[tail] = rec;
     this.#count++;
     rec.queuedFrames++;
+    return true;
   }
 
-  /** Called by the ticker once per period: sends at most one frame per ptime. */
+  /** Called by the ticker once per period: sends the frames due on this tick (see {@link FrameClock}). */
   tick(tickIndex: number, _lateMs: number): void {
-    const slot = this.#ticksPerFrame === 1 ? tickIndex : Math.floor(tickIndex / this.#ticksPerFrame);
+    const clock = this.#clock;
+    if (clock.advance(tickIndex) === 0) return;
+    for (let slot = clock.start; slot < clock.end; slot++) this.playSlot(slot);
+  }
+
+  /**
+   * Sends the frame of media slot `slot` (one ptime each; callers with their own {@link FrameClock}, like
+   * the RTP leg, drive the stream slot by slot). Slots only increase; a jump is a gap in the media clock.
+   */
+  playSlot(slot: number): void {
     if (slot <= this.#lastSlot) return;
     if (this.#lastSlot >= 0) {
       const elapsed = slot - this.#lastSlot;
