@@ -2,27 +2,29 @@
  * One call's RTP socket: receive, parse, latch, count; send pre-built packets to the latched peer.
  *
  * Symmetric RTP (RFC 4961): we send from the port we receive on, to the address and port the peer's packets
- * come from, which is what makes calls work through NAT. Latching policy (DESIGN.md §3 Media):
+ * come from, which is what makes calls work through NAT. Which source is latched is decided by
+ * {@link RtpLatch} (latch.ts): probation of RFC 3550 §A.1 per source, preferring the SIP signaling address
+ * and the SDP address, no takeover by another stream. Policies (DESIGN.md §3 Media):
  *
- * - Before latching, packets go to the SDP address ({@link RtpSocket.setRemote}).
- * - `'sdp-or-nat'` (default): latch to the first packet whose source address equals the SDP address (any
- *   port: a NAT may rewrite it). If the SDP address is unknown (unset, 0.0.0.0, ::) or private (RFC 1918,
- *   RFC 6598 CGNAT, link-local, IPv6 ULA), the peer is behind NAT and cannot be matched, so we
- *   latch to the first source whatever it is.
- * - `'sdp-only'`: latch only to a source matching the SDP address; unknown SDP address → first source.
- * - `'first-source'`: latch to whichever source sends first.
+ * - `'sdp-or-nat'` (default): the signaling address and a public SDP address are preferred; another source
+ *   may latch only when no preferred address is known (unknown or private SDP address and no signaling
+ *   address: a NAT'd peer), or after `foreignLatchDelayMs` without a single preferred packet.
+ * - `'sdp-only'`: only a source on the SDP address latches; unknown SDP address → any source.
+ * - `'first-source'`: the first source to complete probation.
  *
- * Once latched, packets from any other address:port are dropped and counted (`foreignDropped`). A new SDP
- * address (re-INVITE) unlatches.
+ * Until a source is latched, packets go to the SDP address ({@link RtpSocket.setRemote}) — never to a source
+ * that has not proven itself — and nothing received is delivered. Once latched, packets from any other
+ * address:port are dropped and counted (`foreignDropped`). A new SDP address or port (re-INVITE) unlatches.
  */
 import { EventEmitter } from 'node:events';
 import type { RemoteInfo, Socket } from 'node:dgram';
 import type { Logger } from '../../observability/logger.js';
 import { TelephoneEventReceiver, type DtmfDigitEvent } from './dtmf.js';
+import { LatchVerdict, RtpLatch, type LatchPolicy } from './latch.js';
 import { createRtpPacket, isRtcp, parseRtp, type RtpPacket } from './packet.js';
 import type { PortLease, PortPool } from './port-pool.js';
 
-export type LatchPolicy = 'sdp-or-nat' | 'sdp-only' | 'first-source';
+export type { LatchPolicy } from './latch.js';
 
 /**
  * Events of an {@link RtpSocket}. The `packet` RtpPacket object is reused for every packet and its `buffer`
@@ -35,7 +37,11 @@ export interface RtpSocketEvents {
    * are also emitted as `packet` so the jitter buffer can account for their sequence numbers.
    */
   dtmf: [event: DtmfDigitEvent];
-  /** The remote address was fixed by the first accepted packet (DESIGN.md §4: greet after first RTP). */
+  /**
+   * A source completed probation and is now the peer (DESIGN.md §4: greet after first RTP). Emitted again
+   * when the stream moves (NAT rebinding proven by SSRC and sequence numbers) or a preferred source takes
+   * over from a fallback one.
+   */
   latched: [address: string, port: number];
   /** No RTP arrived for `inactivityTimeoutMs`. Emitted once per silent period. */
   timeout: [];
@@ -49,8 +55,12 @@ export interface RtpSocketCounters {
   bytesSent: number;
   /** Datagrams that failed RTP parsing (RFC 3550 §5.1 checks in parseRtp). */
   malformed: number;
-  /** Packets from a source other than the latched (or latchable) one. */
+  /** Packets from a source other than the latched one, or from one that may not latch (not delivered). */
   foreignDropped: number;
+  /** Packets from a latchable source still on probation (RFC 3550 §A.1), dropped. */
+  probationRejected: number;
+  /** Latches after the first: NAT rebinding of the same stream, or a preferred source taking over. */
+  relatched: number;
   /** RTCP packets on the RTP port (rtcp-mux, RFC 5761), ignored. */
   rtcpIgnored: number;
   /** send() calls made before any remote was known. */
@@ -63,6 +73,18 @@ export interface RtpSocketOptions {
   /** Local address to bind (IPv4 or IPv6 literal). */
   readonly host: string;
   readonly latchPolicy?: LatchPolicy;
+  /**
+   * Source address of the SIP request that set up this call (the INVITE's, RFC 3261 §18.2.1 `received`):
+   * the preferred media source. Can also be set later with {@link RtpSocket.setSignalingAddress}.
+   */
+  readonly signalingAddress?: string;
+  /** Consecutive packets of one SSRC from one source before it latches. Default 3 (at least 2). */
+  readonly probationPackets?: number;
+  /**
+   * With a preferred address known, how long after the first packet from elsewhere (counted from the first
+   * setRemote) another source may latch if no preferred packet came at all. Default 2000 ms.
+   */
+  readonly foreignLatchDelayMs?: number;
   /** Emit `timeout` after this long without inbound RTP. 0 disables. Default 0. */
   readonly inactivityTimeoutMs?: number;
   readonly logger?: Logger;
@@ -76,6 +98,8 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
     bytesSent: 0,
     malformed: 0,
     foreignDropped: 0,
+    probationRejected: 0,
+    relatched: 0,
     rtcpIgnored: 0,
     sendNoRemote: 0,
     sendErrors: 0,
@@ -83,14 +107,15 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
   readonly #lease: PortLease;
   readonly #socket: Socket;
   readonly #packet: RtpPacket = createRtpPacket();
-  readonly #policy: LatchPolicy;
+  readonly #latch: RtpLatch;
+  readonly #foreignDelayMs: number;
   readonly #timeoutMs: number;
   readonly #logger: Logger | undefined;
   #sdpAddress: string | undefined;
   #sdpPort = 0;
-  #sdpMatchable = false;
-  #latchedAddress: string | undefined;
-  #latchedPort = 0;
+  #remoteSet = false;
+  #latchCount = 0;
+  #graceTimer: NodeJS.Timeout | undefined;
   #timer: NodeJS.Timeout | undefined;
   #checkPeriodMs = 0;
   #idleChecks = 0;
@@ -110,7 +135,12 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
     super();
     this.#lease = lease;
     this.#socket = lease.socket;
-    this.#policy = options.latchPolicy ?? 'sdp-or-nat';
+    this.#latch = new RtpLatch({
+      policy: options.latchPolicy ?? 'sdp-or-nat',
+      ...(options.probationPackets === undefined ? {} : { probationPackets: options.probationPackets }),
+    });
+    this.#latch.setSignalingAddress(options.signalingAddress);
+    this.#foreignDelayMs = options.foreignLatchDelayMs ?? 2000;
     this.#timeoutMs = options.inactivityTimeoutMs ?? 0;
     this.#logger = options.logger;
     this.#socket.on('message', (msg, rinfo) => this.#onMessage(msg, rinfo));
@@ -134,14 +164,15 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
 
   /** Where send() goes now: the latched source, else the SDP address, else undefined. */
   get remote(): { address: string; port: number } | undefined {
-    if (this.#latchedAddress !== undefined) return { address: this.#latchedAddress, port: this.#latchedPort };
+    const latched = this.#latch.address;
+    if (latched !== undefined) return { address: latched, port: this.#latch.port };
     if (this.#sdpAddress !== undefined && this.#sdpPort > 0)
       return { address: this.#sdpAddress, port: this.#sdpPort };
     return undefined;
   }
 
   get latched(): boolean {
-    return this.#latchedAddress !== undefined;
+    return this.#latch.latched;
   }
 
   get closed(): boolean {
@@ -149,19 +180,23 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
   }
 
   /**
-   * Sets the remote media address from SDP (c= and m= lines). A changed address unlatches so the next
-   * matching packet re-latches (re-INVITE moving media, RFC 3264 §8).
+   * Sets the remote media address from SDP (c= and m= lines). A changed address or port unlatches so the
+   * new source goes through probation (re-INVITE moving media, RFC 3264 §8).
    */
   setRemote(address: string, port: number): void {
     const unknown = address === '' || address === '0.0.0.0' || address === '::';
     const next = unknown ? undefined : address;
-    if (next !== this.#sdpAddress) {
-      this.#latchedAddress = undefined;
-      this.#latchedPort = 0;
-    }
+    const changed = next !== this.#sdpAddress || port !== this.#sdpPort;
     this.#sdpAddress = next;
     this.#sdpPort = port;
-    this.#sdpMatchable = next !== undefined && (this.#policy === 'sdp-only' || !isPrivateAddress(next));
+    this.#remoteSet = true;
+    this.#latch.setSdp(next, next !== undefined && !isPrivateAddress(next), changed);
+    if (changed) this.#clearGrace();
+  }
+
+  /** The SIP signaling source address of the call (see {@link RtpSocketOptions.signalingAddress}). */
+  setSignalingAddress(address: string | undefined): void {
+    this.#latch.setSignalingAddress(address);
   }
 
   /**
@@ -173,8 +208,8 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
    */
   send(buf: Buffer, length: number): boolean {
     if (this.#closed) return false;
-    let address = this.#latchedAddress;
-    let port = this.#latchedPort;
+    let address = this.#latch.address;
+    let port = this.#latch.port;
     if (address === undefined) {
       address = this.#sdpAddress;
       port = this.#sdpPort;
@@ -208,6 +243,7 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
     this.#closed = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
+    this.#clearGrace();
     this.#lease.release();
     this.#dtmf?.flush();
     this.emit('close');
@@ -220,19 +256,25 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
       this.counters.rtcpIgnored++;
       return;
     }
-    if (!this.#acceptSource(rinfo)) {
-      this.counters.foreignDropped++;
-      return;
-    }
     const packet = this.#packet;
     if (!parseRtp(msg, packet, length)) {
+      // Garbage never steers our media: it is not even a probation candidate.
       this.counters.malformed++;
       return;
     }
-    if (this.#latchedAddress === undefined) {
-      // Latch only on a packet that parsed: garbage must not steer our media.
-      this.#latchedAddress = rinfo.address;
-      this.#latchedPort = rinfo.port;
+    const verdict = this.#latch.check(rinfo.address, rinfo.port, packet.ssrc, packet.sequence);
+    if (verdict === LatchVerdict.Probation) {
+      this.counters.probationRejected++;
+      return;
+    }
+    if (verdict === LatchVerdict.Foreign) {
+      this.counters.foreignDropped++;
+      if (!this.#latch.latched) this.#startGrace();
+      return;
+    }
+    if (verdict === LatchVerdict.Latched) {
+      if (this.#latchCount++ > 0) this.counters.relatched++;
+      this.#clearGrace();
       this.emit('latched', rinfo.address, rinfo.port);
     }
     this.counters.packetsReceived++;
@@ -241,13 +283,24 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
     this.emit('packet', packet, rinfo);
   }
 
-  /** Would a packet from `rinfo` be accepted (either from the latched peer or eligible to latch)? */
-  #acceptSource(rinfo: RemoteInfo): boolean {
-    if (this.#latchedAddress !== undefined) {
-      return rinfo.port === this.#latchedPort && rinfo.address === this.#latchedAddress;
-    }
-    if (this.#policy === 'first-source' || this.#sdpAddress === undefined || !this.#sdpMatchable) return true;
-    return rinfo.address === this.#sdpAddress;
+  /**
+   * A packet came from a source that may not latch while a preferred address is known. If none of the
+   * preferred addresses sends anything for foreignLatchDelayMs (counted only once the SDP answer is in
+   * place: before that the caller cannot be sending yet), the peer's media evidently comes from elsewhere
+   * (a carrier's separate media server) and the other source may latch after its probation. Once per SDP.
+   */
+  #startGrace(): void {
+    if (this.#graceTimer !== undefined || !this.#remoteSet || !this.#latch.foreignNeedsGrace) return;
+    if (this.#latch.preferredSeen) return;
+    this.#graceTimer = setTimeout(() => {
+      if (!this.#latch.preferredSeen) this.#latch.allowForeign();
+    }, this.#foreignDelayMs);
+    this.#graceTimer.unref();
+  }
+
+  #clearGrace(): void {
+    if (this.#graceTimer !== undefined) clearTimeout(this.#graceTimer);
+    this.#graceTimer = undefined;
   }
 
   /**

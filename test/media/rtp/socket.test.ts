@@ -20,22 +20,24 @@ async function open(options: Partial<RtpSocketOptions> = {}): Promise<RtpSocket>
   return s;
 }
 
-async function peer(): Promise<Socket> {
+async function peer(address = HOST): Promise<Socket> {
   const s = createSocket('udp4');
-  await new Promise<void>((resolve) => s.bind(0, HOST, resolve));
+  await new Promise<void>((resolve) => s.bind(0, address, resolve));
   cleanup.push(() => s.close());
   return s;
 }
 
-function rtp(sequence: number, payload = Buffer.from([1, 2, 3, 4])): Buffer {
-  return serializeRtp(
-    { payloadType: 0, marker: false, sequence, timestamp: sequence * 160, ssrc: 7 },
-    payload,
-  );
+function rtp(sequence: number, payload = Buffer.from([1, 2, 3, 4]), ssrc = 7): Buffer {
+  return serializeRtp({ payloadType: 0, marker: false, sequence, timestamp: sequence * 160, ssrc }, payload);
 }
 
 function sendTo(from: Socket, to: number, buf: Buffer): Promise<void> {
   return new Promise((resolve, reject) => from.send(buf, to, HOST, (err) => (err ? reject(err) : resolve())));
+}
+
+/** Sends packets `first..first+n-1` (consecutive: enough to pass probation when n ≥ 3). */
+async function sendRun(from: Socket, to: number, first: number, n: number, ssrc = 7): Promise<void> {
+  for (let i = 0; i < n; i++) await sendTo(from, to, rtp(first + i, undefined, ssrc));
 }
 
 /** Resolves after `n` packet events, collecting copies of the fields (the packet object is reused). */
@@ -74,23 +76,23 @@ describe('RtpSocket', () => {
     expect(s.send(Buffer.alloc(12), 12)).toBe(false);
   });
 
-  it('latches to the SDP-matching source, then drops and counts a second sender', async () => {
-    const s = await open();
+  it('latches after three consecutive packets of one source and delivers nothing before', async () => {
+    const s = await open({ signalingAddress: HOST });
     s.setRemote(HOST, 9); // SDP port differs from the real source port (NAT rewrite)
     const a = await peer();
     const b = await peer();
     const latched = once(s, 'latched');
     const first = collect(s, 2);
-    await sendTo(a, s.port, rtp(1));
+    await sendRun(a, s.port, 1, 3);
     expect(await latched).toEqual([HOST, a.address().port]);
-    await sendTo(b, s.port, rtp(100));
-    await sendTo(b, s.port, rtp(101));
-    await sendTo(a, s.port, rtp(2));
+    await sendRun(b, s.port, 100, 5, 8); // another stream from another port: never delivered
+    await sendTo(a, s.port, rtp(4));
     const got = await first;
-    expect(got.map((g) => g.seq)).toEqual([1, 2]);
+    expect(got.map((g) => g.seq)).toEqual([3, 4]);
     expect(got[0]!.payload).toEqual(Buffer.from([1, 2, 3, 4]));
     await settle();
-    expect(s.counters.foreignDropped).toBe(2);
+    expect(s.counters.probationRejected).toBe(2);
+    expect(s.counters.foreignDropped).toBe(5);
     expect(s.counters.packetsReceived).toBe(2);
     expect(s.remote).toEqual({ address: HOST, port: a.address().port });
   });
@@ -106,8 +108,9 @@ describe('RtpSocket', () => {
     const [msg, rinfo] = (await atSdp) as [Buffer, RemoteInfo];
     expect(msg).toEqual(pkt);
     expect(rinfo.port).toBe(s.port); // sent from the RTP port itself
-    await sendTo(natPeer, s.port, rtp(1));
-    await once(s, 'latched');
+    const latched = once(s, 'latched');
+    await sendRun(natPeer, s.port, 1, 3);
+    await latched;
     const atNat = once(natPeer, 'message');
     s.send(pkt, 12); // only the header
     const [msg2] = (await atNat) as [Buffer];
@@ -132,7 +135,7 @@ describe('RtpSocket', () => {
       s.setRemote(sdp, 4000);
       const a = await peer();
       const latched = once(s, 'latched');
-      await sendTo(a, s.port, rtp(1));
+      await sendRun(a, s.port, 1, 3);
       expect((await latched)[1]).toBe(a.address().port);
     }
   });
@@ -151,8 +154,8 @@ describe('RtpSocket', () => {
     expect(s.latched).toBe(false);
     expect(packets).toBe(0);
     const got = collect(s, 1);
-    await sendTo(a, s.port, rtp(9));
-    expect((await got)[0]!.seq).toBe(9);
+    await sendRun(a, s.port, 9, 3);
+    expect((await got)[0]!.seq).toBe(11);
   });
 
   it('re-latches when the SDP address changes (re-INVITE)', async () => {
@@ -160,12 +163,13 @@ describe('RtpSocket', () => {
     s.setRemote(HOST, 4000);
     const a = await peer();
     const b = await peer();
-    await sendTo(a, s.port, rtp(1));
-    await once(s, 'latched');
+    const first = once(s, 'latched');
+    await sendRun(a, s.port, 1, 3);
+    await first;
     s.setRemote('127.0.0.2', 4000);
     expect(s.latched).toBe(false);
     const latched = once(s, 'latched');
-    await sendTo(b, s.port, rtp(2));
+    await sendRun(b, s.port, 2, 3, 9);
     expect((await latched)[1]).toBe(b.address().port);
   });
 
@@ -196,6 +200,9 @@ describe('RtpSocket telephone-event and IPv6', () => {
     const s = await open();
     s.setTelephoneEvent(101);
     const a = await peer();
+    const latched = once(s, 'latched');
+    await sendRun(a, s.port, 7, 3); // audio first: probation passes on seq 7–9
+    await latched;
     const digits: string[] = [];
     s.on('dtmf', (e) => digits.push(e.digit));
     let packets = 0;
@@ -233,7 +240,7 @@ describe('RtpSocket telephone-event and IPv6', () => {
     cleanup.push(() => p6.close());
     s.setRemote('::1', p6.address().port);
     const got = once(s, 'packet');
-    p6.send(rtp(3), s.port, '::1');
+    for (let q = 1; q <= 3; q++) p6.send(rtp(q), s.port, '::1');
     const [pkt] = (await got) as [RtpPacket];
     expect(pkt.sequence).toBe(3);
     const back = once(p6, 'message');
