@@ -9,13 +9,18 @@ import { createBridgeTransfer } from './call/bridge.js';
 import { createCallMetrics } from './call/call-metrics.js';
 import { CallManager, type CallRecorderFactory } from './call/call-manager.js';
 import { startCluster } from './cluster/index.js';
+import { RevocationChannel } from './cluster/revocation.js';
 import { PromptPlayer } from './call/prompt.js';
 import { CallRecorder } from './call/recorder.js';
 import { RtpLegFactory } from './call/rtp-leg.js';
 import type { Config } from './config/config.js';
 import { SwitchboardError } from './errors.js';
+import { registerAuthMetrics } from './http/auth-metrics.js';
 import { Authenticator, resolveAdminToken } from './http/auth.js';
+import { KeyCache } from './http/key-cache.js';
 import type { CallControl, ProviderCatalog } from './http/ports.js';
+import { ProviderUrlPolicy } from './http/provider-url-policy.js';
+import { TokenBucketLimiter } from './http/rate-limit.js';
 import { createHttpServer } from './http/server.js';
 import { createCodec } from './media/codecs/index.js';
 import { PortPool } from './media/rtp/port-pool.js';
@@ -245,16 +250,38 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
       { adminToken: config.ADMIN_TOKEN, dataDir: config.DATA_DIR },
       logger,
     );
+    // Key revocation reaches every instance at once over Redis pub/sub (issue 11).
+    const revocations =
+      config.REDIS_URL === undefined
+        ? undefined
+        : new RevocationChannel({
+            url: config.REDIS_URL,
+            keyPrefix: deps.redisKeyPrefix ?? 'switchboard:',
+            logger,
+          });
+    if (revocations !== undefined) services.push({ name: 'revocations', close: () => revocations.close() });
+    const auth = new Authenticator(adminToken, store, {
+      metricsToken: config.METRICS_TOKEN,
+      cache: new KeyCache({ positiveTtlMs: config.API_KEY_CACHE_TTL_MS }),
+      limiter: new TokenBucketLimiter({
+        ratePerS: config.API_TENANT_RATE_PER_S,
+        burst: config.API_TENANT_BURST,
+      }),
+      ...(revocations === undefined ? {} : { revocations }),
+    });
+    revocations?.start((tenant, id) => auth.forget(tenant, id));
+    registerAuthMetrics(metrics, auth);
     const http = createHttpServer({
       metrics,
       logger,
       readiness: { signaling: () => signaling.connected, store: () => store.ping() },
       api: {
-        auth: new Authenticator(adminToken, store),
+        auth,
         store,
         catalog: providerCatalog(registry),
         calls: callControl,
         knownTenants: () => dialplans.all().map((d) => d.dialplan.tenant),
+        providerUrls: new ProviderUrlPolicy({ allow: config.PROVIDER_URL_ALLOW }),
       },
     });
     await http.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });

@@ -48,6 +48,23 @@ const envShape = z.object({
     .refine((s) => Buffer.from(s, 'base64').length === 32, 'must be 32 bytes, base64-encoded')
     .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Hosts a tenant key may point a provider `url` at: comma-separated `host[:port]`, `*.example.com`. */
+  PROVIDER_URL_ALLOW: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((p) => p.trim().toLowerCase())
+        .filter((p) => p !== ''),
+    )
+    .default([]),
+  /** A token that may read /metrics besides the admin token (for a Prometheus scraper). */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Per-tenant API rate: tokens per second and bucket size (a tenant may burst this many requests). */
+  API_TENANT_RATE_PER_S: z.coerce.number().positive().default(20),
+  API_TENANT_BURST: z.coerce.number().int().positive().default(60),
+  /** How long an instance trusts a cached tenant key: the longest a revoked key survives without Redis. */
+  API_KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5000),
 });
 
 /** The names of every setting Switchboard reads; nothing else in the code reads process.env. */

@@ -6,17 +6,20 @@ import { SwitchboardError } from '../errors.js';
 export class HttpError extends SwitchboardError {
   readonly statusCode: number;
   readonly issues: readonly z.core.$ZodIssue[] | undefined;
+  /** Sent as Retry-After (seconds) with 429 and 503 answers. */
+  readonly retryAfterS: number | undefined;
 
   constructor(
     statusCode: number,
     code: `HTTP_${string}`,
     message: string,
     issues?: readonly z.core.$ZodIssue[],
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterS?: number },
   ) {
-    super(code, message, options);
+    super(code, message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.statusCode = statusCode;
     this.issues = issues;
+    this.retryAfterS = options?.retryAfterS;
   }
 }
 
@@ -53,7 +56,10 @@ function send(
 /** Every error becomes JSON `{error:{code,message}}`; internal errors never leak their message. */
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, req, reply) => {
-    if (err instanceof HttpError) return send(reply, err.statusCode, err.code, err.message, err.issues);
+    if (err instanceof HttpError) {
+      if (err.retryAfterS !== undefined) void reply.header('retry-after', String(err.retryAfterS));
+      return send(reply, err.statusCode, err.code, err.message, err.issues);
+    }
     if (err instanceof SwitchboardError) {
       const status = err.code === 'TENANT_STORE_UNAVAILABLE' ? 503 : err.code.startsWith('SIP_') ? 502 : 422;
       return send(reply, status, err.code, err.message);

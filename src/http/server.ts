@@ -5,6 +5,7 @@ import type { TenantStore } from '../tenants/store.js';
 import type { Authenticator } from './auth.js';
 import { installErrorHandling } from './errors.js';
 import type { CallControl, ProviderCatalog } from './ports.js';
+import type { ProviderUrlPolicy } from './provider-url-policy.js';
 import { registerCallRoutes } from './routes/calls.js';
 import { registerTenantRoutes } from './routes/tenants.js';
 
@@ -15,6 +16,8 @@ export interface ApiDeps {
   readonly calls: CallControl;
   /** Tenants named by dialplans (a tenant exists once it has a dialplan or a stored credential). */
   readonly knownTenants: () => string[];
+  /** Where tenant keys may point provider endpoints; default: the official endpoints only. */
+  readonly providerUrls?: ProviderUrlPolicy;
 }
 
 export interface HttpServerOptions {
@@ -58,7 +61,8 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
 
   const api = options.api;
   app.get('/metrics', async (req, reply) => {
-    if (api !== undefined) await api.auth.authenticate(req);
+    // Platform-wide counters and host/pid: the admin token or METRICS_TOKEN only (issue 11).
+    if (api !== undefined) await api.auth.authenticateMetrics(req);
     const body = await options.metrics.metrics();
     return reply.type(options.metrics.contentType).send(body);
   });

@@ -34,7 +34,8 @@ export class EncryptedTenantStore implements TenantStore {
   readonly #backend: RecordBackend;
   readonly #cipher: CredentialCipher;
   readonly #log: Logger;
-  readonly #lastKnown = new Map<string, string | undefined>();
+  /** Values read or written, by key: only records that exist, so it is bounded by what the backend holds. */
+  readonly #lastKnown = new Map<string, string>();
 
   constructor(options: { backend: RecordBackend; cipher: CredentialCipher; logger: Logger }) {
     this.#backend = options.backend;
@@ -46,34 +47,53 @@ export class EncryptedTenantStore implements TenantStore {
     return this.#backend.kind;
   }
 
-  /** Read through the backend, falling back to the last value read when the backend is unreachable. */
+  /**
+   * Read through the backend, falling back to the last value read when the backend is unreachable (so calls
+   * keep getting credentials while Redis is away). A miss is not remembered: issue 11 found every unknown
+   * key adding an entry forever.
+   */
   async #read(key: string): Promise<string | undefined> {
     try {
       const value = await this.#backend.get(key);
-      this.#lastKnown.set(key, value);
+      if (value === undefined) this.#lastKnown.delete(key);
+      else this.#lastKnown.set(key, value);
       return value;
     } catch (err) {
-      if (this.#lastKnown.has(key)) {
+      const last = this.#lastKnown.get(key);
+      if (last !== undefined) {
         this.#log.warn({ err: (err as Error).message }, 'store unreachable; using last known data');
-        return this.#lastKnown.get(key);
+        return last;
       }
       throw new TenantError('TENANT_STORE_UNAVAILABLE', 'tenant store unreachable', { cause: err });
     }
   }
 
+  /** Read without the last-known fallback: API keys must not outlive a revocation while Redis is away. */
+  async #readFresh(key: string): Promise<string | undefined> {
+    try {
+      return await this.#backend.get(key);
+    } catch (err) {
+      throw new TenantError('TENANT_STORE_UNAVAILABLE', 'tenant store unreachable', { cause: err });
+    }
+  }
+
   async #write(key: string, value: string): Promise<void> {
+    await this.#writeFresh(key, value);
+    this.#lastKnown.set(key, value);
+  }
+
+  async #writeFresh(key: string, value: string): Promise<void> {
     try {
       await this.#backend.set(key, value);
     } catch (err) {
       throw new TenantError('TENANT_STORE_UNAVAILABLE', 'tenant store unreachable', { cause: err });
     }
-    this.#lastKnown.set(key, value);
   }
 
   async #delete(key: string): Promise<boolean> {
     try {
       const existed = await this.#backend.delete(key);
-      this.#lastKnown.set(key, undefined);
+      this.#lastKnown.delete(key);
       return existed;
     } catch (err) {
       throw new TenantError('TENANT_STORE_UNAVAILABLE', 'tenant store unreachable', { cause: err });
@@ -155,12 +175,12 @@ export class EncryptedTenantStore implements TenantStore {
 
   async putApiKey(tenant: string, id: string, tokenHash: string): Promise<void> {
     const record: ApiKeyRecord = { id, tenant, createdAt: new Date().toISOString() };
-    await this.#write(APIKEY + tokenHash, JSON.stringify(record));
-    await this.#write(`${APIKEY_ID}${tenant}:${id}`, tokenHash);
+    await this.#writeFresh(APIKEY + tokenHash, JSON.stringify(record));
+    await this.#writeFresh(`${APIKEY_ID}${tenant}:${id}`, tokenHash);
   }
 
   async findApiKey(tokenHash: string): Promise<ApiKeyRecord | undefined> {
-    const raw = await this.#read(APIKEY + tokenHash);
+    const raw = await this.#readFresh(APIKEY + tokenHash);
     if (raw === undefined) return undefined;
     try {
       const r = JSON.parse(raw) as ApiKeyRecord;
@@ -171,7 +191,7 @@ export class EncryptedTenantStore implements TenantStore {
   }
 
   async deleteApiKey(tenant: string, id: string): Promise<boolean> {
-    const hash = await this.#read(`${APIKEY_ID}${tenant}:${id}`);
+    const hash = await this.#readFresh(`${APIKEY_ID}${tenant}:${id}`);
     if (hash === undefined) return false;
     await this.#delete(APIKEY + hash);
     return this.#delete(`${APIKEY_ID}${tenant}:${id}`);

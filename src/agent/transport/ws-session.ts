@@ -43,6 +43,12 @@ export interface WsSessionOptions {
   };
   /** ws ping period; a ping still unanswered at the next tick terminates the socket. 0 disables. Default 15000. */
   readonly heartbeatIntervalMs?: number;
+  /**
+   * Largest provider message accepted (ws `maxPayload`, checked from the frame header before the payload is
+   * buffered). Bigger is a fatal AGENT_PROTOCOL error for this session only. Default 4 MiB: a realtime
+   * audio delta is a few KiB; ws's own default of 100 MiB let one provider raise RSS by 636 MB (issue 11).
+   */
+  readonly maxMessageBytes?: number;
   /** Bound of the audio FIFO; on overflow the oldest audio is dropped. Default 1 MiB. */
   readonly maxQueuedBytes?: number;
   /** Queued audio is handed to the socket only while ws.bufferedAmount is below this. Default 16 KiB. */
@@ -74,6 +80,9 @@ class AttemptFailure extends Error {
 }
 
 const NORMAL_CLOSURE = 1000;
+export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** ws's error code when a frame header announces more than maxPayload (it then closes with 1009). */
+const WS_TOO_BIG = 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
 const CLOSE_GRACE_MS = 2000;
 
 /**
@@ -91,6 +100,9 @@ export class WsSession extends EventEmitter<WsSessionEvents> {
   readonly #connectTimeoutMs: number;
   readonly #heartbeatIntervalMs: number;
   readonly #highWaterMarkBytes: number;
+  readonly #maxMessageBytes: number;
+  /** Sockets ws closed because the provider sent an oversized message. */
+  readonly #oversized = new WeakSet<WebSocket>();
   readonly #audio: AudioQueue;
   readonly #drainAfterWrite = (): void => this.#drain();
 
@@ -122,6 +134,7 @@ export class WsSession extends EventEmitter<WsSessionEvents> {
     this.#connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
     this.#heartbeatIntervalMs = opts.heartbeatIntervalMs ?? 15_000;
     this.#highWaterMarkBytes = opts.highWaterMarkBytes ?? 16 * 1024;
+    this.#maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.#audio = new AudioQueue(opts.maxQueuedBytes ?? 1024 * 1024);
   }
 
@@ -344,7 +357,13 @@ export class WsSession extends EventEmitter<WsSessionEvents> {
       this.#abortAttempt = () => fail('AGENT_CONNECT_FAILED', 'connect aborted by close()', false);
 
       ws.on('error', (err: Error) => {
-        if (!settled) fail('AGENT_CONNECT_FAILED', `provider connect failed: ${err.message}`, true, err);
+        const tooBig = (err as NodeJS.ErrnoException).code === WS_TOO_BIG;
+        if (tooBig) {
+          this.#oversized.add(ws);
+          this.#log.warn({ maxMessageBytes: this.#maxMessageBytes }, 'provider message over the size cap');
+        }
+        // An oversized message is the provider's doing and would recur on a retry.
+        if (!settled) fail('AGENT_CONNECT_FAILED', `provider connect failed: ${err.message}`, !tooBig, err);
         else this.#log.debug({ err: err.message }, 'provider websocket error');
       });
       ws.once('unexpected-response', (_req, res) => {
@@ -432,7 +451,7 @@ export class WsSession extends EventEmitter<WsSessionEvents> {
   }
 
   #createSocket(): WebSocket {
-    const options: ClientOptions = { headers: { ...this.#opts.headers } };
+    const options: ClientOptions = { headers: { ...this.#opts.headers }, maxPayload: this.#maxMessageBytes };
     if (this.#opts.webSocketFactory !== undefined)
       return this.#opts.webSocketFactory(this.#opts.url, options);
     return new WebSocket(this.#opts.url, this.#opts.protocols ?? [], options);
@@ -454,6 +473,15 @@ export class WsSession extends EventEmitter<WsSessionEvents> {
     if (this.#ws !== ws || this.#state !== 'open') return;
     this.#ws = undefined;
     this.#stopHeartbeat();
+    if (this.#oversized.has(ws)) {
+      this.#fail({
+        code: 'AGENT_PROTOCOL',
+        message: `provider sent a message larger than ${this.#maxMessageBytes} bytes`,
+        fatal: true,
+        retryable: false,
+      });
+      return;
+    }
     const c = this.#classifyClose(code, reason);
     const retryable = c.retryable;
     this.#log.warn({ code, retryable }, 'provider websocket closed unexpectedly');

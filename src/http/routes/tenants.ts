@@ -2,8 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { TenantStore } from '../../tenants/store.js';
 import { tenantNameSchema } from '../../routing/dialplan.js';
-import { assertAdmin, assertTenantAccess, newApiKey, type Authenticator } from '../auth.js';
-import { notFound, parseOr400 } from '../errors.js';
+import { assertAdmin, assertTenantAccess, newApiKey, type Authenticator, type Principal } from '../auth.js';
+import { HttpError, notFound, parseOr400 } from '../errors.js';
+import { ProviderUrlPolicy } from '../provider-url-policy.js';
 import type { ProviderCatalog } from '../ports.js';
 
 const providerSlug = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,40}$/, 'a provider slug');
@@ -17,11 +18,26 @@ export function maskSecret(value: unknown): string {
   return s.length <= 4 ? '****' : `****${s.slice(-4)}`;
 }
 
+/** The operator's outbound trunk: admin-written only, tenants read it masked (issue 11, toll fraud). */
+const ADMIN_ONLY_CREDENTIALS: ReadonlySet<string> = new Set(['sip-trunk']);
+
+function assertMayWrite(principal: Principal, provider: string): void {
+  if (principal.kind === 'tenant' && ADMIN_ONLY_CREDENTIALS.has(provider))
+    throw new HttpError(403, 'HTTP_FORBIDDEN', `the ${provider} credential is managed by the operator`);
+}
+
 export function registerTenantRoutes(
   app: FastifyInstance,
-  deps: { auth: Authenticator; store: TenantStore; catalog: ProviderCatalog; knownTenants: () => string[] },
+  deps: {
+    auth: Authenticator;
+    store: TenantStore;
+    catalog: ProviderCatalog;
+    knownTenants: () => string[];
+    providerUrls?: ProviderUrlPolicy | undefined;
+  },
 ): void {
   const { auth, store, catalog } = deps;
+  const providerUrls = deps.providerUrls ?? new ProviderUrlPolicy({ allow: [] });
 
   app.get('/v1/providers', async (req) => {
     await auth.authenticate(req);
@@ -46,7 +62,10 @@ export function registerTenantRoutes(
     const principal = await auth.authenticate(req);
     const { tenant, provider } = parseOr400(credentialParams, req.params, 'path');
     assertTenantAccess(principal, tenant);
+    assertMayWrite(principal, provider);
     const fields = catalog.validateCredential(provider, req.body ?? {});
+    // Admin writes may point anywhere (operators run proxies and mocks); tenant writes are checked.
+    if (principal.kind === 'tenant') await providerUrls.check(fields);
     await store.putCredential(tenant, provider, fields);
     req.log.info({ tenant, provider }, 'credential stored');
     return reply.code(204).send();
@@ -60,10 +79,13 @@ export function registerTenantRoutes(
     if (record === undefined) throw notFound('credential');
     const info = catalog.providers().find((p) => p.slug === provider || p.aliases.includes(provider));
     const secret = new Set(info?.credentialFields.filter((f) => f.secret).map((f) => f.name) ?? []);
+    // An operator-managed credential is shown to its tenant fully masked (the trunk's host and user too).
+    const maskAll =
+      info === undefined || (principal.kind === 'tenant' && ADMIN_ONLY_CREDENTIALS.has(provider));
     const fields: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(record.fields)) {
       // Unknown provider metadata: mask everything rather than risk showing a secret.
-      fields[k] = info === undefined || secret.has(k) ? maskSecret(v) : v;
+      fields[k] = maskAll || secret.has(k) ? maskSecret(v) : v;
     }
     return { tenant, provider, fields, updatedAt: record.updatedAt };
   });
@@ -72,6 +94,7 @@ export function registerTenantRoutes(
     const principal = await auth.authenticate(req);
     const { tenant, provider } = parseOr400(credentialParams, req.params, 'path');
     assertTenantAccess(principal, tenant);
+    assertMayWrite(principal, provider);
     if (!(await store.deleteCredential(tenant, provider))) throw notFound('credential');
     return reply.code(204).send();
   });
@@ -91,6 +114,8 @@ export function registerTenantRoutes(
     assertAdmin(principal);
     const { tenant, id } = parseOr400(keyParams, req.params, 'path');
     if (!(await store.deleteApiKey(tenant, id))) throw notFound('key');
+    // Every instance forgets the key now (pub/sub), not when its cache entry expires.
+    await auth.revoked(tenant, id);
     return reply.code(204).send();
   });
 }
