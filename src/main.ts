@@ -13,6 +13,7 @@ import { RevocationChannel } from './cluster/revocation.js';
 import { PromptPlayer } from './call/prompt.js';
 import { CallRecorder } from './call/recorder.js';
 import { RtpLegFactory } from './call/rtp-leg.js';
+import { silentDropGate } from './call/scanners.js';
 import type { Config } from './config/config.js';
 import { SwitchboardError } from './errors.js';
 import { registerAuthMetrics } from './http/auth-metrics.js';
@@ -29,6 +30,7 @@ import type { Logger } from './observability/logger.js';
 import { counter } from './observability/metrics.js';
 import { registerClockMetrics } from './observability/ticker-metrics.js';
 import { DialplanStore, type LoadedDialplan } from './routing/dialplan-store.js';
+import { route } from './routing/router.js';
 import { DrachtioSignaling } from './sip/drachtio/index.js';
 import { EmbeddedSignaling } from './sip/embedded/index.js';
 import type { Signaling } from './sip/signaling.js';
@@ -167,6 +169,19 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
             transports: config.SIP_TRANSPORTS,
             publicHost: config.SIP_PUBLIC_HOST,
             logger,
+            tcpLimits: {
+              maxPerSource: config.SIP_TCP_MAX_PER_SOURCE,
+              maxConnections: config.SIP_TCP_MAX_CONNECTIONS,
+              headerTimeoutMs: config.SIP_TCP_HEADER_TIMEOUT_MS,
+              idleMs: config.SIP_TCP_IDLE_MS,
+            },
+            ...(config.SIP_SILENT_DROP === 'unrouted'
+              ? {
+                  inboundGate: silentDropGate(
+                    (calledUser, sourceAddress) => route(dialplans.all(), { calledUser, sourceAddress }).ok,
+                  ),
+                }
+              : {}),
           });
 
     const ticker = new Ticker({

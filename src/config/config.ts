@@ -48,6 +48,20 @@ const envShape = z.object({
     .refine((s) => Buffer.from(s, 'base64').length === 32, 'must be 32 bytes, base64-encoded')
     .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** SIP front door (issue 11): inbound TCP connections per source address and in total. */
+  SIP_TCP_MAX_PER_SOURCE: z.coerce.number().int().positive().default(32),
+  SIP_TCP_MAX_CONNECTIONS: z.coerce.number().int().positive().default(2048),
+  /** A SIP message over TCP must complete this long after its first byte; slower peers are disconnected. */
+  SIP_TCP_HEADER_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
+  /** A TCP connection carrying no dialog is closed after this long without a complete message. */
+  SIP_TCP_IDLE_MS: z.coerce.number().int().min(100).default(60_000),
+  /** Initial INVITEs per second one source address may send (token bucket), and its burst. */
+  SIP_INVITE_RATE: z.coerce.number().positive().default(10),
+  SIP_INVITE_BURST: z.coerce.number().int().positive().default(20),
+  /** Concurrent calls in this process, INVITEs awaiting their ACK included; beyond it: 503 + Retry-After. */
+  SIP_MAX_CALLS: z.coerce.number().int().positive().default(1000),
+  /** `unrouted`: scanners and INVITEs no dialplan routes get no answer at all. */
+  SIP_SILENT_DROP: z.enum(['off', 'unrouted']).default('off'),
   /** Hosts a tenant key may point a provider `url` at: comma-separated `host[:port]`, `*.example.com`. */
   PROVIDER_URL_ALLOW: z
     .string()

@@ -9,6 +9,8 @@ import { ALLOW, SipEndpoint, type ServerTransaction } from './endpoint.js';
 import { EmbeddedIncomingCall } from './incoming-call.js';
 import type { SipRequest, SipResponse } from './message.js';
 import { DEFAULT_TIMERS, InviteServerTransaction, realScheduler, type Scheduler } from './transaction.js';
+import type { TcpLimits } from './conn-limits.js';
+import type { InboundGate } from './inbound-gate.js';
 import type { Flow } from './transport.js';
 import { parseNameAddr } from './syntax.js';
 import { SUPPORTED_OPTION_TAGS, refuseRequest } from '../request-policy.js';
@@ -30,6 +32,10 @@ export interface EmbeddedSignalingOptions {
   readonly unansweredMs?: number;
   /** Cap on concurrent dialogs + unanswered calls; new INVITEs beyond it get 503. */
   readonly maxDialogs?: number;
+  /** Inbound TCP limits (conn-limits.ts); unset fields take the defaults. */
+  readonly tcpLimits?: Partial<TcpLimits>;
+  /** Drops requests silently before any transaction (inbound-gate.ts), e.g. `SIP_SILENT_DROP=unrouted`. */
+  readonly inboundGate?: InboundGate;
 }
 
 export interface EmbeddedSignalingStats {
@@ -88,6 +94,12 @@ export class EmbeddedSignaling implements Signaling {
         if (this.dialogs.get(dialog.key) === dialog) this.dialogs.delete(dialog.key);
       },
     };
+    this.endpoint.transport.configure({
+      ...(options.tcpLimits === undefined ? {} : { limits: options.tcpLimits }),
+      ...(options.inboundGate === undefined ? {} : { gate: options.inboundGate }),
+      // A connection carrying a dialog stays open however quiet the call is (in-dialog requests use it).
+      dialogConnections: () => [...this.dialogs.values()].flatMap((d) => d.flow.connectionId ?? []),
+    });
   }
 
   get port(): number {

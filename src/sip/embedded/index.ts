@@ -11,3 +11,5 @@ export {
   type EmbeddedSignalingStats,
 } from './embedded-signaling.js';
 export { realScheduler, DEFAULT_TIMERS, type Scheduler, type TimerConfig } from './transaction.js';
+export { DEFAULT_TCP_LIMITS, type TcpLimits } from './conn-limits.js';
+export type { InboundGate, InboundRequestView } from './inbound-gate.js';

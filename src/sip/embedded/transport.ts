@@ -2,12 +2,18 @@
  * SIP transport layer (RFC 3261 §18): one UDP socket and one TCP server on the same port, plus outbound TCP
  * connections. TCP connections are reused both ways (RFC 5923 style): responses and in-dialog requests go back
  * on the connection a request arrived on, which is what sipp and most phones behind NAT expect.
+ *
+ * Inbound TCP is bounded (issue 11, conn-limits.ts): per-source and global connection caps, a header-read
+ * deadline, and an idle timeout for connections that carry no dialog. An optional gate drops requests silently
+ * before any transaction exists (inbound-gate.ts).
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
 import type { Logger } from '../../observability/logger.js';
 import type { SipTransport } from '../signaling.js';
+import { ConnectionLimiter, resolveTcpLimits, type ReapReason, type TcpLimits } from './conn-limits.js';
 import { StreamFramer } from './framing.js';
+import { inboundView, type InboundGate } from './inbound-gate.js';
 import type { SipMessage } from './message.js';
 import { MAX_MESSAGE_BYTES, parseMessage } from './parser.js';
 import { serializeMessage } from './serializer.js';
@@ -29,6 +35,16 @@ export interface TransportStats {
   sendErrors: number;
   tcpConnections: number;
   tcpOverflowClosed: number;
+  /** Inbound connections refused because their source already held `maxPerSource`. */
+  tcpRefusedPerSource: number;
+  /** Inbound connections refused because the process held `maxConnections`. */
+  tcpRefusedGlobal: number;
+  /** Connections closed because a message did not complete within the header-read deadline. */
+  tcpHeaderTimeoutClosed: number;
+  /** Connections without a dialog closed after the idle timeout. */
+  tcpIdleClosed: number;
+  /** Requests the inbound gate dropped without an answer. */
+  gateDropped: number;
 }
 
 export interface TransportOptions {
@@ -37,8 +53,6 @@ export interface TransportOptions {
   readonly transports: readonly SipTransport[];
   readonly logger: Logger;
   readonly maxMessageBytes?: number;
-  readonly tcpIdleMs?: number;
-  readonly maxTcpConnections?: number;
   readonly onMessage: (message: SipMessage, flow: Flow) => void;
   /** A message that failed to parse; `message` is set when enough was readable to answer 400. */
   readonly onUnparseable: (error: string, message: SipMessage | undefined, flow: Flow) => void;
@@ -50,7 +64,12 @@ interface Connection {
   readonly framer: StreamFramer;
   readonly address: string;
   readonly port: number;
-  lastActivityMs: number;
+  /** Accepted by our listener (counted against the limits), not dialled by us. */
+  readonly inbound: boolean;
+  /** The last complete message either way (bytes alone are not activity: a drip must not keep it alive). */
+  lastMessageMs: number;
+  /** When the first byte of the message being read arrived. */
+  partialSinceMs: number | undefined;
   ready: Promise<void>;
 }
 
@@ -63,6 +82,10 @@ export class TransportLayer {
   private boundPort = 0;
   private idleTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private limiter = new ConnectionLimiter(resolveTcpLimits());
+  private gate: InboundGate | undefined;
+  /** Connection ids that carry a dialog; they are never closed for idleness. */
+  private dialogConnections: () => Iterable<number> = () => [];
   readonly stats: TransportStats = {
     received: 0,
     parsed: 0,
@@ -71,6 +94,11 @@ export class TransportLayer {
     sendErrors: 0,
     tcpConnections: 0,
     tcpOverflowClosed: 0,
+    tcpRefusedPerSource: 0,
+    tcpRefusedGlobal: 0,
+    tcpHeaderTimeoutClosed: 0,
+    tcpIdleClosed: 0,
+    gateDropped: 0,
   };
   private readonly maxBytes: number;
 
@@ -80,6 +108,25 @@ export class TransportLayer {
 
   get port(): number {
     return this.boundPort;
+  }
+
+  /** Inbound TCP connections currently held (counted against the limits). */
+  get inboundConnections(): number {
+    return this.limiter.connections;
+  }
+
+  /**
+   * Front-door settings; call before start(). `dialogConnections` names the connections that carry a dialog
+   * (exempt from the idle timeout); `gate` drops requests silently before any transaction exists.
+   */
+  configure(options: {
+    readonly limits?: Partial<TcpLimits>;
+    readonly gate?: InboundGate;
+    readonly dialogConnections?: () => Iterable<number>;
+  }): void {
+    if (options.limits !== undefined) this.limiter = new ConnectionLimiter(resolveTcpLimits(options.limits));
+    if (options.gate !== undefined) this.gate = options.gate;
+    if (options.dialogConnections !== undefined) this.dialogConnections = options.dialogConnections;
   }
 
   async start(): Promise<void> {
@@ -93,8 +140,7 @@ export class TransportLayer {
         if (this.options.port !== 0 || attempt >= 4) throw err;
       }
     }
-    const idleMs = this.options.tcpIdleMs ?? 300_000;
-    this.idleTimer = setInterval(() => this.reapIdle(idleMs), Math.max(1000, idleMs / 4));
+    this.idleTimer = setInterval(() => this.reap(), this.limiter.sweepIntervalMs());
     this.idleTimer.unref();
   }
 
@@ -115,9 +161,8 @@ export class TransportLayer {
       chosen = udp.address().port;
     }
     if (this.options.transports.includes('tcp')) {
-      const server = net.createServer((socket) => this.adopt(socket));
+      const server = net.createServer((socket) => this.accept(socket));
       this.server = server;
-      server.maxConnections = this.options.maxTcpConnections ?? 1024;
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(chosen, this.options.host, () => {
@@ -147,7 +192,13 @@ export class TransportLayer {
       return;
     }
     this.stats.parsed++;
-    if (result.message.kind === 'request') annotateVia(result.message, flow);
+    if (result.message.kind === 'request') {
+      if (this.gate !== undefined && !this.gate(inboundView(result.message, flow.address))) {
+        this.stats.gateDropped++;
+        return;
+      }
+      annotateVia(result.message, flow);
+    }
     this.safely(() => this.options.onMessage(result.message, flow));
   }
 
@@ -159,9 +210,23 @@ export class TransportLayer {
     }
   }
 
-  private adopt(socket: net.Socket): Connection {
-    const id = this.nextConnectionId++;
+  /** A connection our listener accepted: counted against the limits, refused (closed at once) beyond them. */
+  private accept(socket: net.Socket): void {
     const address = normaliseAddress(socket.remoteAddress ?? '');
+    const refusal = this.limiter.admit(address);
+    if (refusal !== undefined) {
+      if (refusal === 'per-source') this.stats.tcpRefusedPerSource++;
+      else this.stats.tcpRefusedGlobal++;
+      this.options.logger.debug({ refusal }, 'sip tcp connection refused');
+      socket.on('error', () => undefined);
+      socket.destroy();
+      return;
+    }
+    this.adopt(socket, address, true);
+  }
+
+  private adopt(socket: net.Socket, address: string, inbound: boolean): Connection {
+    const id = this.nextConnectionId++;
     const port = socket.remotePort ?? 0;
     const conn: Connection = {
       id,
@@ -169,7 +234,9 @@ export class TransportLayer {
       framer: new StreamFramer(this.maxBytes),
       address,
       port,
-      lastActivityMs: Date.now(),
+      inbound,
+      lastMessageMs: Date.now(),
+      partialSinceMs: undefined,
       ready: Promise.resolve(),
     };
     this.connections.set(id, conn);
@@ -177,7 +244,7 @@ export class TransportLayer {
     this.stats.tcpConnections++;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
-      conn.lastActivityMs = Date.now();
+      const now = Date.now();
       const framed = conn.framer.push(chunk);
       if (!framed.ok) {
         this.stats.tcpOverflowClosed++;
@@ -186,7 +253,12 @@ export class TransportLayer {
         socket.destroy();
         return;
       }
+      if (framed.frames.length > 0) conn.lastMessageMs = now;
+      // The header-read deadline runs from the first byte of each message (a completed one restarts it).
+      if (conn.framer.bufferedBytes === 0) conn.partialSinceMs = undefined;
+      else if (conn.partialSinceMs === undefined || framed.frames.length > 0) conn.partialSinceMs = now;
       for (const frame of framed.frames) {
+        if (socket.destroyed) break;
         this.deliver(
           frame,
           { transport: 'tcp', address: conn.address, port: conn.port, connectionId: id },
@@ -196,6 +268,7 @@ export class TransportLayer {
     });
     socket.on('error', (err) => this.options.logger.debug({ err }, 'sip tcp connection error'));
     socket.on('close', () => {
+      if (inbound) this.limiter.release(address);
       this.connections.delete(id);
       if (this.byRemote.get(`${conn.address}:${conn.port}`) === id)
         this.byRemote.delete(`${conn.address}:${conn.port}`);
@@ -220,7 +293,7 @@ export class TransportLayer {
         );
       } else {
         const conn = await this.connectionFor(target);
-        conn.lastActivityMs = Date.now();
+        conn.lastMessageMs = Date.now();
         await new Promise<void>((resolve, reject) =>
           conn.socket.write(data, (err) => (err ? reject(err) : resolve())),
         );
@@ -248,7 +321,7 @@ export class TransportLayer {
       return existing;
     }
     const socket = net.connect({ host, port: target.port });
-    const conn = this.adopt(socket);
+    const conn = this.adopt(socket, normaliseAddress(host), false);
     this.byRemote.set(`${normaliseAddress(host)}:${target.port}`, conn.id);
     conn.ready = new Promise<void>((resolve, reject) => {
       socket.once('connect', () => {
@@ -266,11 +339,21 @@ export class TransportLayer {
     return conn;
   }
 
-  private reapIdle(idleMs: number): void {
+  private reap(): void {
+    if (this.connections.size === 0) return;
     const now = Date.now();
+    const withDialog = new Set(this.dialogConnections());
     for (const conn of this.connections.values()) {
-      if (now - conn.lastActivityMs > idleMs) conn.socket.destroy();
+      const reason = this.limiter.reapReason(conn, now, withDialog.has(conn.id));
+      if (reason !== undefined) this.closeFor(conn, reason);
     }
+  }
+
+  private closeFor(conn: Connection, reason: ReapReason): void {
+    if (reason === 'header-timeout') this.stats.tcpHeaderTimeoutClosed++;
+    else this.stats.tcpIdleClosed++;
+    this.options.logger.debug({ reason }, 'sip tcp connection closed');
+    conn.socket.destroy();
   }
 
   private closeListeners(): void {
