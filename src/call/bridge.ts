@@ -2,8 +2,9 @@ import type { Codec } from '../media/codecs/codec.js';
 import { Resampler } from '../media/dsp/resampler.js';
 import type { Logger } from '../observability/logger.js';
 import { createOffer, parseAnswer, type CodecName } from '../sip/sdp.js';
-import { SipError, type Signaling } from '../sip/signaling.js';
-import type { LiveCall, MediaLegFactory } from './call-manager.js';
+import { parseInfoDtmf } from '../sip/dtmf-info.js';
+import { SipError, type Dialog, type Signaling } from '../sip/signaling.js';
+import type { LiveCall, MediaLegFactory, PendingMediaLeg } from './call-ports.js';
 import type { MediaLeg } from './media-leg.js';
 import type { TransferOutcome, TransferTarget } from './tools/dispatcher.js';
 
@@ -37,7 +38,19 @@ export function createBridgeTransfer(
   return async (call, target) => {
     const log = deps.logger.child({ callId: call.id, tenant: call.tenant, component: 'bridge' });
     const a = call.media;
-    const pending = await deps.media.allocate();
+    let pending: PendingMediaLeg;
+    try {
+      pending = await deps.media.allocate();
+    } catch (err) {
+      // No RTP port (or the pool failed): a failed transfer, the caller stays with the agent (issue 11).
+      log.warn({ err, target: target.name }, 'bridge: no RTP port for the second leg');
+      return {
+        ok: false,
+        callLeft: false,
+        status: 503,
+        message: `bridge to ${target.name} failed: no media port`,
+      };
+    }
     // Offer the caller's codec first and the same ptime, so the relay is a plain copy in the usual case.
     const first = a.codec.name === 'G722' ? 'PCMU' : a.codec.name;
     const codecs: CodecName[] = [first, ...(['PCMU', 'PCMA'] as const).filter((c) => c !== first)];
@@ -45,7 +58,7 @@ export function createBridgeTransfer(
       { address: deps.publicHost, port: pending.localPort },
       { codecs, ptimeMs: a.ptimeMs },
     );
-    let dialog;
+    let dialog: Dialog;
     try {
       dialog = await deps.signaling.dial(target.uri, {
         sdpOffer: offer,
@@ -68,9 +81,18 @@ export function createBridgeTransfer(
       await dialog.hangup().catch(() => undefined);
       return { ok: false, callLeft: false, status: 488, message: `bridge to ${target.name}: unusable SDP` };
     }
-    const b = pending.start(answer);
+    let b: MediaLeg;
+    try {
+      b = pending.start(answer);
+    } catch (err) {
+      pending.release();
+      log.warn({ err, target: target.name }, 'bridge: second leg could not start');
+      await dialog.hangup().catch(() => undefined);
+      return { ok: false, callLeft: false, status: 500, message: `bridge to ${target.name} failed: media` };
+    }
     const stopAtoB = relay(a, b, log);
     const stopBtoA = relay(b, a, log);
+    const stopDtmf = relayDtmf(call, b, dialog, log);
     // Agent audio still queued on the caller's leg must not play over the person now on the line.
     a.playout.flush();
 
@@ -81,6 +103,7 @@ export function createBridgeTransfer(
       log.info({ why, target: target.name, rtpA: a.stats(), rtpB: b.stats() }, 'bridge ended');
       stopAtoB();
       stopBtoA();
+      stopDtmf();
       b.close();
       if (!dialog.ended) dialog.hangup().catch((err: unknown) => log.warn({ err }, 'BYE to target failed'));
       void call.session.end('transferred');
@@ -90,6 +113,34 @@ export function createBridgeTransfer(
     call.session.once('ended', () => endBoth('caller side ended'));
     log.info({ target: target.name, codecA: a.codec.name, codecB: b.codec.name }, 'call bridged');
     return { ok: true, callLeft: true, status: 200, via: 'bridge', message: `bridged to ${target.name}` };
+  };
+}
+
+/**
+ * Key presses cross the bridge: the caller's (RFC 4733 or SIP INFO, as the session reports them) go to the
+ * target as RFC 4733 events, and the target's RFC 4733 or INFO digits go back to the caller. Returns the
+ * unsubscribe.
+ */
+function relayDtmf(call: LiveCall, b: MediaLeg, target: Dialog, log: Logger): () => void {
+  const a = call.media;
+  const toTarget = ({ digit }: { readonly digit: string }): void => {
+    b.sendDtmf(digit).catch((err: unknown) => log.debug({ err }, 'bridge: DTMF to target failed'));
+  };
+  const toCaller = (digit: string): void => {
+    a.sendDtmf(digit).catch((err: unknown) => log.debug({ err }, 'bridge: DTMF to caller failed'));
+  };
+  const fromTargetRtp = ({ digit }: { readonly digit: string }): void => toCaller(digit);
+  const fromTargetInfo = (info: { readonly contentType: string; readonly body: string }): void => {
+    const dtmf = parseInfoDtmf(info.contentType, info.body);
+    if (dtmf !== undefined) toCaller(dtmf.digit);
+  };
+  call.session.on('dtmf', toTarget);
+  b.on('dtmf', fromTargetRtp);
+  target.on('info', fromTargetInfo);
+  return () => {
+    call.session.off('dtmf', toTarget);
+    b.off('dtmf', fromTargetRtp);
+    target.off('info', fromTargetInfo);
   };
 }
 

@@ -2,7 +2,9 @@ import { EventEmitter } from 'node:events';
 import type { Agent, AgentErrorEvent, AudioFormat } from '../agent/agent.js';
 import type { Logger } from '../observability/logger.js';
 import type { AgentProfile } from '../routing/dialplan.js';
+import { parseInfoDtmf } from '../sip/dtmf-info.js';
 import type { Dialog } from '../sip/signaling.js';
+import type { PreparedAgent } from './agent-launch.js';
 import { InboundBridge, OutboundBridge } from './audio-bridge.js';
 import { BargeInController, type BargeInDecision } from './barge-in.js';
 import type { CallMetrics } from './call-metrics.js';
@@ -44,6 +46,8 @@ export interface CallSessionDeps {
   readonly metrics: CallMetrics;
   /** Creates (and may re-create, once, after a fatal provider error) the agent for this call. */
   readonly createAgent: () => Promise<Agent>;
+  /** The agent already being started before the 200 OK (inbound.ts); used for the first attempt. */
+  readonly firstAgent?: PreparedAgent;
   /** The agent's audio formats (chooseAgentFormats): G.711 passthrough when the provider takes the codec. */
   readonly agentFormats: { readonly input: AudioFormat; readonly output: AudioFormat };
   /** Transfer by REFER or bridge; the session detaches the agent when the call leaves. */
@@ -63,6 +67,16 @@ export interface CallSessionEvents {
   'tool.outcome': [ToolOutcome];
   /** With the provider's speech onset (ms of caller audio it had received), when it reports one. */
   'barge-in': [BargeInDecision & { readonly audioStartMs?: number }];
+  /** A key the caller pressed (RFC 4733 or SIP INFO), e.g. for a bridge to relay. */
+  dtmf: [{ readonly digit: string; readonly via: 'rtp' | 'info' }];
+}
+
+/** What the current SDP lets this call do (RFC 3264 §6.1 directions, c=0.0.0.0 hold). */
+export interface MediaDirectionState {
+  /** We may send RTP to the caller (sendrecv/sendonly answer, real address). */
+  readonly sending: boolean;
+  /** The caller's RTP is meant for us (sendrecv/recvonly answer). */
+  readonly receiving: boolean;
 }
 
 /**
@@ -93,6 +107,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
   readonly #toolOutcomes: ToolOutcome[] = [];
   #speechEndedAt: number | undefined;
   #speechStartMs: number | undefined;
+  #media: MediaDirectionState = { sending: true, receiving: true };
 
   constructor(deps: CallSessionDeps) {
     super();
@@ -167,8 +182,29 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     return (this.#inbound?.resampling ?? false) || (this.#outbound?.resampling ?? false);
   }
 
+  get #ended(): boolean {
+    return this.#state === 'ended';
+  }
+
   get endReason(): EndReason | undefined {
     return this.#endReason;
+  }
+
+  /** True while the caller holds the call (we send nothing; the agent's queued audio waits). */
+  get held(): boolean {
+    return !this.#media.sending;
+  }
+
+  /**
+   * A re-INVITE/UPDATE changed the media direction (media-update.ts). On hold the leg sends nothing and
+   * pauses playout; caller audio meant as music-on-hold is not the caller speaking, so it is not forwarded.
+   */
+  mediaChanged(state: MediaDirectionState): void {
+    if (state.sending === this.#media.sending && state.receiving === this.#media.receiving) return;
+    this.#media = state;
+    this.#lastActivityAt = this.#now();
+    this.#timeline('media.direction', { ...state });
+    this.#log.info({ ...state }, state.sending ? 'call media resumed' : 'call on hold');
   }
 
   async start(): Promise<void> {
@@ -176,13 +212,31 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     dialog.on('ended', ({ reason }) => {
       void this.end(reason === 'remote-bye' ? 'caller-bye' : 'error');
     });
-    media.on('inactive', () => void this.end('rtp-timeout'));
-    media.on('dtmf', ({ digit }) => this.#onCallerDtmf(digit));
-    dialog.on('info', (info) => {
-      const m = /Signal\s*=\s*([0-9*#A-D])/i.exec(info.body);
-      if (m?.[1] !== undefined) this.#onCallerDtmf(m[1].toUpperCase());
+    if (dialog.ended) {
+      // The BYE overtook the session's start (it came in the same turn as the ACK).
+      await this.end('caller-bye');
+      return;
+    }
+    media.on('inactive', () => {
+      // A held call may legitimately be silent (RFC 3264 §8.4); the idle timeout and max duration end it.
+      if (this.#media.receiving && this.#media.sending) void this.end('rtp-timeout');
     });
-    media.on('frame', (payload) => this.#inbound?.frame(payload));
+    // The leg stopped on an error after the 200 (issue 10): end with BYE and free the port, no dead air.
+    media.on('failed', () => void this.end('error'));
+    media.on('dtmf', ({ digit }) => this.#onCallerDtmf(digit, 'rtp'));
+    dialog.on('info', (info) => {
+      // RFC 6086 legacy INFO: only the DTMF bodies we know (Content-Type checked by the parser); anything
+      // else was answered 200 by the stack and is ignored here.
+      const dtmf = parseInfoDtmf(info.contentType, info.body);
+      if (dtmf === undefined) {
+        this.#log.debug({ contentType: info.contentType }, 'INFO without DTMF ignored');
+        return;
+      }
+      this.#onCallerDtmf(dtmf.digit, 'info');
+    });
+    media.on('frame', (payload) => {
+      if (this.#media.receiving) this.#inbound?.frame(payload);
+    });
     this.#armMaxDuration(profile.limits.max_duration_s * 1000);
     this.#armIdle();
 
@@ -195,15 +249,30 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     if (profile.greeting !== undefined) await this.#greet();
   }
 
-  /** Create and start the agent; false when it could not be started. */
+  /** Create and start the agent (or adopt the one started before the 200 OK); false when it failed. */
   async #attachAgent(): Promise<boolean> {
     const { media } = this.#d;
     let agent: Agent;
+    const prepared = this.#agentRetried ? undefined : this.#d.firstAgent;
     try {
-      agent = await this.#d.createAgent();
-      this.#wireAgent(agent);
-      await agent.start();
+      if (prepared !== undefined) {
+        agent = await prepared.ready;
+        this.#wireAgent(agent);
+        // Errors the agent reported before it was wired (between start and the ACK) are handled now.
+        for (const e of prepared.adopt()) queueMicrotask(() => this.#onAgentError(e));
+      } else {
+        agent = await this.#d.createAgent();
+        this.#wireAgent(agent);
+        try {
+          await agent.start();
+        } catch (err) {
+          // A half-open provider session must not outlive the attempt.
+          await agent.close().catch(() => undefined);
+          throw err;
+        }
+      }
     } catch (err) {
+      if (this.#state === 'ended') return false;
       this.#log.error({ err }, 'agent could not start');
       this.#d.metrics.agentErrors.inc({ code: (err as { code?: string }).code ?? 'AGENT_START_FAILED' });
       return false;
@@ -299,9 +368,10 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     return this.#toolChain;
   }
 
-  #onCallerDtmf(digit: string): void {
+  #onCallerDtmf(digit: string, via: 'rtp' | 'info'): void {
     this.#lastActivityAt = this.#now();
-    this.#timeline('dtmf', { digit });
+    this.#timeline('dtmf', { digit, via });
+    this.emit('dtmf', { digit, via });
     this.#agent
       ?.sendText(`The caller pressed ${digit}`)
       .catch((err: unknown) => this.#log.warn({ err }, 'could not send DTMF to agent'));
@@ -385,8 +455,18 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     if (this.#state === 'ended') return { ok: false, callLeft: false, message: 'call already ended' };
     this.#state = 'transferring';
     this.#timeline('transfer.start', { target: target.name, method: target.method });
-    const outcome = await this.#d.transfer(target);
+    let outcome: TransferOutcome;
+    try {
+      outcome = await this.#d.transfer(target);
+    } catch (err) {
+      // A transfer path that throws (no RTP port, a leg that cannot start) must not leave the call
+      // 'transferring' forever nor become an unhandled rejection: it is a failed transfer.
+      this.#log.error({ err }, 'transfer failed');
+      outcome = { ok: false, callLeft: false, message: 'transfer failed' };
+    }
     this.#timeline('transfer.result', { ...outcome });
+    // The caller may have hung up while the transfer was in progress.
+    if (this.#ended) return outcome;
     if (outcome.callLeft) {
       // The agent is detached: the caller now talks to the transfer target.
       const agent = this.#agent;
@@ -410,7 +490,8 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     const idleMs = this.#d.profile.limits.idle_timeout_s * 1000;
     const check = (): void => {
       if (this.#state === 'ended') return;
-      const playing = this.#d.media.playout.queuedMs > 0;
+      // Audio waiting behind a hold is not activity: a call parked on hold must still time out.
+      const playing = this.#media.sending && this.#d.media.playout.queuedMs > 0;
       if (playing) this.#lastActivityAt = this.#now();
       const idleFor = this.#now() - this.#lastActivityAt;
       if (idleFor >= idleMs && this.#state === 'active') {
@@ -437,6 +518,8 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     this.#agent = undefined;
     const stats = media.stats();
     media.close();
+    // An agent still starting (the session never adopted it) is stopped too.
+    await this.#d.firstAgent?.close();
     await agent?.close().catch((err: unknown) => this.#log.warn({ err }, 'agent close failed'));
     if (!dialog.ended && reason !== 'caller-bye') {
       await dialog.hangup().catch((err: unknown) => this.#log.warn({ err }, 'BYE failed'));

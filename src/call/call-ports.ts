@@ -1,0 +1,99 @@
+/**
+ * The seams of the call layer: what the call manager needs from the agent registry, the media engine and
+ * the recorder, and the live call it hands to transfers and the HTTP API. Implementations are wired in
+ * main.ts only (DESIGN.md §1).
+ */
+import type { Agent, AgentOptions } from '../agent/agent.js';
+import type { ProviderCapabilities } from '../agent/provider.js';
+import type { Logger } from '../observability/logger.js';
+import type { AgentProfile } from '../routing/dialplan.js';
+import type { LoadedDialplan } from '../routing/dialplan-store.js';
+import type { NegotiatedMedia } from '../sip/sdp.js';
+import type { Dialog, Signaling } from '../sip/signaling.js';
+import type { TenantStore } from '../tenants/store.js';
+import type { CallMetrics } from './call-metrics.js';
+import type { MediaLeg } from './media-leg.js';
+import type { CallSession, CallTimeline } from './session.js';
+import type { TransferOutcome, TransferTarget } from './tools/dispatcher.js';
+
+/** The agent side as the call manager needs it (the provider registry satisfies it). */
+export interface AgentCatalog {
+  capabilities(slug: string): ProviderCapabilities | undefined;
+  /** Throws a coded error for an unknown provider or an invalid/missing credential field. */
+  create(credential: { readonly provider: string } & Record<string, unknown>, options: AgentOptions): Agent;
+}
+
+/** An RTP port reserved before the SDP answer is written. */
+export interface PendingMediaLeg {
+  readonly localPort: number;
+  /** Starts the leg with the negotiated media. */
+  start(media: NegotiatedMedia): MediaLeg;
+  release(): void;
+}
+
+export interface MediaLegFactory {
+  allocate(): Promise<PendingMediaLeg>;
+}
+
+export interface CallRecorderFactory {
+  /** A timeline sink for a call whose profile says `record: true`. */
+  open(info: {
+    callId: string;
+    tenant: string;
+    from: string;
+    to: string;
+    codec: string;
+    provider: string;
+    media: MediaLeg;
+  }): CallTimeline & {
+    close(reason: string): Promise<void>;
+  };
+}
+
+export interface CallManagerDeps {
+  readonly signaling: Signaling;
+  readonly dialplans: () => readonly LoadedDialplan[];
+  readonly store: TenantStore;
+  readonly agents: AgentCatalog;
+  readonly media: MediaLegFactory;
+  readonly publicHost: string;
+  readonly logger: Logger;
+  readonly metrics: CallMetrics;
+  readonly instanceId: string;
+  /** Plays a WAV prompt into a leg; resolves once sent. */
+  readonly playPrompt: (media: MediaLeg, path: string) => Promise<void>;
+  /** Said when a tenant has no usable credential and no fallback audio. */
+  readonly defaultUnavailablePrompt: string;
+  readonly recorder?: CallRecorderFactory;
+  /** Builds a second leg for bridge transfers; absent: bridge unsupported. */
+  readonly bridge?: (call: LiveCall, target: TransferTarget) => Promise<TransferOutcome>;
+  /**
+   * How long an inbound INVITE waits (after 180 Ringing) for the agent to be ready before the 200 OK goes
+   * out anyway. Default 3000 ms.
+   */
+  readonly agentReadyWaitMs?: number;
+}
+
+export interface LiveCall {
+  readonly id: string;
+  readonly tenant: string;
+  readonly direction: 'inbound' | 'outbound';
+  readonly from: string;
+  readonly to: string;
+  readonly dialog: Dialog;
+  readonly media: MediaLeg;
+  readonly session: CallSession;
+  readonly codec: string;
+  readonly profile: AgentProfile;
+}
+
+/** A call whose offer/answer is done (inbound after the ACK, outbound after the callee's 200). */
+export interface EstablishedCall {
+  readonly tenant: string;
+  readonly profile: AgentProfile;
+  readonly dialog: Dialog;
+  readonly pending: PendingMediaLeg;
+  readonly negotiated: NegotiatedMedia;
+  readonly from: string;
+  readonly to: string;
+}

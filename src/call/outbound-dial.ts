@@ -1,0 +1,67 @@
+/**
+ * An outbound call placed by the control API (`POST /v1/calls`): the tenant's trunk, our offer, the
+ * callee's answer. The session starts once the callee answered.
+ */
+import type { DialRequest } from '../http/ports.js';
+import type { AgentProfile } from '../routing/dialplan.js';
+import { createOffer, parseAnswer } from '../sip/sdp.js';
+import { SipError, type Dialog } from '../sip/signaling.js';
+import type { CallManagerDeps, EstablishedCall } from './call-ports.js';
+
+/** How long an outbound call may ring before it is abandoned (a typical no-answer timeout). */
+const OUTBOUND_RING_TIMEOUT_MS = 30_000;
+
+export async function dialOutbound(deps: CallManagerDeps, request: DialRequest): Promise<EstablishedCall> {
+  const plan = deps.dialplans().find((d) => d.dialplan.tenant === request.tenant);
+  if (plan === undefined) throw new SipError(404, `tenant "${request.tenant}" has no dialplan`);
+  const trunk = await deps.store.getCredential(request.tenant, 'sip-trunk');
+  const trunkUri = typeof trunk?.fields.uri === 'string' ? trunk.fields.uri : undefined;
+  const target = /^(sips?|tel):/.test(request.to)
+    ? request.to
+    : trunkUri === undefined
+      ? undefined
+      : trunkUri.replace(/^(sips?:)/, `$1${request.to}@`).replace(/@[^@]*@/, '@');
+  if (target === undefined) throw new SipError(400, 'no sip-trunk credential: give a full SIP URI in "to"');
+  const pending = await deps.media.allocate();
+  const offer = createOffer({ address: deps.publicHost, port: pending.localPort });
+  const username = trunk?.fields.username;
+  const password = trunk?.fields.password;
+  let dialog: Dialog;
+  try {
+    dialog = await deps.signaling.dial(target, {
+      sdpOffer: offer,
+      // An unanswered outbound call gives up with 408 rather than hold the API request for Timer B.
+      timeoutMs: OUTBOUND_RING_TIMEOUT_MS,
+      ...(request.from === undefined ? {} : { from: request.from }),
+      ...(typeof username === 'string' && typeof password === 'string'
+        ? { auth: { username, password } }
+        : {}),
+    });
+  } catch (err) {
+    pending.release();
+    throw err;
+  }
+  const answer = parseAnswer(offer, dialog.remoteSdp);
+  if (!answer.ok) {
+    pending.release();
+    await dialog.hangup().catch(() => undefined);
+    throw new SipError(488, 'callee answered with unusable SDP');
+  }
+  const base = plan.dialplan.agent;
+  const profile: AgentProfile = {
+    ...base,
+    ...(request.agent?.instructions === undefined ? {} : { instructions: request.agent.instructions }),
+    ...(request.agent?.greeting === undefined ? {} : { greeting: request.agent.greeting }),
+    ...(request.agent?.voice === undefined ? {} : { voice: request.agent.voice }),
+    ...(request.agent?.model === undefined ? {} : { model: request.agent.model }),
+  };
+  return {
+    tenant: request.tenant,
+    profile,
+    dialog,
+    pending,
+    negotiated: answer,
+    from: request.from ?? 'switchboard',
+    to: request.to,
+  };
+}
