@@ -123,6 +123,11 @@ export const dialplanSchema = z
     numbers: z.array(numberPattern).min(1),
     allow_from: z.array(z.string()).optional(),
     outbound: outboundSchema.default({ allow: [], max_concurrent_calls: 10, calls_per_minute: 30 }),
+    /** Inbound calls this tenant may hold at once (INVITEs awaiting ACK included); beyond it 486 (issue 11). */
+    limits: z
+      .object({ max_concurrent_calls: z.number().int().min(1).max(100_000).optional() })
+      .strict()
+      .optional(),
     agent: agentProfileSchema,
   })
   .strict();
