@@ -247,6 +247,9 @@ export class InviteClientTransaction extends Transaction {
     if (this.state === 'calling' || this.state === 'proceeding') {
       this.cancel(this.timerA);
       if (response.status < 200) {
+        // §17.1.1.2: Timer B only runs in Calling; a provisional means the callee is alive (ringing may last
+        // minutes). How long we let it ring is the TU's decision (Timer C style, uac.ts: CANCEL).
+        this.cancel(this.timerB);
         this.state = 'proceeding';
         this.deps.onResponse(response);
         return;

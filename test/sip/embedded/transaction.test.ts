@@ -5,37 +5,8 @@ import {
   InviteServerTransaction,
   NonInviteClientTransaction,
   NonInviteServerTransaction,
-  type Scheduler,
-  type TimerHandle,
 } from '../../../src/sip/embedded/transaction.js';
-
-/** A fake clock: timers fire only when the test advances time. */
-class FakeScheduler implements Scheduler {
-  nowMs = 0;
-  private timers: Array<{ at: number; fn: () => void; handle: TimerHandle }> = [];
-  set(fn: () => void, ms: number): TimerHandle {
-    const handle = { __timer: true } as const;
-    this.timers.push({ at: this.nowMs + ms, fn, handle });
-    return handle;
-  }
-  clear(handle: TimerHandle | undefined): void {
-    this.timers = this.timers.filter((t) => t.handle !== handle);
-  }
-  advance(ms: number): void {
-    const end = this.nowMs + ms;
-    for (;;) {
-      const next = this.timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at)[0];
-      if (next === undefined) break;
-      this.timers = this.timers.filter((t) => t !== next);
-      this.nowMs = next.at;
-      next.fn();
-    }
-    this.nowMs = end;
-  }
-  get pending(): number {
-    return this.timers.length;
-  }
-}
+import { FakeScheduler } from './fake-scheduler.js';
 
 const timers = { t1Ms: 500, t2Ms: 4000, t4Ms: 5000 };
 
@@ -148,6 +119,37 @@ describe('INVITE client transaction (§17.1.1)', () => {
     expect(sent).toHaveLength(5);
     scheduler.advance(64 * 500);
     expect(events).toEqual(['timeout', 'terminated']);
+  });
+
+  it('stops Timer B on a provisional: a callee ringing 40 s does not time out at 32 s (§17.1.1.2)', () => {
+    const { scheduler, sent, events, base } = setup();
+    const tx = new InviteClientTransaction(request('INVITE'), {
+      ...base,
+      send: (r) => sent.push(r),
+      onResponse: (r) => events.push(String(r.status)),
+      onTimeout: () => events.push('timeout'),
+    });
+    tx.start();
+    scheduler.advance(1000);
+    tx.receive(response(180));
+    scheduler.advance(39_000); // 40 s after the INVITE, well past 64*T1 = 32 s
+    expect(events).toEqual(['180']);
+    expect(tx.state).toBe('proceeding');
+    tx.receive(response(200));
+    expect(events).toEqual(['180', '200']);
+    // Without any provisional, Timer B still fires at 64*T1.
+    const quiet = setup();
+    const silent = new InviteClientTransaction(request('INVITE'), {
+      ...quiet.base,
+      send: () => undefined,
+      onResponse: () => quiet.events.push('response'),
+      onTimeout: () => quiet.events.push('timeout'),
+    });
+    silent.start();
+    quiet.scheduler.advance(64 * 500 - 1);
+    expect(quiet.events).toEqual([]);
+    quiet.scheduler.advance(1);
+    expect(quiet.events).toEqual(['timeout', 'terminated']);
   });
 
   it('stops retransmitting on 1xx and ACKs a non-2xx with the same branch', () => {
