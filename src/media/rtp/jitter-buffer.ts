@@ -2,26 +2,37 @@
  * Adaptive jitter buffer for one inbound RTP audio stream: push packets as they arrive, pop one frame per
  * ptime on the media clock.
  *
- * Frames are placed by RTP timestamp (RFC 3550 §5.1: it is the sampling instant), not by sequence number,
- * so silence suppression gaps and RFC 4733 events that share the sequence space (they are diverted to the
- * DTMF receiver) keep their real duration. Sequence numbers give the loss, reorder and duplicate statistics.
+ * Placement is by RTP timestamp (RFC 3550 §5.1: it is the sampling instant), not by sequence number, so
+ * silence-suppression gaps and RFC 4733 events that share the sequence space keep their real duration.
+ * Packets of any duration are cut into (or merged from) frames when the codec allows it (jitter-ring.ts:
+ * 10, 30, 40 or 60 ms packets on a 20 ms leg). Sequence numbers give loss, reorder and duplicate statistics,
+ * and tell a sender's discontinuity from a late packet:
+ * - a packet newer by sequence whose timestamp went backwards (an SBC switching source without a new SSRC)
+ *   or, with frames still buffered, jumped beyond the ring: the timeline is rebased so it follows the last
+ *   packet by its sequence distance — no gap, no packet "late" forever;
+ * - a new SSRC (RFC 3550 §8.2) continues right after the old stream's last packet; stragglers of the old
+ *   SSRC are dropped as `stale`; a sequence jump beyond RFC 3550 §A.1's MAX_DROPOUT restarts the stream
+ *   once a second packet follows it (as RTP's own probation);
+ * - three newest packets late in a row mean the path got slower at once: the stream is re-anchored at the
+ *   target depth rather than dropped packet after packet.
  *
  * Timing: every pop() advances the playout point by exactly one frame, whether the frame was there or not —
  * a loss never shifts time. The depth changes only at deliberate points:
  * - grow: at a gap (a frame missing while later ones are buffered) with the depth below target, or when
  *   the buffer has run empty and the next packet would be played with less than the target depth,
  *   concealment frames are inserted without advancing ("hold") — the listener hears concealment anyway;
- * - shrink: at the start of a talkspurt (marker bit, RFC 3551 §4.1) we jump straight to the target depth,
- *   and in a continuous stream, when the depth stayed above target for a whole adaptation window (clock
- *   drift or calmer network), one frame is skipped.
+ * - shrink: at the start of a talkspurt (marker bit, RFC 3551 §4.1, or the next sequence number after a
+ *   timestamp gap: nothing can be in flight) we jump straight to the target depth, and in a continuous
+ *   stream, when the depth stayed above target for a whole adaptation window, one frame is skipped.
  * The target is the larger of what the RFC 3550 §A.8 interarrival jitter estimate suggests and the depth the
  * worst recent reordered or late packet would have needed (held for 10 s, then relaxed frame by frame),
- * within [minDepthMs, maxDepthMs].
+ * within [minDepthMs, maxDepthMs], plus the frames a packet spans beyond one (a 60 ms packet completes three
+ * 20 ms frames at once, so the third must not be due before the next packet can arrive).
  *
- * Memory is a fixed ring of slots with preallocated payload storage; push() copies the payload in and
- * neither push() nor pop() allocates.
+ * Neither push() nor pop() allocates.
  */
-import { tsDiff } from './packet.js';
+import { seqDiff, tsDiff } from './packet.js';
+import { JitterRing, SLOT_FILLED, SLOT_PLAYED } from './jitter-ring.js';
 import { ReceptionStats } from './reception-stats.js';
 import type {
   JitterBufferOptions,
@@ -60,13 +71,11 @@ class ReusableJitterFrame implements JitterFrame {
   }
 }
 
-const EMPTY = 0;
-const FILLED = 1;
-const PLAYED = 2;
-/** Consecutive out-of-window packets that mean the sender jumped its timestamp: resync to them. */
-const RESYNC_AFTER = 3;
-/** Payloads up to this size are copied with a loop instead of Buffer#copy (see #store). */
-const INLINE_COPY_BYTES = 512;
+/** RFC 3550 §A.1: sequence steps beyond these are not a reorder or a loss but a restart of the numbering. */
+const MAX_DROPOUT = 3000;
+const MAX_MISORDER = 100;
+/** Newest packets late in a row that mean the path delay stepped up: re-anchor. */
+const LATE_RUN_RESYNC = 3;
 /** Pops without a packet needing the peak depth before the peak decays by one frame (10 s at 20 ms). */
 const PEAK_HOLD_FRAMES = 500;
 /** "No minimum yet" for the shrink window; a small integer (not Infinity) keeps the field a V8 Smi. */
@@ -78,23 +87,36 @@ export class JitterBuffer {
   readonly #minFrames: number;
   readonly #maxFrames: number;
   readonly #maxPayload: number;
+  /** Bytes per RTP timestamp unit in sample mode; 0 in packet mode. */
+  readonly #bytesPerUnit: number;
+  readonly #frameBytes: number;
+  readonly #fillByte: number;
   readonly #window: number;
   readonly #now: () => number;
-  readonly #ring: number;
-  readonly #mask: number;
-  readonly #slotFrame: Float64Array;
-  readonly #slotState: Uint8Array;
-  readonly #slotSeq: Uint16Array;
-  readonly #slotTs: Uint32Array;
-  readonly #slotLen: Uint16Array;
-  readonly #slotMarker: Uint8Array;
-  readonly #slotViews: Buffer[];
+  readonly #ring: JitterRing;
   readonly #frame: JitterFrame;
 
   #started = false;
   // 32-bit values kept as signed int32 (`| 0`) so V8 stores them unboxed; compared and diffed mod 2^32.
   #ssrc = 0;
+  #prevSsrc = 0;
+  #havePrev = false;
+  /** Timeline: timestamp `#refTs` is the start of frame `#refFrame`. */
   #refTs = 0;
+  #refFrame = 0;
+  /** Scratch result of #locate (frame, unit offset within it). */
+  #pf = 0;
+  #po = 0;
+  /** The newest packet by sequence number: its number, where it ended, how long it was. */
+  #lastSeq = 0;
+  #lastEndFrame = 0;
+  #lastEndOff = 0;
+  #lastUnits = 0;
+  #strayArmed = false;
+  #straySeq = 0;
+  #lateRun = 0;
+  /** The next #place is the packet a (re)started ReceptionStats already counted. */
+  #counted = false;
   #highestFrame = 0;
   #firstFrame = 0;
   #playIndex = 0;
@@ -103,7 +125,8 @@ export class JitterBuffer {
   #gapIndex = -1;
   #gapHolds = 0;
   #target: number;
-  #outOfWindowRun = 0;
+  /** Frames a packet spans beyond the first (0 for packets up to one frame). */
+  #extraFrames = 0;
   readonly #reception: ReceptionStats;
   /** Depth (frames) the worst recent reordered or late packet needed; decays after PEAK_HOLD_FRAMES. */
   #peakFrames = 0;
@@ -123,11 +146,15 @@ export class JitterBuffer {
     resyncs: 0,
     oversize: 0,
     outOfRange: 0,
+    stale: 0,
+    partial: 0,
+    noPayload: 0,
   };
 
   constructor(options: JitterBufferOptions) {
     if (!(options.frameSamples > 0)) throw new RangeError('frameSamples must be positive');
-    this.#frameSamples = options.frameSamples;
+    const F = options.frameSamples;
+    this.#frameSamples = F;
     this.#frameMs = options.frameDurationMs ?? 20;
     const minMs = options.minDepthMs ?? 20;
     const maxMs = Math.max(minMs, options.maxDepthMs ?? 120);
@@ -137,32 +164,26 @@ export class JitterBuffer {
     // of RFC 3550 §A.8), so one calm second does not throw away the safety margin at once.
     const initialMs = options.initialDepthMs ?? 40;
     this.#reception = new ReceptionStats(Math.max(0, (initialMs - 1) / 3));
-    this.#target = this.#clampFrames(Math.ceil(initialMs / this.#frameMs));
     this.#maxPayload = options.maxPayloadBytes ?? 1500;
+    this.#bytesPerUnit = Math.max(0, options.bytesPerTimestampUnit ?? 0);
+    this.#frameBytes = this.#bytesPerUnit > 0 ? Math.ceil(F * this.#bytesPerUnit) : 0;
+    this.#fillByte = options.fillByte ?? 0;
     this.#window = options.adaptWindowFrames ?? 50;
     this.#now = options.nowMs ?? (() => performance.now());
-    // Room for the deepest target plus as much again for reordering and bursts, as a power of two.
-    let ring = 8;
-    while (ring < this.#maxFrames * 2 + 4) ring *= 2;
-    this.#ring = ring;
-    this.#mask = ring - 1;
-    this.#slotFrame = new Float64Array(ring);
-    this.#slotState = new Uint8Array(ring);
-    this.#slotSeq = new Uint16Array(ring);
-    this.#slotTs = new Uint32Array(ring);
-    this.#slotLen = new Uint16Array(ring);
-    this.#slotMarker = new Uint8Array(ring);
-    const storage = Buffer.alloc(ring * this.#maxPayload);
-    this.#slotViews = [];
-    for (let i = 0; i < ring; i++) {
-      this.#slotViews.push(storage.subarray(i * this.#maxPayload, (i + 1) * this.#maxPayload));
-    }
-    this.#frame = new ReusableJitterFrame(storage.subarray(0, 0));
+    // Room for the deepest target, the longest packet, and as much again for reordering and bursts.
+    const longest = this.#bytesPerUnit > 0 ? Math.ceil(this.#maxPayload / this.#bytesPerUnit / F) : 1;
+    this.#ring = new JitterRing(
+      (this.#maxFrames + longest) * 2 + 4,
+      this.#bytesPerUnit > 0 ? this.#frameBytes : this.#maxPayload,
+      F,
+    );
+    this.#target = this.#clampFrames(Math.ceil(initialMs / this.#frameMs));
+    this.#frame = new ReusableJitterFrame(this.#ring.view(0).subarray(0, 0));
   }
 
   /** Number of slots in the ring (frames the buffer can hold ahead of the playout point). */
   get capacityFrames(): number {
-    return this.#ring;
+    return this.#ring.size;
   }
 
   /** Current target depth in ms. */
@@ -171,68 +192,82 @@ export class JitterBuffer {
   }
 
   /**
-   * Copies the packet's payload into its slot. Never throws on bad input; the result says what happened.
-   * `arrivalMs` (monotonic) defaults to the `nowMs` clock. That clock read is the one per-packet allocation
-   * left (Node's performance.now() allocates internally); pass a time you already have to avoid it.
+   * Copies the packet's payload into its frame slot(s). Never throws on bad input; the result says what
+   * happened. `arrivalMs` (monotonic) defaults to the `nowMs` clock. That clock read is the one per-packet
+   * allocation left (Node's performance.now() allocates internally); pass a time you already have.
    */
   push(packet: JitterPacket, arrivalMs: number = this.#now()): JitterPushResult {
     const s = this.#stats;
     s.received++;
-    if (packet.payloadLength > this.#maxPayload) {
+    const length = packet.payloadLength;
+    if (length > this.#maxPayload) {
       s.oversize++;
       return 'oversize';
     }
-    if (!this.#started || (packet.ssrc | 0) !== this.#ssrc) {
-      // RFC 3550 §8.2: a new SSRC is a new stream (the peer restarted or media was re-pointed): resync.
-      if (this.#started) s.ssrcChanges++;
-      this.#resync(packet, arrivalMs);
-      return this.#store(packet, this.#highestFrame);
+    const units = this.#bytesPerUnit > 0 ? Math.floor(length / this.#bytesPerUnit) : this.#frameSamples;
+    if (length === 0 || units === 0) {
+      s.noPayload++; // RFC 6263 keepalive or a truncated payload: nothing to play
+      return 'no-payload';
     }
-    const frame = this.#frameOf(packet.timestamp);
-
-    // Buffer ran dry and this packet starts playout again: re-anchor to the target depth.
-    if (this.#pending === 0 && frame >= this.#playIndex) this.#reanchor(frame, packet.marker);
-
-    const rel = frame - this.#playIndex;
-    if (rel >= this.#ring || rel < -this.#ring) {
-      // Far outside the window: a stray packet, or the sender jumped its timestamp without a new SSRC.
-      s.outOfRange++;
-      if (++this.#outOfWindowRun < RESYNC_AFTER) return 'out-of-range';
+    const seq = packet.sequence;
+    if (!this.#started) {
+      this.#startStream(packet);
+      return this.#place(packet, units, 0, 0, 1, arrivalMs);
+    }
+    if ((packet.ssrc | 0) !== this.#ssrc) {
+      if (this.#havePrev && (packet.ssrc | 0) === this.#prevSsrc) {
+        s.stale++; // a straggler of the stream we switched away from
+        return 'stale';
+      }
+      // RFC 3550 §8.2: a new SSRC is a new stream (the peer restarted, or an SBC re-pointed media).
+      s.ssrcChanges++;
+      this.#prevSsrc = this.#ssrc;
+      this.#havePrev = true;
+      this.#ssrc = packet.ssrc | 0;
+      return this.#continueWith(packet, units, arrivalMs);
+    }
+    if (this.#strayArmed && seq === ((this.#straySeq + 1) & 0xffff)) {
+      // Two in a row on the far side of a jump: the sender really moved its numbering or its clock.
       s.resyncs++;
-      this.#resync(packet, arrivalMs);
-      return this.#store(packet, this.#highestFrame);
+      return this.#continueWith(packet, units, arrivalMs);
     }
-    this.#outOfWindowRun = 0;
+    const d = seqDiff(seq, this.#lastSeq);
+    if (d > MAX_DROPOUT || d < -MAX_MISORDER) return this.#stray(seq);
 
-    const slot = frame & this.#mask;
-    if (this.#slotFrame[slot] === frame && this.#slotState[slot] !== EMPTY) {
-      s.duplicate++;
-      return 'duplicate';
+    this.#locate(packet.timestamp);
+    let frame = this.#pf;
+    let off = this.#po;
+    if (d > 0) {
+      // Where the sequence number says this packet starts: after the newest, plus the packets in between.
+      const F = this.#frameSamples;
+      const step = (d - 1) * this.#lastUnits + this.#lastEndOff;
+      const eFrame = this.#lastEndFrame + Math.floor(step / F);
+      const eOff = step % F;
+      const ahead = (frame - eFrame) * F + (off - eOff);
+      const lastFrame = frame + Math.floor((off + units - 1) / F);
+      if (ahead < 0 || (this.#pending > 0 && lastFrame - this.#playIndex >= this.#ring.size)) {
+        // Timestamps never go backwards in sequence order (RFC 3550 §5.1): the sender rebased its clock.
+        // A jump far ahead while audio is still buffered is the same event the other way (a silence that
+        // long would have drained the buffer). One packet after the next is proof enough.
+        if (ahead >= 0 && d > 1) return this.#stray(seq);
+        s.resyncs++;
+        frame = eFrame;
+        off = eOff;
+        this.#rebase(packet.timestamp, frame, off);
+      }
     }
-    if (this.#reception.noteSequence(packet.sequence) < 0 && rel >= 0) s.reordered++;
-    this.#noteArrival(frame, arrivalMs);
-    if (rel < 0) {
-      s.late++;
-      // It would have been in time with (playIndex − frame) more frames of depth.
-      this.#notePeak(this.#target + (this.#playIndex - frame));
-      return 'late';
-    }
-    // A reordered packet needed the depth to cover its distance behind the newest frame.
-    if (frame < this.#highestFrame) this.#notePeak(this.#highestFrame - frame + 1);
-    if (frame > this.#highestFrame) {
-      this.#refTs = packet.timestamp | 0;
-      this.#highestFrame = frame;
-    }
-    if (frame < this.#firstFrame) this.#firstFrame = frame;
-    return this.#store(packet, frame);
+    return this.#place(packet, units, frame, off, d, arrivalMs);
   }
 
   /**
    * Accounts for a packet of this stream that is consumed elsewhere — RFC 4733 events share the audio
-   * stream's SSRC and sequence space (§2.1) — so its sequence number is not counted as lost.
+   * stream's SSRC and sequence space (§2.1) — so its sequence number is neither lost nor a discontinuity.
    */
   noteDiverted(sequence: number, ssrc: number): void {
-    if (this.#started && (ssrc | 0) === this.#ssrc) this.#reception.noteSequence(sequence);
+    if (!this.#started || (ssrc | 0) !== this.#ssrc) return;
+    this.#reception.noteSequence(sequence);
+    const d = seqDiff(sequence, this.#lastSeq);
+    if (d > 0 && d <= MAX_DROPOUT) this.#lastSeq = sequence;
   }
 
   /**
@@ -268,23 +303,25 @@ export class JitterBuffer {
       out.kind = 'idle';
       return out;
     }
-    const slot = index & this.#mask;
-    if (this.#slotFrame[slot] === index && this.#slotState[slot] === FILLED) {
-      this.#slotState[slot] = PLAYED;
+    const ring = this.#ring;
+    const slot = index & ring.indexMask;
+    if (ring.frame[slot] === index && ring.state[slot] === SLOT_FILLED) {
+      ring.state[slot] = SLOT_PLAYED;
       this.#pending--;
+      if (this.#bytesPerUnit > 0 && ring.filled[slot] !== ring.fullMask) this.#stats.partial++;
       out.kind = 'frame';
-      out.payload = this.#slotViews[slot] ?? out.payload;
-      out.payloadLength = this.#slotLen[slot] ?? 0;
-      out.sequence = this.#slotSeq[slot] ?? 0;
-      out.timestamp = this.#slotTs[slot] ?? 0;
-      out.marker = this.#slotMarker[slot] === 1;
+      out.payload = ring.view(slot);
+      out.payloadLength = ring.len[slot] ?? 0;
+      out.sequence = ring.seq[slot] ?? 0;
+      out.timestamp = ring.ts[slot] ?? 0;
+      out.marker = ring.marker[slot] === 1;
       return out;
     }
     if (this.#pending > 0) {
       // A gap with later frames buffered. If the depth is below target (late packets were seen), grow by
       // holding here one frame: the missing packet gets another frame time to arrive, and the listener hears
-      // concealment either way.
-      // At most `target` holds per missing frame, so a stream that stops mid-gap still drains.
+      // concealment either way. At most `target` holds per missing frame, so a stream that stops mid-gap
+      // still drains.
       if (index !== this.#gapIndex) {
         this.#gapIndex = index;
         this.#gapHolds = 0;
@@ -307,7 +344,8 @@ export class JitterBuffer {
   reset(): void {
     this.#reception.stop();
     this.#started = false;
-    this.#slotState.fill(EMPTY);
+    this.#havePrev = false;
+    this.#ring.clear();
     this.#pending = 0;
     this.#hold = 0;
   }
@@ -324,58 +362,211 @@ export class JitterBuffer {
     };
   }
 
-  #frameOf(timestamp: number): number {
-    // Relative to the newest frame so 32-bit timestamp wrap-around is handled (RFC 3550 §5.1).
-    return this.#highestFrame + Math.round(tsDiff(timestamp, this.#refTs) / this.#frameSamples);
-  }
-
-  #store(packet: JitterPacket, frame: number): JitterPushResult {
-    const slot = frame & this.#mask;
-    const dst = this.#slotViews[slot] ?? this.#frame.payload;
-    const src = packet.buffer;
-    const from = packet.payloadOffset;
-    const n = packet.payloadLength;
-    if (n <= INLINE_COPY_BYTES) {
-      // Buffer#copy from a non-zero offset allocates a Uint8Array view per call (Node 20 _copyActual); a
-      // plain loop does not, and is as fast for voice-sized payloads.
-      for (let i = 0; i < n; i++) dst[i] = src[from + i] ?? 0;
-    } else {
-      src.copy(dst, 0, from, from + n);
-    }
-    this.#slotFrame[slot] = frame;
-    this.#slotState[slot] = FILLED;
-    this.#slotLen[slot] = packet.payloadLength;
-    this.#slotSeq[slot] = packet.sequence;
-    this.#slotTs[slot] = packet.timestamp;
-    this.#slotMarker[slot] = packet.marker ? 1 : 0;
-    this.#pending++;
-    return 'accepted';
-  }
-
-  /** Starts a new stream at `packet`, keeping the counters. */
-  #resync(packet: JitterPacket, arrivalMs: number): void {
+  #startStream(packet: JitterPacket): void {
     this.reset();
     this.#started = true;
     this.#ssrc = packet.ssrc | 0;
-    this.#refTs = packet.timestamp | 0;
-    this.#highestFrame = 0;
+    this.#rebase(packet.timestamp, 0, 0);
+    this.#highestFrame = -1;
     this.#firstFrame = 0;
+    this.#lastSeq = (packet.sequence - 1) & 0xffff;
+    this.#lastEndFrame = 0;
+    this.#lastEndOff = 0;
+    this.#strayArmed = false;
+    this.#lateRun = 0;
+    // Before the first frame: pops are idle until the packet has the target depth ahead of it.
     this.#playIndex = 1 - this.#target;
-    this.#outOfWindowRun = 0;
     this.#reception.restart(packet.sequence);
-    this.#noteArrival(0, arrivalMs);
+    this.#counted = true;
   }
 
   /**
-   * The buffer is empty and `frame` is the next to play. Depth it would get: frame − playIndex + 1. Below
-   * target: insert concealment frames now (already in a gap). Above target: skip ahead only at a talkspurt
-   * start or beyond maxDepth — in a continuous stream the frames in between may still be in flight.
+   * The stream goes on with a new clock (SSRC change, restarted numbering): `packet` follows the last one
+   * directly when audio is still buffered, else it starts a new talkspurt at the playout point.
    */
-  #reanchor(frame: number, marker: boolean): void {
-    const desired = frame - this.#target + 1;
+  #continueWith(packet: JitterPacket, units: number, arrivalMs: number): JitterPushResult {
+    this.#reception.restart(packet.sequence);
+    this.#counted = true;
+    this.#strayArmed = false;
+    this.#lateRun = 0;
+    let frame = this.#lastEndFrame;
+    let off = this.#lastEndOff;
+    if (this.#pending === 0 || frame < this.#playIndex) {
+      frame = Math.max(frame + (off > 0 ? 1 : 0), this.#playIndex);
+      off = 0;
+    }
+    this.#rebase(packet.timestamp, frame, off);
+    return this.#place(packet, units, frame, off, 1, arrivalMs);
+  }
+
+  #stray(seq: number): JitterPushResult {
+    this.#stats.outOfRange++;
+    this.#strayArmed = true;
+    this.#straySeq = seq;
+    return 'out-of-range';
+  }
+
+  /** Stores a located packet (`d`: its sequence distance from the newest). */
+  #place(
+    packet: JitterPacket,
+    units: number,
+    frame: number,
+    off: number,
+    d: number,
+    arrivalMs: number,
+  ): JitterPushResult {
+    const s = this.#stats;
+    const F = this.#frameSamples;
+    const counted = this.#counted;
+    this.#counted = false;
+    let lastFrame = frame + Math.floor((off + units - 1) / F);
+    if (units > F) this.#noteSpan(Math.ceil(units / F) - 1);
+    if (this.#pending === 0 && lastFrame >= this.#playIndex)
+      this.#reanchor(lastFrame, packet.marker, d === 1);
+    if (lastFrame - this.#playIndex >= this.#ring.size || this.#playIndex - frame >= this.#ring.size) {
+      // Far outside the window (a stray older packet, or one too far ahead to hold).
+      s.outOfRange++;
+      return 'out-of-range';
+    }
+    if (this.#isDuplicate(frame, off, units)) {
+      s.duplicate++;
+      return 'duplicate';
+    }
+    if (!counted && this.#reception.noteSequence(packet.sequence) < 0 && lastFrame >= this.#playIndex)
+      s.reordered++;
+    this.#reception.noteArrival(arrivalMs, (frame + off / F) * this.#frameMs);
+    this.#strayArmed = false;
+    if (lastFrame < this.#playIndex) {
+      if (d <= 0 || ++this.#lateRun < LATE_RUN_RESYNC) {
+        s.late++;
+        // It would have been in time with (playIndex − frame) more frames of depth.
+        this.#notePeak(this.#target + (this.#playIndex - lastFrame));
+        if (d > 0) this.#advanceNewest(packet, frame, off, units);
+        return 'late';
+      }
+      // The newest packets keep arriving late: the path delay stepped up. Re-anchor at the target depth.
+      s.resyncs++;
+      const shift = this.#playIndex + this.#target - 1 - lastFrame;
+      frame += shift;
+      lastFrame += shift;
+      this.#rebase(packet.timestamp, frame, off);
+    }
+    if (d > 0) this.#lateRun = 0;
+    this.#updateTarget();
+    // A reordered packet needed the depth to cover its distance behind the newest frame.
+    if (lastFrame < this.#highestFrame) this.#notePeak(this.#highestFrame - lastFrame + 1);
+    if (lastFrame > this.#highestFrame) this.#highestFrame = lastFrame;
+    if (frame < this.#firstFrame) this.#firstFrame = frame;
+    this.#store(packet, frame, off, units);
+    if (d > 0) this.#advanceNewest(packet, frame, off, units);
+    return 'accepted';
+  }
+
+  /** Records `packet` as the newest by sequence and moves the timeline reference to it (exactly). */
+  #advanceNewest(packet: JitterPacket, frame: number, off: number, units: number): void {
+    const F = this.#frameSamples;
+    this.#lastSeq = packet.sequence;
+    this.#lastUnits = units;
+    this.#lastEndFrame = frame + Math.floor((off + units) / F);
+    this.#lastEndOff = (off + units) % F;
+    this.#rebase(packet.timestamp, frame, off);
+  }
+
+  #rebase(timestamp: number, frame: number, off: number): void {
+    this.#refTs = (timestamp - off) | 0;
+    this.#refFrame = frame;
+  }
+
+  /** Frame and unit offset of `timestamp` on the current timeline (relative: 32-bit wrap is harmless). */
+  #locate(timestamp: number): void {
+    const F = this.#frameSamples;
+    const d = tsDiff(timestamp, this.#refTs);
+    if (this.#bytesPerUnit > 0) {
+      const k = Math.floor(d / F);
+      this.#pf = this.#refFrame + k;
+      this.#po = d - k * F;
+    } else {
+      this.#pf = this.#refFrame + Math.round(d / F);
+      this.#po = 0;
+    }
+  }
+
+  #isDuplicate(frame: number, off: number, units: number): boolean {
+    const F = this.#frameSamples;
+    if (this.#bytesPerUnit === 0) return this.#ring.has(frame, this.#ring.fullMask);
+    let f = frame;
+    let from = off;
+    let left = units;
+    while (left > 0) {
+      const n = Math.min(left, F - from);
+      if (!this.#ring.has(f, this.#ring.bits(from, from + n))) return false;
+      left -= n;
+      from = 0;
+      f++;
+    }
+    return true;
+  }
+
+  /** Writes the packet into the frames it covers from the playout point on. */
+  #store(packet: JitterPacket, frame: number, off: number, units: number): void {
+    const ring = this.#ring;
+    const src = packet.buffer;
+    if (this.#bytesPerUnit === 0) {
+      this.#claim(frame, packet, 0);
+      const slot = frame & ring.indexMask;
+      ring.write(frame, 0, src, packet.payloadOffset, packet.payloadLength);
+      ring.len[slot] = packet.payloadLength;
+      ring.filled[slot] = ring.fullMask;
+      ring.marker[slot] = packet.marker ? 1 : 0;
+      return;
+    }
+    const F = this.#frameSamples;
+    const bpu = this.#bytesPerUnit;
+    let f = frame;
+    let from = off;
+    let left = units;
+    let at = packet.payloadOffset;
+    while (left > 0) {
+      const n = Math.min(left, F - from);
+      if (f >= this.#playIndex) {
+        this.#claim(f, packet, (f - frame) * F - off);
+        const slot = f & ring.indexMask;
+        ring.write(f, from * bpu, src, at, n * bpu);
+        ring.filled[slot] = ((ring.filled[slot] ?? 0) | ring.bits(from, from + n)) >>> 0;
+        if (f === frame && packet.marker) ring.marker[slot] = 1;
+      }
+      at += n * bpu;
+      left -= n;
+      from = 0;
+      f++;
+    }
+  }
+
+  /** Claims the slot of `frame`; `unitsIn` is how far into the packet the frame starts (for its timestamp). */
+  #claim(frame: number, packet: JitterPacket, unitsIn: number): void {
+    const ring = this.#ring;
+    if (!ring.claim(frame, this.#frameBytes, this.#fillByte)) return;
+    const slot = frame & ring.indexMask;
+    this.#pending++;
+    ring.seq[slot] = packet.sequence;
+    ring.ts[slot] = (packet.timestamp + unitsIn) >>> 0;
+    ring.len[slot] = this.#frameBytes;
+  }
+
+  /**
+   * The buffer is empty and `lastFrame` (the packet's last) is the newest to play. Depth it would get:
+   * lastFrame − playIndex + 1. Below target: insert concealment frames now (already in a gap). Above
+   * target: skip ahead at a talkspurt start (marker, or the very next sequence number: nothing can be in
+   * flight for the frames skipped) or beyond maxDepth — otherwise frames in between may still be coming.
+   */
+  #reanchor(lastFrame: number, marker: boolean, next: boolean): void {
+    const desired = lastFrame - this.#target + 1;
     if (desired < this.#playIndex) {
       this.#hold = Math.min(this.#playIndex - desired, this.#target);
-    } else if (desired > this.#playIndex && (marker || frame - this.#playIndex + 1 > this.#maxFrames)) {
+    } else if (
+      desired > this.#playIndex &&
+      (marker || next || lastFrame - this.#playIndex + 1 > this.#maxFrames + this.#extraFrames)
+    ) {
       this.#playIndex = desired;
       this.#hold = 0;
     }
@@ -387,9 +578,10 @@ export class JitterBuffer {
     if (depth < this.#windowMin) this.#windowMin = depth;
     if (++this.#windowPops < this.#window) return;
     if (this.#windowMin > this.#target && this.#pending > 0) {
-      const slot = this.#playIndex & this.#mask;
-      if (this.#slotFrame[slot] === this.#playIndex && this.#slotState[slot] === FILLED) {
-        this.#slotState[slot] = PLAYED;
+      const ring = this.#ring;
+      const slot = this.#playIndex & ring.indexMask;
+      if (ring.frame[slot] === this.#playIndex && ring.state[slot] === SLOT_FILLED) {
+        ring.state[slot] = SLOT_PLAYED;
         this.#pending--;
       }
       this.#playIndex++;
@@ -399,8 +591,9 @@ export class JitterBuffer {
     this.#windowMin = NO_MIN;
   }
 
-  #noteArrival(frame: number, arrivalMs: number): void {
-    this.#reception.noteArrival(arrivalMs, frame * this.#frameMs);
+  #noteSpan(extraFrames: number): void {
+    if (extraFrames <= this.#extraFrames) return;
+    this.#extraFrames = Math.min(extraFrames, (this.#ring.size >> 1) - this.#maxFrames);
     this.#updateTarget();
   }
 
@@ -408,7 +601,7 @@ export class JitterBuffer {
     // About three mean deviations cover most of the arrival spread; the reorder/late peak covers outliers
     // that the smoothed RFC 3550 estimate averages away.
     const jitterFrames = Math.ceil((3 * this.#reception.jitterMs) / this.#frameMs);
-    this.#target = this.#clampFrames(Math.max(jitterFrames, this.#peakFrames));
+    this.#target = this.#clampFrames(Math.max(jitterFrames, this.#peakFrames) + this.#extraFrames);
   }
 
   #notePeak(neededFrames: number): void {
@@ -420,6 +613,9 @@ export class JitterBuffer {
   }
 
   #clampFrames(frames: number): number {
-    return Math.min(this.#maxFrames, Math.max(this.#minFrames, frames));
+    return Math.min(
+      this.#maxFrames + this.#extraFrames,
+      Math.max(this.#minFrames + this.#extraFrames, frames),
+    );
   }
 }

@@ -14,7 +14,12 @@ export interface JitterPacket {
   readonly marker: boolean;
 }
 
-export type JitterPushResult = 'accepted' | 'duplicate' | 'late' | 'oversize' | 'out-of-range';
+/**
+ * `stale`: a packet of the SSRC the stream switched away from; `no-payload`: nothing to play (an empty
+ * RFC 6263 keepalive, or less than one timestamp unit of audio).
+ */
+export type JitterPushResult =
+  'accepted' | 'duplicate' | 'late' | 'oversize' | 'out-of-range' | 'stale' | 'no-payload';
 
 /**
  * What pop() produced: `frame` (payload valid), `lost` (a gap or an inserted frame: conceal), `empty` (the
@@ -54,6 +59,12 @@ export interface JitterBufferStats {
   resyncs: number;
   oversize: number;
   outOfRange: number;
+  /** Packets of the previous SSRC after an SSRC change (dropped). */
+  stale: number;
+  /** Frames played with part of them missing (sample mode: the part that never came is silence). */
+  partial: number;
+  /** Packets with an empty payload. */
+  noPayload: number;
   /** Frames buffered ahead of the playout point, in ms. */
   depthMs: number;
   targetDepthMs: number;
@@ -72,6 +83,15 @@ export interface JitterBufferOptions {
   readonly maxDepthMs?: number;
   /** Target depth before any jitter has been observed. Default 40. */
   readonly initialDepthMs?: number;
+  /**
+   * Bytes per RTP timestamp unit when the payload is a plain sample stream that can be cut anywhere: 1 for
+   * G.711 and G.722 (RFC 3551 §4.5.2: its RTP clock is 8000 Hz for 16 kHz audio), 2 for L16 mono. Packets
+   * of any duration are then cut into frames of `frameSamples`. Unset (packet mode, e.g. Opus): each packet
+   * is one frame, placed at the nearest frame boundary.
+   */
+  readonly bytesPerTimestampUnit?: number;
+  /** Sample mode: the byte a frame part that never arrived is left at (the codec's silence). Default 0. */
+  readonly fillByte?: number;
   /** Largest payload kept; larger packets are dropped. Default 1500. */
   readonly maxPayloadBytes?: number;
   /** Pops per shrink decision. Default 50 (1 s at 20 ms). */
