@@ -11,6 +11,7 @@ import { CallManager, type CallRecorderFactory } from './call/call-manager.js';
 import { startCluster } from './cluster/index.js';
 import { RevocationChannel } from './cluster/revocation.js';
 import { PromptPlayer } from './call/prompt.js';
+import { OutboundGuard } from './call/outbound-guard.js';
 import { CallRecorder } from './call/recorder.js';
 import { RtpLegFactory } from './call/rtp-leg.js';
 import { silentDropGate } from './call/scanners.js';
@@ -260,6 +261,14 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
       services.push({ name: 'cluster', close: () => cluster.close() });
       callControl = cluster.calls;
     }
+    // Issue 11: every API dial passes the outbound policy (to/from grammar, admin-only URIs, outbound.allow,
+    // per-tenant rate and concurrency over every instance's live calls).
+    callControl = new OutboundGuard({
+      inner: callControl,
+      dialplans: () => dialplans.all(),
+      publicHost: config.SIP_PUBLIC_HOST,
+      logger,
+    });
 
     const adminToken = await resolveAdminToken(
       { adminToken: config.ADMIN_TOKEN, dataDir: config.DATA_DIR },

@@ -32,6 +32,8 @@ export interface DialRequest {
   readonly to: string;
   readonly from?: string | undefined;
   readonly agent?: Readonly<Record<string, string | undefined>> | undefined;
+  /** Set by the HTTP layer for the admin token only: full SIP URIs allowed, `outbound.allow` not applied. */
+  readonly trusted?: boolean | undefined;
 }
 
 export interface CallControl {

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { dialFromSchema, dialToSchema, isSipUriText, OutboundError } from '../../call/outbound-target.js';
 import { tenantNameSchema } from '../../routing/dialplan.js';
 import { assertTenantAccess, type Authenticator, type Principal } from '../auth.js';
 import { HttpError, notFound, parseOr400 } from '../errors.js';
@@ -10,8 +11,9 @@ const transferBody = z.object({ destination: z.string().min(1).max(64) }).strict
 const dialBody = z
   .object({
     tenant: tenantNameSchema,
-    to: z.string().min(1).max(256),
-    from: z.string().min(1).max(256).optional(),
+    // Issue 11: grammar-checked, so CR/LF or header smuggling is a 400 before anything is sent.
+    to: dialToSchema,
+    from: dialFromSchema.optional(),
     agent: z
       .object({
         instructions: z.string().max(20_000).optional(),
@@ -71,7 +73,19 @@ export function registerCallRoutes(
     const principal = await auth.authenticate(req);
     const body = parseOr400(dialBody, req.body, 'body');
     assertTenantAccess(principal, body.tenant);
-    const { id } = await calls.dial(body);
-    return reply.code(201).send({ id });
+    const trusted = principal.kind === 'admin';
+    // A full SIP URI reaches any host:port; tenants dial numbers through the operator's trunk only.
+    if (!trusted && (isSipUriText(body.to) || (body.from !== undefined && isSipUriText(body.from))))
+      throw new HttpError(403, 'HTTP_FORBIDDEN', 'a SIP URI in "to" or "from" needs the admin token');
+    try {
+      const { id } = await calls.dial({ ...body, trusted });
+      return reply.code(201).send({ id });
+    } catch (err) {
+      if (!(err instanceof OutboundError)) throw err;
+      if (err.status === 429) void reply.header('retry-after', '60');
+      const code =
+        err.status === 429 ? 'HTTP_RATE_LIMITED' : err.status === 403 ? 'HTTP_FORBIDDEN' : 'HTTP_BAD_REQUEST';
+      throw new HttpError(err.status, code, err.message, undefined, { cause: err });
+    }
   });
 }
