@@ -116,6 +116,9 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
       frameSamples,
       frameDurationMs: this.ptimeMs,
       minDepthMs: Math.max(40, 2 * this.ptimeMs),
+      // G.711 and G.722 carry one byte per RTP timestamp unit: the buffer cuts a peer's 10/30/60 ms packets
+      // into this leg's frames (a peer may ignore our a=ptime). Opus packets cannot be cut: one per frame.
+      ...(this.codec.name === 'opus' ? {} : { bytesPerTimestampUnit: 1, fillByte: this.#silence[0] ?? 0 }),
     });
     this.playout = new PlayoutStream({
       sink: this,
@@ -347,8 +350,13 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
     this.#dtmfQueue = [];
     const overflow = this.playout.stats().overflowFrames;
     if (overflow > 0) this.#overflowCounter?.inc(overflow);
+    const j = this.#jitter.stats();
     this.#log.debug(
-      { otherPtDropped: this.#otherPtDropped, playoutOverflowFrames: overflow },
+      {
+        otherPtDropped: this.#otherPtDropped,
+        playoutOverflowFrames: overflow,
+        jitter: { concealed: j.concealed, underruns: j.underruns, inserted: j.inserted, skipped: j.skipped },
+      },
       'media leg closed',
     );
   }
@@ -380,12 +388,17 @@ export class RtpLegFactory implements MediaLegFactory {
     this.#playoutOverflow = options.playoutOverflow;
   }
 
-  async allocate(): Promise<PendingMediaLeg> {
+  /**
+   * `signalingAddress`: the source address of the call's INVITE (IncomingCall.source.address), the media
+   * source RTP latching prefers (issue 11: an attacker elsewhere cannot take the call over).
+   */
+  async allocate(options: { readonly signalingAddress?: string } = {}): Promise<PendingMediaLeg> {
     const socket = await RtpSocket.open({
       pool: this.#pool,
       host: this.#host,
       inactivityTimeoutMs: this.#inactivityTimeoutMs,
       logger: this.#logger,
+      ...(options.signalingAddress === undefined ? {} : { signalingAddress: options.signalingAddress }),
     });
     let started = false;
     return {

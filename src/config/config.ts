@@ -30,6 +30,8 @@ const envShape = z.object({
   SIP_PORT: port.default(5060),
   SIP_TRANSPORTS: transports.default(['udp', 'tcp']),
   SIP_PUBLIC_HOST: nonEmpty.optional(),
+  /** Address advertised in SDP (c=) when media lives on another address than SIP; default SIP_PUBLIC_HOST. */
+  SIP_MEDIA_HOST: z.union([z.ipv4(), z.ipv6()]).optional(),
   RTP_PORT_MIN: port.default(20000),
   RTP_PORT_MAX: port.default(30000),
   HTTP_HOST: nonEmpty.default('0.0.0.0'),

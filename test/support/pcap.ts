@@ -2,7 +2,7 @@
  * A tiny reader for classic libpcap files (not pcapng): Ethernet (linktype 1) or raw IPv4 (101) frames
  * carrying IPv4/UDP. Enough to replay sipp's RTP captures in tests.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 export interface UdpDatagram {
   /** Capture time in microseconds since the epoch. */
@@ -70,4 +70,56 @@ export function readPcapUdp(path: string): UdpDatagram[] {
     });
   }
   return out;
+}
+
+/** One datagram to write with {@link writePcapUdp} (the shape readPcapUdp returns). */
+export type PcapDatagram = UdpDatagram;
+
+function ipv4Bytes(address: string): number[] {
+  const parts = address.split('.').map(Number);
+  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255))
+    throw new Error(`not an IPv4 address: ${address}`);
+  return parts;
+}
+
+/**
+ * Writes a classic libpcap file (Ethernet, linktype 1) of IPv4/UDP datagrams — what sipp's
+ * `play_pcap_audio` replays (it rewrites addresses and ports, keeps payloads and the gaps between packets).
+ */
+export function writePcapUdp(path: string, datagrams: readonly PcapDatagram[]): void {
+  const header = Buffer.alloc(24);
+  header.writeUInt32LE(0xa1b2c3d4, 0);
+  header.writeUInt16LE(2, 4);
+  header.writeUInt16LE(4, 6);
+  header.writeUInt32LE(65535, 16);
+  header.writeUInt32LE(LINKTYPE_ETHERNET, 20);
+  const chunks: Buffer[] = [header];
+  for (const d of datagrams) {
+    const udpLength = 8 + d.payload.length;
+    const frame = Buffer.alloc(14 + 20 + udpLength);
+    frame.writeUInt16BE(0x0800, 12); // IPv4
+    const ip = 14;
+    frame[ip] = 0x45;
+    frame.writeUInt16BE(20 + udpLength, ip + 2);
+    frame[ip + 8] = 64; // TTL
+    frame[ip + 9] = 17; // UDP
+    Buffer.from(ipv4Bytes(d.srcAddress)).copy(frame, ip + 12);
+    Buffer.from(ipv4Bytes(d.dstAddress)).copy(frame, ip + 16);
+    let sum = 0;
+    for (let i = 0; i < 20; i += 2) sum += frame.readUInt16BE(ip + i);
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    frame.writeUInt16BE(~sum & 0xffff, ip + 10);
+    const udp = ip + 20;
+    frame.writeUInt16BE(d.srcPort, udp);
+    frame.writeUInt16BE(d.dstPort, udp + 2);
+    frame.writeUInt16BE(udpLength, udp + 4); // checksum 0: none (sipp recomputes it)
+    d.payload.copy(frame, udp + 8);
+    const rec = Buffer.alloc(16);
+    rec.writeUInt32LE(Math.floor(d.timeUs / 1e6), 0);
+    rec.writeUInt32LE(Math.round(d.timeUs % 1e6), 4);
+    rec.writeUInt32LE(frame.length, 8);
+    rec.writeUInt32LE(frame.length, 12);
+    chunks.push(rec, frame);
+  }
+  writeFileSync(path, Buffer.concat(chunks));
 }
