@@ -52,6 +52,8 @@ export interface Server {
   readonly dialplans: DialplanStore;
   /** The bound HTTP port (useful with HTTP_PORT=0). */
   readonly httpPort: number;
+  /** The RTP port pool, read-only (leak checks: `inUse` is 0 once every call has ended). */
+  readonly rtpPorts: { readonly inUse: number };
   close(): Promise<void>;
 }
 
@@ -329,7 +331,7 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
       },
       'switchboard listening',
     );
-    return { calls, signaling, registry, store, dialplans, httpPort, close: closeAll };
+    return { calls, signaling, registry, store, dialplans, httpPort, rtpPorts: pool, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;
