@@ -33,18 +33,37 @@ export function decodeMasterKey(base64: string): Buffer {
  * into another tenant's slot fails authentication like any other tampering.
  */
 export class CredentialCipher {
-  readonly #keys = new Map<string, Buffer>();
-  readonly #currentKid: string;
+  #keys = new Map<string, Buffer>();
+  #currentKid: string;
 
   /** `current` seals new records; `previous` keys can still open old ones. */
   constructor(current: Buffer, previous: readonly Buffer[] = []) {
     this.#currentKid = keyId(current);
-    this.#keys.set(this.#currentKid, current);
-    for (const k of previous) this.#keys.set(keyId(k), k);
+    this.setKeys(current, previous);
   }
 
   get currentKeyId(): string {
     return this.#currentKid;
+  }
+
+  /** Every key id this cipher can open, the current one first. */
+  get keyIds(): string[] {
+    return [this.#currentKid, ...[...this.#keys.keys()].filter((k) => k !== this.#currentKid)];
+  }
+
+  /** The key behind `kid`, if held (the key ring's retire re-seals with it). */
+  key(kid: string): Buffer | undefined {
+    return this.#keys.get(kid);
+  }
+
+  /** Swap in a new key ring at once (a running server picking up `keys rotate`). */
+  setKeys(current: Buffer, previous: readonly Buffer[] = []): void {
+    const keys = new Map<string, Buffer>();
+    const currentKid = keyId(current);
+    keys.set(currentKid, current);
+    for (const k of previous) keys.set(keyId(k), k);
+    this.#keys = keys;
+    this.#currentKid = currentKid;
   }
 
   seal(aad: string, value: unknown, now: Date = new Date()): SealedRecord {

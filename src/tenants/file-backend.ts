@@ -1,5 +1,6 @@
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { withFileLock } from './file-lock.js';
 import type { RecordBackend } from './record-backend.js';
 
 /**
@@ -47,15 +48,17 @@ export class FileRecordBackend implements RecordBackend {
     }
   }
 
-  /** Serialise read-modify-write cycles within this process. */
+  /** Serialise read-modify-write cycles: a queue within this process, a lock file across processes. */
   #exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(fn, fn);
+    const locked = (): Promise<T> => withFileLock(`${this.#path}.lock`, fn);
+    const run = this.#queue.then(locked, locked);
     this.#queue = run.catch(() => undefined);
     return run;
   }
 
   async get(key: string): Promise<string | undefined> {
-    return (await this.#read())[key];
+    const data = await this.#read();
+    return Object.hasOwn(data, key) ? data[key] : undefined;
   }
 
   set(key: string, value: string): Promise<void> {
@@ -66,10 +69,20 @@ export class FileRecordBackend implements RecordBackend {
     });
   }
 
+  compareAndSet(key: string, expected: string | undefined, value: string): Promise<boolean> {
+    return this.#exclusive(async () => {
+      const data = await this.#read();
+      if (data[key] !== expected) return false;
+      data[key] = value;
+      await this.#write(data);
+      return true;
+    });
+  }
+
   delete(key: string): Promise<boolean> {
     return this.#exclusive(async () => {
       const data = await this.#read();
-      if (!(key in data)) return false;
+      if (!Object.hasOwn(data, key)) return false;
       delete data[key];
       await this.#write(data);
       return true;

@@ -2,6 +2,17 @@ import { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import type { RecordBackend } from './record-backend.js';
 
+/** SET only if the value is still the one read (ARGV[1] = 1) or the key is still absent (ARGV[1] = 0). */
+const COMPARE_AND_SET = `
+local current = redis.call('GET', KEYS[1])
+if ARGV[1] == '1' then
+  if current ~= ARGV[2] then return 0 end
+elseif current then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[3])
+return 1`;
+
 /**
  * Records as Redis strings under a key prefix. Commands fail fast while disconnected (no offline queue),
  * so callers can fall back to their last known data; ioredis reconnects by itself.
@@ -60,6 +71,18 @@ export class RedisRecordBackend implements RecordBackend {
 
   async set(key: string, value: string): Promise<void> {
     await this.client.set(this.#prefix + key, value);
+  }
+
+  async compareAndSet(key: string, expected: string | undefined, value: string): Promise<boolean> {
+    const done = await this.client.eval(
+      COMPARE_AND_SET,
+      1,
+      this.#prefix + key,
+      expected === undefined ? 0 : 1,
+      expected ?? '',
+      value,
+    );
+    return done === 1;
   }
 
   async delete(key: string): Promise<boolean> {

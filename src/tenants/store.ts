@@ -34,6 +34,8 @@ export interface TenantStore {
   deleteApiKey(tenant: string, id: string): Promise<boolean>;
   /** Re-seal every credential under `cipher`'s current key. Returns how many were re-encrypted. */
   reencryptAll(): Promise<number>;
+  /** How many credentials each key id seals. */
+  keyUsage(): Promise<Map<string, number>>;
   /** True when the backing store answers. */
   ping(): Promise<boolean>;
   close(): Promise<void>;

@@ -1,5 +1,6 @@
 import type { Logger } from '../observability/logger.js';
 import { type CredentialCipher, type SealedRecord, TenantError } from './crypto.js';
+import type { KeyRing } from './key-ring.js';
 import type { RecordBackend } from './record-backend.js';
 import type { ApiKeyRecord, CredentialRecord, TenantStore } from './store.js';
 
@@ -36,10 +37,14 @@ export class EncryptedTenantStore implements TenantStore {
   readonly #log: Logger;
   /** Values read or written, by key: only records that exist, so it is bounded by what the backend holds. */
   readonly #lastKnown = new Map<string, string>();
+  readonly #ring: KeyRing | undefined;
+  #ringRefreshedAt = 0;
 
-  constructor(options: { backend: RecordBackend; cipher: CredentialCipher; logger: Logger }) {
+  /** With `ring`, the cipher follows the stored key ring (`keys rotate` beside a running server). */
+  constructor(options: { backend: RecordBackend; cipher: CredentialCipher; logger: Logger; ring?: KeyRing }) {
     this.#backend = options.backend;
     this.#cipher = options.cipher;
+    this.#ring = options.ring;
     this.#log = options.logger.child({ component: 'tenant-store', store: options.backend.kind });
   }
 
@@ -113,15 +118,30 @@ export class EncryptedTenantStore implements TenantStore {
     provider: string,
     fields: Readonly<Record<string, unknown>>,
   ): Promise<void> {
+    // Writes are rare: re-read the ring so a rotation done elsewhere is sealed with from the next write on.
+    await this.#ring?.refresh();
     const sealed = this.#cipher.seal(`${tenant}/${provider}`, fields);
     await this.#write(credKey(tenant, provider), JSON.stringify(sealed));
+  }
+
+  /** Open a record; a key id we do not hold yet means the ring grew elsewhere: re-read it (at most 1/s). */
+  async #open(aad: string, record: SealedRecord): Promise<unknown> {
+    try {
+      return this.#cipher.open(aad, record);
+    } catch (err) {
+      const missing = err instanceof TenantError && err.code === 'TENANT_KEY_MISSING';
+      if (!missing || this.#ring === undefined || Date.now() - this.#ringRefreshedAt < 1000) throw err;
+      this.#ringRefreshedAt = Date.now();
+      await this.#ring.refresh();
+      return this.#cipher.open(aad, record);
+    }
   }
 
   async getCredential(tenant: string, provider: string): Promise<CredentialRecord | undefined> {
     const raw = await this.#read(credKey(tenant, provider));
     if (raw === undefined) return undefined;
     const record = this.#parseSealed(raw, `${tenant}/${provider}`);
-    const fields = this.#cipher.open(`${tenant}/${provider}`, record);
+    const fields = await this.#open(`${tenant}/${provider}`, record);
     if (fields === null || typeof fields !== 'object' || Array.isArray(fields)) {
       throw new TenantError(
         'TENANT_CREDENTIAL_TAMPERED',
@@ -197,21 +217,56 @@ export class EncryptedTenantStore implements TenantStore {
     return this.#delete(`${APIKEY_ID}${tenant}:${id}`);
   }
 
+  /**
+   * Re-seal every credential not under the current key. Compare-and-set per record: a credential written
+   * meanwhile (by a server, with any ring key) is re-read rather than overwritten with its older value.
+   */
   async reencryptAll(): Promise<number> {
+    await this.#ring?.refresh();
     let count = 0;
     for (const key of await this.#keys(CRED)) {
-      const raw = await this.#read(key);
-      if (raw === undefined) continue;
       const [tenant, provider] = key.slice(CRED.length).split(':');
       if (tenant === undefined || provider === undefined) continue;
       const aad = `${tenant}/${provider}`;
-      const record = this.#parseSealed(raw, aad);
-      if (record.kid === this.#cipher.currentKeyId) continue;
-      const fields = this.#cipher.open(aad, record);
-      await this.#write(key, JSON.stringify(this.#cipher.seal(aad, fields, new Date(record.updatedAt))));
-      count++;
+      for (let attempt = 0; ; attempt++) {
+        const raw = await this.#readFresh(key);
+        if (raw === undefined) break;
+        const record = this.#parseSealed(raw, aad);
+        if (record.kid === this.#cipher.currentKeyId) break;
+        const fields = await this.#open(aad, record);
+        const sealed = JSON.stringify(this.#cipher.seal(aad, fields, new Date(record.updatedAt)));
+        if (await this.#compareAndSet(key, raw, sealed)) {
+          count++;
+          break;
+        }
+        if (attempt >= 10)
+          throw new TenantError('TENANT_STORE_UNAVAILABLE', `credential ${aad} kept changing`);
+      }
     }
     return count;
+  }
+
+  /** How many credentials each key id seals (retire refuses a key still in use). */
+  async keyUsage(): Promise<Map<string, number>> {
+    const usage = new Map<string, number>();
+    for (const key of await this.#keys(CRED)) {
+      const raw = await this.#readFresh(key);
+      if (raw === undefined) continue;
+      const kid = this.#parseSealed(raw, key).kid;
+      usage.set(kid, (usage.get(kid) ?? 0) + 1);
+    }
+    return usage;
+  }
+
+  async #compareAndSet(key: string, expected: string, value: string): Promise<boolean> {
+    let done: boolean;
+    try {
+      done = await this.#backend.compareAndSet(key, expected, value);
+    } catch (err) {
+      throw new TenantError('TENANT_STORE_UNAVAILABLE', 'tenant store unreachable', { cause: err });
+    }
+    if (done) this.#lastKnown.set(key, value);
+    return done;
   }
 
   ping(): Promise<boolean> {
