@@ -92,15 +92,39 @@ export class InboundBridge {
 }
 
 /**
+ * Where the outbound bridge puts frames. A bounded sink (the call's PlayoutStream) also says how many frames
+ * still fit and takes a count of the ones dropped before they were even encoded.
+ */
+export interface OutboundSink {
+  enqueue(frame: Buffer, itemId: string, responseId: string): unknown;
+  /** Frames that still fit under the call's cap of audio queued ahead of playout. */
+  readonly roomFrames?: number;
+  /** Counts frames dropped because they did not fit (logged once and counted like refused ones). */
+  refuse?(frames: number): void;
+}
+
+/** Input is resampled and encoded in pieces of at most this much: scratch buffers stay small (issue 11). */
+const MAX_PIECE_MS = 1000;
+
+/**
  * Agent audio (any chunk size, in the agent's output format) to encoded frames of one ptime each, tagged with
  * the agent item they belong to. A partial frame is completed with silence when the item changes or ends.
+ *
+ * Bounded (issue 11): audio beyond what the sink has room for is dropped before any resampling or encoding,
+ * and a huge chunk (a hostile provider's 60 MB frame) is processed in pieces of {@link MAX_PIECE_MS}, so
+ * neither the queue nor this bridge's scratch memory grows with what the provider sends.
  */
 export class OutboundBridge {
   readonly mode: 'passthrough' | 'transcode';
   readonly #codec: Codec;
-  readonly #enqueue: (frame: Buffer, itemId: string, responseId: string) => void;
+  readonly #sink: OutboundSink;
   readonly #resampler: Resampler | undefined;
   readonly #frameSamples: number;
+  readonly #ptimeMs: number;
+  readonly #sourceRateHz: number;
+  /** Source units (bytes for G.711 passthrough, samples for PCM16) per frame sent. */
+  readonly #unitsPerFrame: number;
+  #droppedMs = 0;
   readonly #frameBytes: number;
   /** Pending samples (transcode) or bytes (passthrough) of the current item. */
   readonly #pendingPcm: Int16Array;
@@ -116,11 +140,14 @@ export class OutboundBridge {
     source: AudioFormat,
     codec: Codec,
     ptimeMs: number,
-    enqueue: (frame: Buffer, itemId: string, responseId: string) => void,
+    sink: OutboundSink | ((frame: Buffer, itemId: string, responseId: string) => void),
   ) {
     this.#codec = codec;
-    this.#enqueue = enqueue;
+    this.#sink = typeof sink === 'function' ? { enqueue: sink } : sink;
     this.#frameSamples = codec.frameSamples(ptimeMs);
+    this.#ptimeMs = ptimeMs;
+    this.#sourceRateHz = source.sampleRateHz;
+    this.#unitsPerFrame = Math.round((source.sampleRateHz * ptimeMs) / 1000);
     this.#silenceByte = codec.name === 'PCMA' ? 0xd5 : 0xff;
     this.#maxEncodedBytes = codec.name === 'opus' ? 1275 : this.#frameSamples;
     if (isG711Match(codec, source)) {
@@ -144,10 +171,45 @@ export class OutboundBridge {
     return this.#resampler !== undefined;
   }
 
+  /** ms of agent audio dropped here because the call's queue was full. */
+  get droppedMs(): number {
+    return this.#droppedMs;
+  }
+
   /** A chunk of agent audio. PCM16 chunks are little-endian bytes, as providers send them. */
   push(audio: Buffer, itemId: string, responseId: string): void {
     if (this.#item !== undefined && this.#item.itemId !== itemId) this.endItem();
     this.#item = { itemId, responseId };
+    const unitBytes = this.mode === 'passthrough' ? 1 : 2;
+    const pieceBytes = Math.max(
+      unitBytes,
+      Math.round((this.#sourceRateHz * MAX_PIECE_MS) / 1000) * unitBytes,
+    );
+    for (let offset = 0; offset < audio.length; offset += pieceBytes) {
+      const end = Math.min(audio.length, offset + pieceBytes);
+      const room = this.#sink.roomFrames;
+      if (room !== undefined) {
+        // Whole frames that still fit, minus what is already pending toward the next one (codec units).
+        const pending = Math.round((this.#pending * this.#sourceRateHz) / this.#codec.sampleRateHz);
+        const roomBytes = Math.max(0, room * this.#unitsPerFrame - pending) * unitBytes;
+        if (roomBytes < end - offset) {
+          if (roomBytes > 0) this.#pushPiece(audio.subarray(offset, offset + roomBytes));
+          this.#drop(audio.length - offset - roomBytes, unitBytes);
+          return;
+        }
+      }
+      this.#pushPiece(end - offset === audio.length ? audio : audio.subarray(offset, end));
+    }
+  }
+
+  #drop(bytes: number, unitBytes: number): void {
+    if (bytes <= 0) return;
+    const ms = (bytes / unitBytes / this.#sourceRateHz) * 1000;
+    this.#droppedMs += ms;
+    this.#sink.refuse?.(Math.ceil(ms / this.#ptimeMs));
+  }
+
+  #pushPiece(audio: Buffer): void {
     if (this.mode === 'passthrough') {
       let offset = 0;
       while (offset < audio.length) {
@@ -209,7 +271,7 @@ export class OutboundBridge {
     const item = this.#item;
     this.#pending = 0;
     if (item === undefined) return;
-    this.#enqueue(Buffer.from(this.#pendingBytes), item.itemId, item.responseId);
+    this.#sink.enqueue(Buffer.from(this.#pendingBytes), item.itemId, item.responseId);
   }
 
   #emitPcm(): void {
@@ -219,6 +281,6 @@ export class OutboundBridge {
     // The playout queue owns each frame until it is sent; allocUnsafe draws small buffers from Node's pool.
     const out = Buffer.allocUnsafe(this.#maxEncodedBytes);
     const bytes = this.#codec.encode(this.#pendingPcm, out);
-    if (bytes > 0) this.#enqueue(out.subarray(0, bytes), item.itemId, item.responseId);
+    if (bytes > 0) this.#sink.enqueue(out.subarray(0, bytes), item.itemId, item.responseId);
   }
 }

@@ -41,7 +41,12 @@ export interface MediaLegStats {
 
 /** The outbound queue as the call sees it. */
 export interface CallPlayout extends PlayoutControl {
-  enqueue(frame: Buffer, itemId: string, responseId: string): void;
+  /** Queues one frame of one ptime; false when refused (blocked response, or the per-call cap reached). */
+  enqueue(frame: Buffer, itemId: string, responseId: string): boolean;
+  /** Frames that still fit under the per-call cap of audio ahead of playout (issue 11). */
+  readonly roomFrames: number;
+  /** Counts frames a producer dropped because there was no room (logged once, counted in stats). */
+  refuse(frames: number): void;
   /** Resolves when nothing is queued (now, if already empty). */
   whenDrained(): Promise<void>;
 }

@@ -231,9 +231,7 @@ export class PlayoutStream extends EventEmitter<PlayoutEvents> implements TickSu
       return false;
     }
     if (this.#count >= this.#maxQueuedFrames) {
-      if (this.#stats.overflowFrames++ === 0 && this.listenerCount('overflow') > 0) {
-        this.emit('overflow', { queuedMs: this.queuedMs, maxQueuedMs: this.#maxQueuedMs });
-      }
+      this.refuse(1);
       return false;
     }
     let rec = this.#lastEnqueued;
@@ -253,6 +251,19 @@ export class PlayoutStream extends EventEmitter<PlayoutEvents> implements TickSu
     this.#count++;
     rec.queuedFrames++;
     return true;
+  }
+
+  /**
+   * Counts `frames` dropped because the queue had no room: by `enqueue`, or by a producer that checked
+   * `roomFrames` and dropped audio before encoding it. The first one emits 'overflow'.
+   */
+  refuse(frames: number): void {
+    if (!(frames > 0)) return;
+    const first = this.#stats.overflowFrames === 0;
+    this.#stats.overflowFrames += frames;
+    if (first && this.listenerCount('overflow') > 0) {
+      this.emit('overflow', { queuedMs: this.queuedMs, maxQueuedMs: this.#maxQueuedMs });
+    }
   }
 
   /** Called by the ticker once per period: sends the frames due on this tick (see {@link FrameClock}). */
