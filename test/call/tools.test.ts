@@ -141,6 +141,17 @@ describe('ToolDispatcher', () => {
     expect(d.ending).toBe(false);
   });
 
+  it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty'])(
+    'refuses the inherited name %j as a transfer destination (own-property allowlist)',
+    async (destination) => {
+      const a = new RecordingActions();
+      const out = await make(a).handle({ callId: 't2b', name: 'transfer_call', args: { destination } });
+      expect(out.ok).toBe(false);
+      expect(a.log).toEqual([]);
+      expect(JSON.stringify(a.results[0]?.[1])).toContain('unknown transfer destination');
+    },
+  );
+
   it('reports a failed transfer to the agent and keeps the call', async () => {
     const a = new RecordingActions();
     a.transferOk = false;
@@ -229,6 +240,7 @@ describe('callWebhook', () => {
     ]) {
       expect(isPrivateAddress(a), a).toBe(true);
     }
-    for (const a of ['8.8.8.8', '203.0.113.5', '2001:db8::1']) expect(isPrivateAddress(a), a).toBe(false);
+    for (const a of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111'])
+      expect(isPrivateAddress(a), a).toBe(false);
   });
 });
