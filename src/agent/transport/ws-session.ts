@@ -362,9 +362,12 @@ export class WsSession extends EventEmitter<WsSessionEvents> {
           this.#oversized.add(ws);
           this.#log.warn({ maxMessageBytes: this.#maxMessageBytes }, 'provider message over the size cap');
         }
-        // An oversized message is the provider's doing and would recur on a retry.
-        if (!settled) fail('AGENT_CONNECT_FAILED', `provider connect failed: ${err.message}`, !tooBig, err);
-        else this.#log.debug({ err: err.message }, 'provider websocket error');
+        if (settled) this.#log.debug({ err: err.message }, 'provider websocket error');
+        else if (tooBig) {
+          // The provider's doing, and it would recur on a retry.
+          const message = `provider sent a message larger than ${this.#maxMessageBytes} bytes`;
+          finish(new AttemptFailure(new AgentError('AGENT_PROTOCOL', message, { retryable: false }), false));
+        } else fail('AGENT_CONNECT_FAILED', `provider connect failed: ${err.message}`, true, err);
       });
       ws.once('unexpected-response', (_req, res) => {
         const status = res.statusCode ?? 0;
