@@ -15,6 +15,7 @@ import { OutboundGuard } from './call/outbound-guard.js';
 import { CallRecorder } from './call/recorder.js';
 import { RtpLegFactory } from './call/rtp-leg.js';
 import { silentDropGate } from './call/scanners.js';
+import { CallAdmission, tenantCallLimit } from './call/admission.js';
 import type { Config } from './config/config.js';
 import { SwitchboardError } from './errors.js';
 import { registerAuthMetrics } from './http/auth-metrics.js';
@@ -231,7 +232,23 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
     // Unique per server, even for several servers in one process (tests).
     const instanceId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     const legs = new RtpLegFactory({ pool, host: config.SIP_HOST, ticker, logger });
-    const calls = new CallManager({
+    const admissionRefused = counter(
+      metrics,
+      'switchboard_sip_admission_refused_total',
+      'Initial INVITEs refused at admission (rate, unrouted, scanner, max-calls, tenant-calls)',
+      ['cause'],
+    );
+    const admission = new CallAdmission({
+      inviteRatePerS: config.SIP_INVITE_RATE,
+      inviteBurst: config.SIP_INVITE_BURST,
+      maxCalls: config.SIP_MAX_CALLS,
+      tenantLimit: (tenant) => tenantCallLimit(dialplans.all(), tenant),
+      // Only asked once an INVITE arrives, after `calls` exists.
+      liveCalls: (): Iterable<{ readonly tenant: string }> => calls.liveCalls(),
+      onRefused: (refusal) => admissionRefused.inc({ cause: refusal.cause }),
+    });
+    const calls: CallManager = new CallManager({
+      admission,
       signaling,
       dialplans: () => dialplans.all(),
       store,

@@ -9,6 +9,7 @@
  * Calls count from admission on: an INVITE still waiting for its ACK (Timer H, §17.2.1) holds a place like an
  * established call, so never-ACKed INVITEs cannot take more than the caps allow.
  */
+import type { LoadedDialplan } from '../routing/dialplan-store.js';
 import type { RouteResult } from '../routing/router.js';
 import type { IncomingCall } from '../sip/signaling.js';
 import { RateLimiter } from './rate-limiter.js';
@@ -122,4 +123,14 @@ export class CallAdmission {
     }
     return undefined;
   }
+}
+
+/** The tenant's inbound call cap: the smallest `limits.max_concurrent_calls` among its dialplans, if any. */
+export function tenantCallLimit(plans: readonly LoadedDialplan[], tenant: string): number | undefined {
+  let limit: number | undefined;
+  for (const plan of plans) {
+    const own = plan.dialplan.tenant === tenant ? plan.dialplan.limits?.max_concurrent_calls : undefined;
+    if (own !== undefined && (limit === undefined || own < limit)) limit = own;
+  }
+  return limit;
 }

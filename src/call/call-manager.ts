@@ -64,7 +64,7 @@ export class CallManager implements CallControl {
 
   #onInvite(call: IncomingCall): void {
     const log = this.#log.child({ sipCallId: call.callId });
-    handleInvite(
+    void handleInvite(
       this.#d,
       {
         closing: () => this.#closing,
@@ -73,10 +73,13 @@ export class CallManager implements CallControl {
       },
       call,
       log,
-    ).catch((err: unknown) => {
-      log.error({ err }, 'INVITE handling failed');
-      if (!call.cancelled) call.reject(500, { reason: 'Server Internal Error' }).catch(() => undefined);
-    });
+    )
+      .catch((err: unknown) => {
+        log.error({ err }, 'INVITE handling failed');
+        if (!call.cancelled) call.reject(500, { reason: 'Server Internal Error' }).catch(() => undefined);
+      })
+      // Admission counted the INVITE as pending; it is now either in the live table or gone.
+      .finally(() => this.#d.admission?.settled(call));
   }
 
   #formats(

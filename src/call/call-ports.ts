@@ -11,6 +11,7 @@ import type { LoadedDialplan } from '../routing/dialplan-store.js';
 import type { NegotiatedMedia } from '../sip/sdp.js';
 import type { Dialog, Signaling } from '../sip/signaling.js';
 import type { TenantStore } from '../tenants/store.js';
+import type { CallAdmission } from './admission.js';
 import type { CallMetrics } from './call-metrics.js';
 import type { MediaLeg } from './media-leg.js';
 import type { CallSession, CallTimeline } from './session.js';
@@ -72,6 +73,8 @@ export interface CallManagerDeps {
    * out anyway. Default 3000 ms.
    */
   readonly agentReadyWaitMs?: number;
+  /** Front-door admission (rate, caps), asked after routing and before an RTP port is taken (issue 11). */
+  readonly admission?: CallAdmission;
 }
 
 export interface LiveCall {

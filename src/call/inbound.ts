@@ -73,6 +73,11 @@ export async function handleInvite(
   const calledUser =
     call.to.user !== '' ? call.to.user : (/^sips?:([^@;]+)@/.exec(call.requestUri)?.[1] ?? '');
   const routed = route(deps.dialplans(), { calledUser, sourceAddress: call.source.address });
+  const refused = deps.admission?.admit(call, routed);
+  if (refused !== undefined) {
+    log.info({ cause: refused.cause, status: refused.status, to: calledUser }, 'call refused at admission');
+    return reject(refused.status, refused.reason, { ...refused.headers });
+  }
   if (!routed.ok) {
     log.info({ status: routed.status, to: calledUser }, 'call rejected by routing');
     return reject(routed.status, routed.reason);
