@@ -44,6 +44,8 @@ export function registerCallCommand(program: Command): void {
               samples: result.received,
             });
           }
+          // The likely cause of refused or relocated RTP, for a person reading the terminal.
+          if (result.media.hint !== undefined) process.stderr.write(`media: ${result.media.hint}\n`);
           process.stdout.write(
             `${JSON.stringify({
               codec: result.codec,
@@ -51,6 +53,7 @@ export function registerCallCommand(program: Command): void {
               receivedMs: Math.round((result.received.length / result.sampleRateHz) * 1000),
               packetsReceived: result.packetsReceived,
               packetsSent: result.packetsSent,
+              media: result.media,
             })}\n`,
           );
         } finally {

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../observability/logger.js';
 import type { MediaLeg } from '../call/media-leg.js';
@@ -61,6 +62,21 @@ export interface CallOptions {
   readonly onRtp?: (packet: RtpPacket, arrivalMs: number) => void;
 }
 
+/** How the far end's RTP reached us, and what was refused (DESIGN.md §3: symmetric RTP with latching). */
+export interface MediaReport {
+  /** The c= address of the far end's SDP. */
+  readonly sdpAddress: string;
+  readonly sdpPort: number;
+  /** Where its RTP actually came from once latched (any port of the SDP address is normal: NAT, SBCs). */
+  readonly latchedTo?: { readonly address: string; readonly port: number };
+  /** Packets dropped because they came from a source other than the latched/latchable one. */
+  readonly foreignDropped: number;
+  /** Packets of a source still on probation (RFC 3550 §A.1) or waiting behind the preferred address. */
+  readonly probationRejected: number;
+  /** The likely cause when packets were refused or came from elsewhere; undefined when all was normal. */
+  readonly hint?: string;
+}
+
 export interface CallResult {
   readonly sampleRateHz: number;
   /** What the far end sent us, decoded, one frame per tick (time-aligned; silence where nothing came). */
@@ -69,6 +85,32 @@ export interface CallResult {
   readonly codec: string;
   readonly packetsReceived: number;
   readonly packetsSent: number;
+  readonly media: MediaReport;
+}
+
+/** Explains refused or relocated RTP in one sentence (the softphone's summary; `switchboard call` prints it). */
+export function mediaHint(r: Omit<MediaReport, 'hint'>, packetsReceived: number): string | undefined {
+  const refused = r.foreignDropped + r.probationRejected;
+  if (packetsReceived === 0 && refused > 0) {
+    return (
+      `${refused} RTP packets arrived but none from the SDP address ${r.sdpAddress}: the far end sends ` +
+      'RTP from an address it does not advertise (on a Switchboard server: SIP_PUBLIC_HOST/SIP_MEDIA_HOST ' +
+      'should be an address RTP leaves from)'
+    );
+  }
+  if (r.latchedTo !== undefined && r.latchedTo.address !== r.sdpAddress) {
+    return `RTP comes from ${r.latchedTo.address}, not the SDP address ${r.sdpAddress} (NAT or a separate media server)`;
+  }
+  if (r.foreignDropped > 0) {
+    return `${r.foreignDropped} packets from other sources dropped (stray traffic, or the far end moved its media)`;
+  }
+  return undefined;
+}
+
+/** The host of a SIP URI when it is an IP literal (the signaling address our RTP latching prefers). */
+function uriAddress(uri: string): string | undefined {
+  const host = /^sips?:(?:[^@]*@)?(\[[^\]]+\]|[^:;>]+)/i.exec(uri)?.[1]?.replace(/^\[|\]$/g, '');
+  return host !== undefined && isIP(host) !== 0 ? host : undefined;
 }
 
 /**
@@ -121,7 +163,15 @@ export class Softphone {
 
   async call(uri: string, options: CallOptions = {}): Promise<CallResult> {
     // The socket is opened here rather than through RtpLegFactory so `onRtp` can listen to it directly.
-    const socket = await RtpSocket.open({ pool: this.#pool, host: this.#host, logger: this.#logger });
+    const signalingAddress = uriAddress(uri);
+    const socket = await RtpSocket.open({
+      pool: this.#pool,
+      host: this.#host,
+      logger: this.#logger,
+      ...(signalingAddress === undefined ? {} : { signalingAddress }),
+    });
+    let latchedTo: { address: string; port: number } | undefined;
+    socket.on('latched', (address, port) => (latchedTo = { address, port }));
     const offer = createOffer(
       { address: this.#host, port: socket.port },
       { codecs: options.codecs ?? ['PCMU', 'PCMA'] },
@@ -196,6 +246,15 @@ export class Softphone {
     leg.off('tick', onTick);
     if (feed !== undefined) leg.off('tick', feed);
     const stats = leg.stats();
+    const counters = socket.counters;
+    const report = {
+      sdpAddress: answer.remote.address,
+      sdpPort: answer.remote.port,
+      ...(latchedTo === undefined ? {} : { latchedTo }),
+      foreignDropped: counters.foreignDropped,
+      probationRejected: counters.probationRejected,
+    };
+    const hint = mediaHint(report, stats.packetsReceived);
     leg.close();
     decoder.close?.();
     const received = new Int16Array(chunks.length * frameSamples);
@@ -207,6 +266,7 @@ export class Softphone {
       codec: answer.codec.name,
       packetsReceived: stats.packetsReceived,
       packetsSent: stats.packetsSent,
+      media: { ...report, ...(hint === undefined ? {} : { hint }) },
     };
   }
 
