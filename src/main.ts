@@ -13,6 +13,7 @@ import { RevocationChannel } from './cluster/revocation.js';
 import { PromptPlayer } from './call/prompt.js';
 import { OutboundGuard } from './call/outbound-guard.js';
 import { CallRecorder } from './call/recorder.js';
+import { rtpBindAddress } from './call/media-address.js';
 import { RtpLegFactory } from './call/rtp-leg.js';
 import { silentDropGate } from './call/scanners.js';
 import { CallAdmission, tenantCallLimit } from './call/admission.js';
@@ -231,7 +232,19 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
     };
     // Unique per server, even for several servers in one process (tests).
     const instanceId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-    const legs = new RtpLegFactory({ pool, host: config.SIP_HOST, ticker, logger });
+    // SDP advertises SIP_MEDIA_HOST (else SIP_PUBLIC_HOST); RTP leaves from that address when it is ours.
+    const mediaHost = config.SIP_MEDIA_HOST ?? config.SIP_PUBLIC_HOST;
+    const legs = new RtpLegFactory({
+      pool,
+      host: rtpBindAddress(mediaHost, config.SIP_HOST),
+      ticker,
+      logger,
+      playoutOverflow: counter(
+        metrics,
+        'switchboard_playout_overflow_frames_total',
+        'Agent audio frames dropped because a call had the maximum queued ahead of playout',
+      ),
+    });
     const admissionRefused = counter(
       metrics,
       'switchboard_sip_admission_refused_total',
@@ -254,8 +267,9 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
       store,
       agents: registry,
       media: legs,
-      bridge: createBridgeTransfer({ signaling, media: legs, publicHost: config.SIP_PUBLIC_HOST, logger }),
-      publicHost: config.SIP_PUBLIC_HOST,
+      bridge: createBridgeTransfer({ signaling, media: legs, publicHost: mediaHost, logger }),
+      // Used for the SDP c=/o= lines of calls (inbound answers and outbound offers).
+      publicHost: mediaHost,
       logger,
       metrics: callMetrics,
       instanceId,
