@@ -285,9 +285,8 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     if (this.#inbound === undefined || this.#outbound === undefined) {
       const { input, output } = this.#d.agentFormats;
       this.#inbound = new InboundBridge(media.codec, input, (audio) => this.#pushToAgent(audio));
-      this.#outbound = new OutboundBridge(output, media.codec, media.ptimeMs, (frame, itemId, responseId) =>
-        media.playout.enqueue(frame, itemId, responseId),
-      );
+      // The playout itself is the sink: the bridge drops what exceeds the per-call cap before encoding it.
+      this.#outbound = new OutboundBridge(output, media.codec, media.ptimeMs, media.playout);
     }
     return true;
   }
