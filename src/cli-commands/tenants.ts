@@ -111,4 +111,10 @@ export function registerTenantCommands(program: Command): void {
     .command('create-key <tenant>')
     .description('create a tenant API key (shown once)')
     .action((tenant: string) => call(opts(), 'POST', `/v1/tenants/${encodeURIComponent(tenant)}/keys`));
+  tenants
+    .command('revoke-key <tenant> <id>')
+    .description('delete a tenant API key; every instance refuses it within seconds')
+    .action((tenant: string, id: string) =>
+      call(opts(), 'DELETE', `/v1/tenants/${encodeURIComponent(tenant)}/keys/${encodeURIComponent(id)}`),
+    );
 }

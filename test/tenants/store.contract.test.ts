@@ -71,6 +71,28 @@ describe.each(harnesses)('TenantStore contract (%s)', (_name, make) => {
     await h.cleanup();
   });
 
+  it('compare-and-set writes only over the value it expects (absent included)', async () => {
+    expect(await h.backend.compareAndSet('cas:k', undefined, 'one')).toBe(true);
+    expect(await h.backend.compareAndSet('cas:k', undefined, 'two')).toBe(false);
+    expect(await h.backend.compareAndSet('cas:k', 'stale', 'two')).toBe(false);
+    expect(await h.backend.get('cas:k')).toBe('one');
+    expect(await h.backend.compareAndSet('cas:k', 'one', 'two')).toBe(true);
+    expect(await h.backend.get('cas:k')).toBe('two');
+    // Concurrent writers from one read: exactly one wins.
+    const wins = await Promise.all(
+      ['a', 'b', 'c', 'd'].map((v) => h.backend.compareAndSet('cas:k', 'two', v)),
+    );
+    expect(wins.filter(Boolean)).toHaveLength(1);
+  });
+
+  it('finds an API key by its hash until it is deleted; unknown hashes are simply absent', async () => {
+    for (let i = 0; i < 50; i++) expect(await store.findApiKey(`${i}`.padStart(64, '0'))).toBeUndefined();
+    await store.putApiKey('acme', 'k1', 'f'.repeat(64));
+    expect(await store.findApiKey('f'.repeat(64))).toMatchObject({ tenant: 'acme', id: 'k1' });
+    expect(await store.deleteApiKey('acme', 'k1')).toBe(true);
+    expect(await store.findApiKey('f'.repeat(64))).toBeUndefined();
+  });
+
   it('round-trips a credential and never stores plaintext', async () => {
     await store.putCredential('acme', 'openai', { apiKey: SECRET, url: 'wss://x.example/realtime' });
     const got = await store.getCredential('acme', 'openai');
