@@ -217,8 +217,8 @@ export interface TelephoneEventOptions {
 
 /**
  * The packets that send `digit`: the first with the marker and duration 0 at t = 0, an update every
- * `packetIntervalMs` with the duration so far, then `endPackets` end packets with the final duration, also
- * spaced by the update interval (§2.5.1.4). The caller stamps them with one RTP timestamp and consecutive
+ * `packetIntervalMs` with the duration so far, then `endPackets` end packets with the final duration on the
+ * following update slots (§2.5.1.4). The caller stamps them with one RTP timestamp and consecutive
  * sequence numbers on its own clock. Throws RangeError for an unknown digit or too long a duration.
  */
 export function* telephoneEventPackets(
@@ -245,6 +245,8 @@ export function* telephoneEventPackets(
     yield { payload, marker: first, end: false, durationSamples, sendAtMs: t };
     first = false;
   }
+  // The end packets keep the update rhythm: the first goes out on the next update slot after the tone.
+  const endAtMs = Math.ceil(durationMs / intervalMs) * intervalMs;
   for (let i = 0; i < endPackets; i++) {
     const payload = Buffer.alloc(4);
     writeTelephoneEvent(payload, 0, event, true, volume, totalSamples);
@@ -253,10 +255,72 @@ export function* telephoneEventPackets(
       marker: first,
       end: true,
       durationSamples: totalSamples,
-      sendAtMs: durationMs + i * intervalMs,
+      sendAtMs: endAtMs + i * intervalMs,
     };
     first = false;
   }
+}
+
+/** One packet of a planned digit sequence (see scheduleTelephoneEvents). */
+export interface ScheduledTelephoneEvent extends TelephoneEventPacket {
+  /** Tick of the sender's clock, counted from the sequence's first tick, on which to send it. */
+  readonly tick: number;
+  /**
+   * RTP timestamp of the event start relative to the audio timestamp at tick 0, in units of the
+   * negotiated clock: every packet of one event carries the same one (§2.5.1.1).
+   */
+  readonly timestampOffset: number;
+}
+
+export interface TelephoneEventScheduleOptions {
+  /** The negotiated telephone-event clock rate: 8000 with G.711, 48000 for telephone-event/48000 (Opus). */
+  readonly clockRateHz: number;
+  /** The leg's actual packetization: one update per ptime (§2.5.1.2). */
+  readonly ptimeMs: number;
+  /** Period of the clock that sends the packets (the shared media ticker). */
+  readonly tickPeriodMs: number;
+  /** Tone duration per digit. Default 160 ms. */
+  readonly durationMs?: number;
+  /** Silence between the last end packet of a digit and the next digit. Default 100 ms. */
+  readonly pauseMs?: number;
+  readonly volume?: number;
+}
+
+/**
+ * Plans the RFC 4733 packets for `digits` on a sender clock ticking every `tickPeriodMs`: per digit an
+ * update every ptime with the duration so far in clock units, then three end packets with the final
+ * duration (§2.5.1.4), all stamped with the event's start; the next digit starts `pauseMs` after the last
+ * end packet. Durations and timestamps come from the negotiated clock rate and the ptime, so a 30 ms leg
+ * or telephone-event/48000 gets them right. `endTick` is the tick after the last pause. Throws RangeError
+ * for an unknown digit.
+ */
+export function scheduleTelephoneEvents(
+  digits: string,
+  options: TelephoneEventScheduleOptions,
+): { packets: ScheduledTelephoneEvent[]; endTick: number } {
+  const { clockRateHz, ptimeMs, tickPeriodMs } = options;
+  if (!(clockRateHz > 0) || !(ptimeMs > 0) || !(tickPeriodMs > 0)) {
+    throw new RangeError('clockRateHz, ptimeMs and tickPeriodMs must be positive');
+  }
+  const durationMs = options.durationMs ?? 160;
+  const pauseMs = options.pauseMs ?? 100;
+  const packets: ScheduledTelephoneEvent[] = [];
+  let startMs = 0;
+  for (const digit of digits) {
+    const timestampOffset = Math.round((startMs * clockRateHz) / 1000);
+    let lastMs = startMs;
+    for (const p of telephoneEventPackets(digit, {
+      durationMs,
+      clockRateHz,
+      packetIntervalMs: ptimeMs,
+      ...(options.volume === undefined ? {} : { volume: options.volume }),
+    })) {
+      lastMs = startMs + p.sendAtMs;
+      packets.push({ ...p, tick: Math.round(lastMs / tickPeriodMs), timestampOffset });
+    }
+    startMs = lastMs + ptimeMs + pauseMs;
+  }
+  return { packets, endTick: Math.round(startMs / tickPeriodMs) };
 }
 
 export type { DtmfDigit };

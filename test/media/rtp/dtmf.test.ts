@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   digitToEvent,
   eventToDigit,
+  scheduleTelephoneEvents,
   telephoneEventPackets,
   TelephoneEventReceiver,
   writeTelephoneEvent,
@@ -123,9 +124,9 @@ describe('telephoneEventPackets', () => {
       [true, false, 0, 0],
       [false, false, 400, 50],
       [false, false, 800, 100],
-      [false, true, 960, 120],
-      [false, true, 960, 170],
-      [false, true, 960, 220],
+      [false, true, 960, 150],
+      [false, true, 960, 200],
+      [false, true, 960, 250],
     ]);
     expect(pkts[0]!.payload).toEqual(Buffer.from([7, 10, 0, 0]));
     expect(pkts[3]!.payload).toEqual(Buffer.from([7, 0x80 | 10, 0x03, 0xc0]));
@@ -153,6 +154,112 @@ describe('telephoneEventPackets', () => {
     expect(got.map((d) => d.digit).join('')).toBe('0123456789*#ABCD');
     expect(got.every((d) => d.durationMs === 160 && d.endReceived)).toBe(true);
   });
+});
+
+describe('scheduleTelephoneEvents (RFC 4733 out at the negotiated clock and ptime)', () => {
+  for (const clockRateHz of [8000, 48000]) {
+    for (const ptimeMs of [10, 20, 30, 60]) {
+      it(`${clockRateHz} Hz, ptime ${ptimeMs} ms: one update per ptime, durations in clock units, 3 end packets`, () => {
+        const unitsPerMs = clockRateHz / 1000;
+        const { packets, endTick } = scheduleTelephoneEvents('15', {
+          clockRateHz,
+          ptimeMs,
+          tickPeriodMs: ptimeMs,
+          durationMs: 160,
+          pauseMs: 100,
+        });
+        const first = packets.filter((p) => p.timestampOffset === 0);
+        const second = packets.filter((p) => p.timestampOffset !== 0);
+        expect(first.length + second.length).toBe(packets.length);
+        for (const digit of [first, second]) {
+          const updates = digit.filter((p) => !p.end);
+          const ends = digit.filter((p) => p.end);
+          // §2.5.1.2: an update every ptime while the tone lasts (160 ms), the first with the marker only.
+          expect(updates).toHaveLength(Math.ceil(160 / ptimeMs));
+          expect(digit.map((p) => p.marker)).toEqual(digit.map((_, i) => i === 0));
+          expect(updates.map((p) => p.durationSamples)).toEqual(
+            updates.map((_, i) => i * ptimeMs * unitsPerMs),
+          );
+          // §2.5.1.4: the end packet three times, E bit set, the final duration in clock units (160 ms).
+          expect(ends).toHaveLength(3);
+          expect(
+            ends.every((p) => p.durationSamples === 160 * unitsPerMs && ((p.payload[1] ?? 0) & 0x80) !== 0),
+          ).toBe(true);
+          // One tick per ptime on a ptime clock: every packet on the next tick, none sharing one.
+          expect(digit.map((p) => p.tick - digit[0]!.tick)).toEqual(digit.map((_, i) => i));
+        }
+        // The second digit starts (in media time) after the first's last end packet plus the pause.
+        const lastEndMs = Math.ceil(160 / ptimeMs) * ptimeMs + 2 * ptimeMs;
+        expect(second[0]!.timestampOffset).toBe((lastEndMs + ptimeMs + 100) * unitsPerMs);
+        expect(second[0]!.timestampOffset).toBeGreaterThan(160 * unitsPerMs); // after the first event's end
+        expect(second[0]!.tick).toBe(Math.round((lastEndMs + ptimeMs + 100) / ptimeMs));
+        expect(endTick).toBeGreaterThan(packets.at(-1)!.tick);
+      });
+    }
+  }
+
+  it('on a 20 ms ticker, 10 ms updates share ticks and 30 ms updates land on the nearest tick', () => {
+    const ten = scheduleTelephoneEvents('1', {
+      clockRateHz: 8000,
+      ptimeMs: 10,
+      tickPeriodMs: 20,
+      durationMs: 40,
+    });
+    expect(ten.packets.map((p) => p.tick)).toEqual([0, 1, 1, 2, 2, 3, 3]);
+    const thirty = scheduleTelephoneEvents('1', {
+      clockRateHz: 8000,
+      ptimeMs: 30,
+      tickPeriodMs: 20,
+      durationMs: 90,
+    });
+    expect(thirty.packets.map((p) => [p.tick, p.durationSamples])).toEqual([
+      [0, 0],
+      [2, 240],
+      [3, 480],
+      [5, 720],
+      [6, 720],
+      [8, 720],
+    ]);
+    // 48 kHz on a 20 ms ticker: 960 units per 20 ms.
+    const opus = scheduleTelephoneEvents('1', {
+      clockRateHz: 48000,
+      ptimeMs: 20,
+      tickPeriodMs: 20,
+      durationMs: 60,
+    });
+    expect(opus.packets.map((p) => p.durationSamples)).toEqual([0, 960, 1920, 2880, 2880, 2880]);
+  });
+
+  it('rejects an unknown digit and a non-positive clock', () => {
+    expect(() => scheduleTelephoneEvents('x', { clockRateHz: 8000, ptimeMs: 20, tickPeriodMs: 20 })).toThrow(
+      RangeError,
+    );
+    expect(() => scheduleTelephoneEvents('1', { clockRateHz: 0, ptimeMs: 20, tickPeriodMs: 20 })).toThrow(
+      RangeError,
+    );
+  });
+
+  for (const clockRateHz of [8000, 48000]) {
+    it(`round-trips through the receiver at ${clockRateHz} Hz for any packet spacing and with losses`, () => {
+      for (const ptimeMs of [10, 20, 30, 60]) {
+        const got: DtmfDigitEvent[] = [];
+        const rx = new TelephoneEventReceiver({ clockRateHz, onDigit: (d) => got.push(d) });
+        const { packets } = scheduleTelephoneEvents('9#', { clockRateHz, ptimeMs, tickPeriodMs: 20 });
+        packets.forEach((p, i) => {
+          if (i === 1 || i === 2) return; // updates lost: the end packets still carry the full duration
+          rx.receive(p.payload, 0, 4, (1_000_000 + p.timestampOffset) >>> 0, p.marker);
+        });
+        expect(
+          got.map((d) => [d.digit, d.durationMs, d.endReceived]),
+          `ptime ${ptimeMs}`,
+        ).toEqual([
+          ['9', 160, true],
+          ['#', 160, true],
+        ]);
+        expect(rx.counters.ignored).toBe(4); // two retransmitted end packets per digit
+      }
+    });
+  }
 });
 
 describe('sipp RFC 4733 captures', () => {
