@@ -3,9 +3,16 @@
  * events on the leg's media clock, recording ticks per ptime, and failures that end the leg instead of
  * leaving dead air or a bound port (issue 10).
  */
+import { EventEmitter } from 'node:events';
 import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
+import { EchoAgent } from '../../src/agent/providers/echo/echo-agent.js';
+import { createCallMetrics } from '../../src/call/call-metrics.js';
 import { RtpLeg, RtpLegFactory } from '../../src/call/rtp-leg.js';
+import { CallSession } from '../../src/call/session.js';
+import { agentProfileSchema } from '../../src/routing/dialplan.js';
+import type { Dialog } from '../../src/sip/signaling.js';
 import { PortPool } from '../../src/media/rtp/port-pool.js';
 import { RtpSocket } from '../../src/media/rtp/socket.js';
 import { Ticker } from '../../src/media/ticker.js';
@@ -139,6 +146,55 @@ describe('RtpLeg failures end the call, never the clock', () => {
     expect(() => pending.start(bad)).toThrow();
     expect(pool.inUse).toBe(0);
     pending.release();
+    expect(pool.inUse).toBe(0);
+    expect(ticker.size).toBe(0);
+  });
+});
+
+describe('a failed leg ends the call (CallSession)', () => {
+  it('BYE is sent, the agent closed and the port released when the leg fails after the 200', async () => {
+    const clock = new FakeClock(0);
+    const ticker = new Ticker({ now: clock.now, setTimer: clock.setTimer, clearTimer: clock.clearTimer });
+    const base = 43000 + 2 * Math.floor(Math.random() * 400);
+    const pool = new PortPool({ minPort: base, maxPort: base + 9, logger });
+    const factory = new RtpLegFactory({ pool, host: '127.0.0.1', ticker, logger });
+    const leg = (await factory.allocate()).start(media(30, base + 100));
+    const hangups: string[] = [];
+    const dialog = Object.assign(new EventEmitter(), {
+      ended: false,
+      hangup: async () => {
+        hangups.push('BYE');
+      },
+    }) as unknown as Dialog;
+    const format = { encoding: 'pcm16', sampleRateHz: 8000 } as const;
+    const agentClosed: string[] = [];
+    const session = new CallSession({
+      id: 'call-1',
+      tenant: 't',
+      dialog,
+      media: leg,
+      profile: agentProfileSchema.parse({ provider: 'echo' }),
+      logger,
+      metrics: createCallMetrics(new Registry()),
+      agentFormats: { input: format, output: format },
+      createAgent: () => {
+        const agent = new EchoAgent({ logger, inputFormat: format, outputFormat: format });
+        agent.on('session.close', () => agentClosed.push('closed'));
+        return Promise.resolve(agent);
+      },
+      transfer: () => Promise.resolve({ ok: false, callLeft: false, message: 'no' }),
+    });
+    const ended = new Promise<string>((resolve) => session.once('ended', ({ reason }) => resolve(reason)));
+    await session.start();
+    expect(pool.inUse).toBe(1);
+    // Something on the media path throws (here a recording listener) while the call is up.
+    leg.on('tick', () => {
+      throw new Error('tick listener bug');
+    });
+    clock.advanceBy(100);
+    expect(await ended).toBe('error');
+    expect(hangups).toEqual(['BYE']);
+    expect(agentClosed).toEqual(['closed']);
     expect(pool.inUse).toBe(0);
     expect(ticker.size).toBe(0);
   });

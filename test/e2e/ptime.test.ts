@@ -49,6 +49,8 @@ describe('ptime end to end against the production server (sipp + pcap)', () => {
     { offerMs: 10, callerPacketMs: 10, host: 21 },
     { offerMs: 30, callerPacketMs: 30, host: 22 },
     { offerMs: 40, callerPacketMs: 40, host: 23 },
+    // A peer that ignores a=ptime: it asks for 20 ms and sends 10 ms packets.
+    { offerMs: 20, callerPacketMs: 10, host: 24 },
   ])(
     'a=ptime:$offerMs with $callerPacketMs ms caller packets: server packets of $offerMs ms, echo heard, no port leaked',
     async ({ offerMs, callerPacketMs, host }) => {
