@@ -67,7 +67,14 @@ export interface InfoRequest {
   readonly body: string;
 }
 
-export type DialogEndReason = 'remote-bye' | 'local-bye' | 'ack-timeout' | 'transport-error' | 'shutdown';
+export type DialogEndReason =
+  | 'remote-bye'
+  | 'local-bye'
+  | 'ack-timeout'
+  | 'transport-error'
+  | 'shutdown'
+  /** RFC 4028: no session refresh arrived in time (or ours failed); the backend sent BYE. */
+  | 'session-expired';
 
 export interface DialogEvents {
   /** The dialog is over (BYE either way, ACK timeout, shutdown). Emitted once. */

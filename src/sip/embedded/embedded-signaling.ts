@@ -14,6 +14,7 @@ import type { InboundGate } from './inbound-gate.js';
 import type { Flow } from './transport.js';
 import { parseNameAddr } from './syntax.js';
 import { SUPPORTED_OPTION_TAGS, refuseRequest } from '../request-policy.js';
+import { DEFAULT_SESSION_TIMER, negotiateUas, type SessionTimerConfig } from './session-timer.js';
 import { dialOut } from './uac.js';
 
 export interface EmbeddedSignalingOptions {
@@ -32,6 +33,8 @@ export interface EmbeddedSignalingOptions {
   readonly unansweredMs?: number;
   /** Cap on concurrent dialogs + unanswered calls; new INVITEs beyond it get 503. */
   readonly maxDialogs?: number;
+  /** RFC 4028 session timers: our Min-SE (default 90 s) and the interval we ask for (default 1800 s). */
+  readonly sessionTimers?: Partial<SessionTimerConfig>;
   /** Inbound TCP limits (conn-limits.ts); unset fields take the defaults. */
   readonly tcpLimits?: Partial<TcpLimits>;
   /** Drops requests silently before any transaction (inbound-gate.ts), e.g. `SIP_SILENT_DROP=unrouted`. */
@@ -90,6 +93,7 @@ export class EmbeddedSignaling implements Signaling {
       endpoint: this.endpoint,
       scheduler,
       timers,
+      sessionTimers: { ...DEFAULT_SESSION_TIMER, ...stripUndefined(options.sessionTimers ?? {}) },
       remove: (dialog) => {
         if (this.dialogs.get(dialog.key) === dialog) this.dialogs.delete(dialog.key);
       },
@@ -249,6 +253,11 @@ export class EmbeddedSignaling implements Signaling {
       name.toLowerCase() === 'accept' ? acceptList(request) : undefined,
     );
     if (refused !== undefined) return reply(refused.status, refused.reason, { ...refused.headers });
+    // RFC 4028 §8.1: a Session-Expires below our Min-SE is refused with 422 naming it.
+    const session = negotiateUas(request, this.dialogHost.sessionTimers);
+    if (session.kind === 'too-small') {
+      return reply(422, undefined, { 'Min-SE': String(session.minSeconds), Supported: 'timer' });
+    }
     if (this.inviteHandler === undefined || !this.running) return reply(480);
     if (this.dialogs.size + this.calls.size >= this.maxDialogs)
       return reply(503, undefined, { 'Retry-After': '5' });
@@ -262,6 +271,7 @@ export class EmbeddedSignaling implements Signaling {
         register: (dialog) => this.dialogs.set(dialog.key, dialog),
         settled: (c) => this.calls.delete(c.tx),
         unansweredMs: this.options.unansweredMs ?? 300_000,
+        session,
       },
       logger,
     );

@@ -19,6 +19,7 @@ import type { SipRequest } from './message.js';
 import type { InviteServerTransaction, TimerHandle } from './transaction.js';
 import type { Flow } from './transport.js';
 import { parseCSeq } from './syntax.js';
+import type { UasNegotiation } from './session-timer.js';
 
 export interface IncomingCallHost {
   readonly dialogHost: DialogHost;
@@ -26,6 +27,8 @@ export interface IncomingCallHost {
   /** The call no longer needs CANCEL matching (final response sent or cancelled). */
   readonly settled: (call: EmbeddedIncomingCall) => void;
   readonly unansweredMs: number;
+  /** RFC 4028 §9 outcome for this INVITE: headers for our 200 and the timer to arm once answered. */
+  readonly session: UasNegotiation;
 }
 
 export class EmbeddedIncomingCall extends EventEmitter<IncomingCallEvents> implements IncomingCall {
@@ -122,15 +125,24 @@ export class EmbeddedIncomingCall extends EventEmitter<IncomingCallEvents> imple
         localSdp,
         remoteSdp: this.sdpOffer ?? '',
         logger: this.logger,
+        remoteAllow: headers.getAll('Allow'),
       },
       this.host.dialogHost,
     );
     this.host.register(dialog);
+    const session = this.host.session;
     const response = this.endpoint.createResponse(this.request, 200, {
       toTag: this.localTag,
       body: localSdp,
-      headers: { Contact: this.endpoint.contact(this.flow.transport), Allow: ALLOW },
+      headers: {
+        Contact: this.endpoint.contact(this.flow.transport),
+        Allow: ALLOW,
+        Supported: 'timer',
+        ...(session.kind === 'run' ? session.headers : {}),
+      },
     });
+    // RFC 4028 §10: the interval runs from the 2xx.
+    if (session.kind === 'run') dialog.sessionTimer.arm(session.seconds, session.refresher === 'uas');
     try {
       const ack = await dialog.modifier.sendReliable2xx(this.request, this.tx, response, this.flow);
       // Delayed offer (§13.2.1): our 200 carried the offer, the ACK carries the answer.

@@ -9,6 +9,7 @@ import type { SipRequest, SipResponse } from './message.js';
 import type { Scheduler, TimerConfig, TimerHandle } from './transaction.js';
 import type { Flow } from './transport.js';
 import { parseCSeq, parseNameAddr } from './syntax.js';
+import type { SessionAnswer } from './session-timer.js';
 
 /** What the handler needs from its dialog (structural, to keep dialog.ts → modify.ts one-way). */
 export interface ModifyDialog {
@@ -18,7 +19,15 @@ export interface ModifyDialog {
   localSdp: string;
   remoteSdp: string;
   remoteTarget: string;
-  createRequest(method: string, options?: { readonly body?: string; readonly seq?: number }): SipRequest;
+  createRequest(
+    method: string,
+    options?: {
+      readonly body?: string;
+      readonly seq?: number;
+      readonly headers?: Readonly<Record<string, string>>;
+    },
+  ): SipRequest;
+  answerSessionRefresh(request: SipRequest): SessionAnswer;
   nextHop(): Flow | undefined;
   sendAck(seq: number, body?: string): void;
   end(reason: DialogEndReason): void;
@@ -125,6 +134,18 @@ export class ModifyHandler {
       return respond(415, { headers: { Accept: 'application/sdp' } });
     }
     const contact = parseNameAddr(request.headers.get('Contact') ?? '')?.uri;
+    // RFC 4028 §9: every re-INVITE/UPDATE is also a session refresh (or a 422 when it asks too little).
+    const session = this.dialog.answerSessionRefresh(request);
+    if (session.tooSmall !== undefined) {
+      return respond(422, { headers: { 'Min-SE': String(session.tooSmall), Supported: 'timer' } });
+    }
+    if (method === 'UPDATE' && body === undefined) {
+      // RFC 3311 §5.2 / RFC 4028 §7.4: an UPDATE without an offer only refreshes the session.
+      if (contact !== undefined) this.dialog.remoteTarget = contact;
+      respond(200, { headers: { ...session.headers, Contact: endpoint.contact(flow.transport) } });
+      session.commit();
+      return;
+    }
     let settled = false;
     const modify: ModifyRequest = {
       method,
@@ -136,10 +157,11 @@ export class ModifyHandler {
         if (contact !== undefined) this.dialog.remoteTarget = contact;
         const response = endpoint.createResponse(request, 200, {
           body: localSdp,
-          headers: { Contact: endpoint.contact(flow.transport) },
+          headers: { ...session.headers, Contact: endpoint.contact(flow.transport) },
         });
         this.dialog.localSdp = localSdp;
         if (body !== undefined) this.dialog.remoteSdp = body;
+        session.commit();
         if (method === 'UPDATE') {
           tx.respond(response);
           return;
@@ -170,13 +192,13 @@ export class ModifyHandler {
   }
 
   /** §14.1 re-INVITE with a new offer; resolves with the answer. */
-  async sendReinvite(localSdp: string): Promise<string> {
+  async sendReinvite(localSdp: string, headers?: Readonly<Record<string, string>>): Promise<string> {
     // §14.1: no new INVITE while our 2xx awaits its ACK; that wait is bounded by 64*T1, so just wait.
     await this.ackSettled();
-    return this.startReinvite(localSdp);
+    return this.startReinvite(localSdp, headers);
   }
 
-  private startReinvite(localSdp: string): Promise<string> {
+  private startReinvite(localSdp: string, headers?: Readonly<Record<string, string>>): Promise<string> {
     const dialog = this.dialog;
     if (dialog.ended) return Promise.reject(new SipError(481, 'dialog has ended'));
     if (this.outgoingInvite || this.pendingAck !== undefined) {
@@ -184,7 +206,10 @@ export class ModifyHandler {
     }
     const target = dialog.nextHop();
     if (target === undefined) return Promise.reject(new SipError(503, 'no route to peer'));
-    const request = dialog.createRequest('INVITE', { body: localSdp });
+    const request = dialog.createRequest('INVITE', {
+      body: localSdp,
+      ...(headers === undefined ? {} : { headers }),
+    });
     const seq = parseCSeq(request.headers.get('CSeq') ?? '')?.seq ?? 0;
     this.outgoingInvite = true;
     return new Promise<string>((resolve, reject) => {

@@ -10,6 +10,7 @@ import { ALLOW, randomToken } from './endpoint.js';
 import { SipHeaders, type SipRequest, type SipResponse } from './message.js';
 import { parseNameAddr, uriHost } from './syntax.js';
 import type { TimerHandle } from './transaction.js';
+import { parseMinSe, parseSessionExpires } from './session-timer.js';
 
 export interface UacHost {
   readonly dialogHost: DialogHost;
@@ -32,8 +33,12 @@ export function dialOut(host: UacHost, uri: string, options: DialOptions): Promi
   const toHeader = `<${requestUri}>`;
   const route = options.proxy === undefined ? undefined : `<${options.proxy.replace(/^<|>$/g, '')};lr>`;
   let seq = 1;
+  // RFC 4028 §7.1: offer a session timer; a 422 raises the interval to the callee's Min-SE once (§7.3).
+  const sessionConfig = host.dialogHost.sessionTimers;
+  let sessionSeconds = Math.max(sessionConfig.defaultSeconds, sessionConfig.minSeconds);
+  let authHeader: { name: string; value: string } | undefined;
 
-  const buildInvite = (authHeader?: { name: string; value: string }): SipRequest => {
+  const buildInvite = (): SipRequest => {
     const headers = new SipHeaders();
     if (route !== undefined) headers.append('Route', route);
     headers.append('Max-Forwards', '70');
@@ -43,6 +48,9 @@ export function dialOut(host: UacHost, uri: string, options: DialOptions): Promi
     headers.append('CSeq', `${seq} INVITE`);
     headers.append('Contact', endpoint.contact(target.transport));
     headers.append('Allow', ALLOW);
+    headers.append('Supported', 'timer');
+    headers.append('Session-Expires', String(sessionSeconds));
+    headers.append('Min-SE', String(sessionConfig.minSeconds));
     if (authHeader !== undefined) headers.append(authHeader.name, authHeader.value);
     for (const [name, value] of Object.entries(options.headers ?? {})) headers.set(name, value);
     headers.set('Content-Type', 'application/sdp');
@@ -58,6 +66,7 @@ export function dialOut(host: UacHost, uri: string, options: DialOptions): Promi
   return new Promise<Dialog>((resolve, reject) => {
     let settled = false;
     let authTried = false;
+    let intervalRaised = false;
     let provisional = false;
     let cancelWanted = false;
     let cancelSent = false;
@@ -135,10 +144,28 @@ export function dialOut(host: UacHost, uri: string, options: DialOptions): Promi
             password: options.auth.password,
           });
           logger.debug({ algorithm: challenge.algorithm }, 'sip dial answering digest challenge');
-          invite = buildInvite({ name: res.status === 401 ? 'Authorization' : 'Proxy-Authorization', value });
+          authHeader = { name: res.status === 401 ? 'Authorization' : 'Proxy-Authorization', value };
+          invite = buildInvite();
           endpoint.sendRequest(invite, target, { onResponse, onTimeout });
           return;
         }
+      }
+      const minSe = parseMinSe(res.headers.get('Min-SE'));
+      if (
+        res.status === 422 &&
+        minSe !== undefined &&
+        minSe > sessionSeconds &&
+        !intervalRaised &&
+        !settled
+      ) {
+        // RFC 4028 §7.3: retry with the callee's minimum (once; the same Call-ID, the next CSeq).
+        intervalRaised = true;
+        seq++;
+        provisional = false;
+        sessionSeconds = minSe;
+        invite = buildInvite();
+        endpoint.sendRequest(invite, target, { onResponse, onTimeout });
+        return;
       }
       finish(new SipError(res.status, `INVITE failed: ${res.status} ${res.reason}`));
     };
@@ -167,11 +194,17 @@ export function dialOut(host: UacHost, uri: string, options: DialOptions): Promi
           localSdp: options.sdpOffer,
           remoteSdp: res.body.toString('utf8'),
           logger,
+          remoteAllow: res.headers.getAll('Allow'),
         },
         host.dialogHost,
       );
       host.register(dialog);
       dialog.sendAck(seq);
+      // RFC 4028 §7.2: the 2xx says the interval and who refreshes (uac = us); none means no session timer.
+      const granted = parseSessionExpires(res.headers.get('Session-Expires'));
+      if (granted !== undefined && !settled) {
+        dialog.sessionTimer.arm(granted.seconds, (granted.refresher ?? 'uac') === 'uac');
+      }
       if (settled) {
         // The 2xx crossed our CANCEL (or we already gave up): ACK it, then BYE (§15).
         void dialog.hangup();
