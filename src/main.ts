@@ -174,6 +174,10 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
             transports: config.SIP_TRANSPORTS,
             publicHost: config.SIP_PUBLIC_HOST,
             logger,
+            sessionTimers: {
+              minSeconds: config.SIP_SESSION_MIN_SE,
+              defaultSeconds: config.SIP_SESSION_EXPIRES,
+            },
             tcpLimits: {
               maxPerSource: config.SIP_TCP_MAX_PER_SOURCE,
               maxConnections: config.SIP_TCP_MAX_CONNECTIONS,

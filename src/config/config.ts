@@ -64,6 +64,9 @@ const envShape = z.object({
   SIP_MAX_CALLS: z.coerce.number().int().positive().default(1000),
   /** `unrouted`: scanners and INVITEs no dialplan routes get no answer at all. */
   SIP_SILENT_DROP: z.enum(['off', 'unrouted']).default('off'),
+  /** RFC 4028 session timers (embedded backend): our Min-SE (a smaller Session-Expires gets 422) and the interval we ask for. */
+  SIP_SESSION_MIN_SE: z.coerce.number().int().positive().default(90),
+  SIP_SESSION_EXPIRES: z.coerce.number().int().positive().default(1800),
   /** Hosts a tenant key may point a provider `url` at: comma-separated `host[:port]`, `*.example.com`. */
   PROVIDER_URL_ALLOW: z
     .string()
