@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { writeWavFile } from '../media/wav.js';
 import { createLogger } from '../observability/logger.js';
 import { Softphone } from '../softphone/softphone.js';
@@ -14,6 +14,7 @@ export function registerCallCommand(program: Command): void {
     .option('--dtmf-delay <ms>', 'wait before sending the digits', '1000')
     .option('--duration <s>', 'hang up after this many seconds (default: wait for the far end)')
     .option('--host <address>', 'local address for SIP and RTP', '127.0.0.1')
+    .option('--ptime <ms>', 'packet duration to ask for (a=ptime: 10-60 for G.711)', parsePtime)
     .option('--log-level <level>', 'pino level', 'warn')
     .action(
       async (
@@ -25,6 +26,7 @@ export function registerCallCommand(program: Command): void {
           dtmfDelay: string;
           duration?: string;
           host: string;
+          ptime?: number;
           logLevel: string;
         },
       ) => {
@@ -36,6 +38,7 @@ export function registerCallCommand(program: Command): void {
             ...(o.play === undefined ? {} : { playPath: o.play }),
             ...(o.dtmf === undefined ? {} : { dtmf: o.dtmf, dtmfDelayMs: Number(o.dtmfDelay) }),
             ...(o.duration === undefined ? {} : { durationMs: Number(o.duration) * 1000 }),
+            ...(o.ptime === undefined ? {} : { ptimeMs: o.ptime }),
           });
           if (o.record !== undefined) {
             writeWavFile(o.record, {
@@ -61,4 +64,12 @@ export function registerCallCommand(program: Command): void {
         }
       },
     );
+}
+
+/** `--ptime`: a whole number of ms the SDP can carry (RFC 4566 §6); anything else is a usage error. */
+function parsePtime(value: string): number {
+  const ms = Number(value);
+  if (!Number.isInteger(ms) || ms < 10 || ms > 120)
+    throw new InvalidArgumentError('--ptime must be 10..120 ms');
+  return ms;
 }

@@ -42,6 +42,8 @@ export interface CallOptions {
   /** Hang up after this long; without it the call lasts until the far end hangs up. */
   readonly durationMs?: number;
   readonly codecs?: readonly CodecName[];
+  /** a=ptime of our offer: the packet duration we ask the far end to send (default 20). */
+  readonly ptimeMs?: number;
   /** Called with the leg once the call is established (tests inspect RTP). */
   readonly onEstablished?: (leg: MediaLeg, dialog: Dialog) => void;
   /**
@@ -174,7 +176,10 @@ export class Softphone {
     socket.on('latched', (address, port) => (latchedTo = { address, port }));
     const offer = createOffer(
       { address: this.#host, port: socket.port },
-      { codecs: options.codecs ?? ['PCMU', 'PCMA'] },
+      {
+        codecs: options.codecs ?? ['PCMU', 'PCMA'],
+        ...(options.ptimeMs === undefined ? {} : { ptimeMs: options.ptimeMs }),
+      },
     );
     let dialog: Dialog;
     try {

@@ -10,9 +10,11 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rmsDbfs } from '../../src/media/dsp/level.js';
 import { readWavFile } from '../../src/media/wav.js';
+import { Softphone } from '../../src/softphone/softphone.js';
 import { writePcapUdp } from '../support/pcap.js';
 import { findAudio } from '../support/audio-match.js';
 import { eventually } from '../support/eventually.js';
@@ -130,6 +132,35 @@ describe('ptime end to end against the production server (sipp + pcap)', () => {
         await eventually(() => expect(srv.server.rtpPorts.inUse, 'RTP ports still leased').toBe(0), 5000);
       } finally {
         await capture.close();
+      }
+    },
+    CALL_MS + 30_000,
+  );
+
+  it(
+    'the built-in softphone asking for 30 ms packets gets them and hears the echo',
+    async () => {
+      const phone = new Softphone({
+        logger: pino({ level: 'silent' }),
+        rtpPortMin: 44600,
+        rtpPortMax: 44799,
+      });
+      await phone.start();
+      try {
+        let ptimeMs = 0;
+        const result = await phone.call(srv.uri('100'), {
+          playPcm8k: speech,
+          ptimeMs: 30,
+          durationMs: CALL_MS,
+          onEstablished: (leg) => (ptimeMs = leg.ptimeMs),
+        });
+        expect(ptimeMs).toBe(30);
+        const heard = findAudio(speech, result.received, result.sampleRateHz);
+        expect(heard.waveformScore).toBeGreaterThan(0.8);
+        expect(result.media.foreignDropped).toBe(0);
+        await eventually(() => expect(srv.server.rtpPorts.inUse).toBe(0), 5000);
+      } finally {
+        await phone.close();
       }
     },
     CALL_MS + 30_000,
