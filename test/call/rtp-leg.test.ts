@@ -82,6 +82,28 @@ describe('RtpLeg packetization', () => {
     },
   );
 
+  it('sends Opus at 60 ms: timestamps step by 2880 on the 48 kHz clock (RFC 7587 §4.1)', async () => {
+    const r = await rig(20);
+    cleanup.push(
+      () => r.leg.close(),
+      () => r.capture.close(),
+    );
+    const opus: NegotiatedMedia = {
+      ...media(60, r.base + 100),
+      codec: { name: 'opus', payloadType: 111, clockRateHz: 48000, channels: 2, ptimeMs: 60 },
+      telephoneEvent: { payloadType: 110, clockRateHz: 48000 },
+    };
+    const socket = await RtpSocket.open({ pool: r.pool, host: '127.0.0.1', logger });
+    const leg = new RtpLeg({ socket, media: opus, ticker: r.ticker, logger });
+    cleanup.push(() => leg.close());
+    for (let i = 0; i < 10; i++) leg.playout.enqueue(Buffer.alloc(100, i), 'a', 'r');
+    r.clock.advanceBy(10 * 60 + 20);
+    await r.flushIo();
+    const p = r.capture.packets.filter((x) => x.payloadType === 111);
+    expect(p).toHaveLength(10);
+    for (let i = 1; i < p.length; i++) expect((p[i]!.timestamp - p[i - 1]!.timestamp) >>> 0).toBe(2880);
+  });
+
   it('sends RFC 4733 events one per 30 ms slot, stamped with the media time of the digit start', async () => {
     const r = await rig(30);
     cleanup.push(
