@@ -9,6 +9,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { endedCalls } from '../support/call-audio.js';
 import { eventually } from '../support/eventually.js';
 import { Kamailio } from '../support/kamailio.js';
 import { describeSipp, runSipp, type SippResult } from '../support/sipp.js';
@@ -19,13 +20,6 @@ const PROXY_PORT = 45300;
 const SIPP_IP = '127.0.0.31';
 const SIPP_PORT = 45310;
 const path = (rel: string): string => fileURLToPath(new URL(rel, import.meta.url));
-
-/** The server's "call ended" log records, oldest first. */
-function endedCalls(srv: TestServer): Array<{ reason?: string; rtp?: { packetsReceived?: number } }> {
-  return srv.logs
-    .map((line) => JSON.parse(line) as { msg?: string; reason?: string; rtp?: { packetsReceived?: number } })
-    .filter((entry) => entry.msg === 'call ended');
-}
 
 /** The messages sipp received whose text matches `pattern` (its trace logs sent and received ones). */
 function receivedMessages(r: SippResult, pattern: RegExp): string[] {

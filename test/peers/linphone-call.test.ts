@@ -6,18 +6,21 @@
  * a=sendrecv).
  * Addresses: linphone 127.0.0.20, SIP 45020, RTP 45022.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { readWavFile, writeWavFile, type WavAudio } from '../../src/media/wav.js';
+import { readWavFile } from '../../src/media/wav.js';
+import { findAudio, soundMs, withSilence } from '../support/audio-match.js';
 import {
-  alignWindows,
-  channel,
-  findAudio,
-  soundMs,
-  withSilence,
-  type WindowAlignment,
-} from '../support/audio-match.js';
+  alignForFaithful,
+  endedCalls,
+  expectFaithful,
+  micFile,
+  replyHeard,
+  serverRecording,
+} from '../support/call-audio.js';
 import { eventually } from '../support/eventually.js';
 import { Linphone } from '../support/linphone.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -29,29 +32,13 @@ const fixture = (name: string): Int16Array =>
 const speech = fixture('caller-billing-question.wav');
 const ms = (samples: number): number => (samples * 1000) / RATE;
 
-interface EndedCall {
-  readonly msg?: string;
-  readonly reason?: string;
-}
-const endedCalls = (srv: TestServer): EndedCall[] =>
-  srv.logs.map((l) => JSON.parse(l) as EndedCall).filter((e) => e.msg === 'call ended');
-
-/**
- * A copy of the reference, give or take jitter-buffer slips: most 500 ms windows match sample for sample
- * (a window with a dropped frame inside scores lower), and the slips add up to at most 100 ms.
- */
-function expectFaithful(w: WindowAlignment, figures: string): void {
-  expect(w.windows.length, figures).toBeGreaterThanOrEqual(6);
-  const exact = w.windows.filter((x) => x.score > 0.95).length;
-  expect(exact, figures).toBeGreaterThanOrEqual(Math.ceil((2 * w.windows.length) / 3));
-  expect(w.shiftSpreadMs, figures).toBeLessThanOrEqual(100);
-}
-
 describe('linphone calls the echo agent', () => {
   let srv: TestServer;
   let phone: Linphone | undefined;
+  let tmp: string;
 
   beforeAll(async () => {
+    tmp = await mkdtemp(join(tmpdir(), 'sb-linphone-'));
     srv = await startTestServer({
       dialplans: {
         'demo.yaml':
@@ -65,45 +52,8 @@ describe('linphone calls the echo agent', () => {
   });
   afterAll(async () => {
     await srv?.close();
+    await rm(tmp, { recursive: true, force: true });
   });
-
-  async function micFile(name: string, pcm: Int16Array): Promise<string> {
-    const path = join(srv.recordingsDir, '..', `${name}.wav`);
-    writeWavFile(path, { sampleRateHz: RATE, channels: 1, samples: pcm });
-    return path;
-  }
-
-  /** The server's recording of the only call in progress (flushed every second while it runs). */
-  async function serverRecording(): Promise<{ id: string; audio: () => WavAudio }> {
-    let id = '';
-    await eventually(async () => {
-      const calls = (await srv.api('GET', '/v1/calls')).json.calls as Array<{ id: string }>;
-      expect(calls).toHaveLength(1);
-      id = calls[0]?.id ?? '';
-    });
-    return { id, audio: () => readWavFile(join(srv.recordingsDir, id, 'audio.wav')) };
-  }
-
-  /**
-   * Waits until the server has sent a whole reply (the agent channel of its recording holds at least
-   * `minMs` of sound, then a second of silence), and linphone has recorded about as much sound as was sent.
-   * Returns what linphone heard.
-   */
-  async function replyHeard(p: Linphone, rec: { audio: () => WavAudio }, minMs: number): Promise<Int16Array> {
-    let sentMs = 0;
-    await eventually(() => {
-      const agent = channel(rec.audio().samples, 1);
-      sentMs = soundMs(agent, RATE);
-      expect(sentMs).toBeGreaterThanOrEqual(minMs);
-      expect(soundMs(agent.subarray(agent.length - RATE), RATE)).toBe(0);
-    }, 25_000);
-    let heard: Int16Array = new Int16Array(0);
-    await eventually(async () => {
-      heard = (await p.heard()).samples;
-      expect(soundMs(heard, RATE)).toBeGreaterThanOrEqual(0.95 * sentMs);
-    }, 5000);
-    return heard;
-  }
 
   it('hears its own speech echoed back, after it stopped talking (PCMU)', { timeout: 60_000 }, async () => {
     phone = await Linphone.start({
@@ -111,26 +61,30 @@ describe('linphone calls the echo agent', () => {
       sipPort: 45020,
       rtpPort: 45022,
       codecs: ['PCMU'],
-      playWav: await micFile('mic-echo', withSilence(speech, RATE, 500, 15_000)),
+      playWav: await micFile(tmp, 'mic-echo', withSilence(speech, RATE, 500, 15_000), RATE),
     });
     await phone.call(srv.uri('100'));
-    const rec = await serverRecording();
+    const rec = await serverRecording(srv);
+    const p = phone;
     // The echo repeats the utterance minus the VAD's trimming: most of its sound comes back.
-    const heard = await replyHeard(phone, rec, 0.8 * soundMs(speech, RATE));
+    const heard = await replyHeard(
+      rec,
+      async () => (await p.heard()).samples,
+      RATE,
+      0.8 * soundMs(speech, RATE),
+    );
     await phone.hangup();
     await eventually(() => expect(endedCalls(srv).at(-1)?.reason).toBe('caller-bye'));
 
     // What the server heard (left) and sent (right), on its call clock.
-    const audio = rec.audio();
-    const caller = channel(audio.samples, 0);
-    const agent = channel(audio.samples, 1);
+    const { caller, agent } = rec.read();
     const said = findAudio(speech, caller, RATE);
-    const saidWindows = alignWindows(speech, caller, RATE, said.offsetMs);
+    const saidWindows = alignForFaithful(speech, caller, RATE, said.offsetMs);
     const answered = findAudio(speech, agent, RATE);
-    const answeredWindows = alignWindows(speech, agent, RATE, answered.offsetMs);
+    const answeredWindows = alignForFaithful(speech, agent, RATE, answered.offsetMs);
     // What linphone heard: the echo, through two G.711 round trips and the agent's 8↔24 kHz resampling.
     const echo = findAudio(speech, heard, RATE);
-    const echoWindows = alignWindows(speech, heard, RATE, echo.offsetMs);
+    const echoWindows = alignForFaithful(speech, heard, RATE, echo.offsetMs);
     const figures = JSON.stringify({ said, saidWindows, answered, answeredWindows, echo, echoWindows });
     for (const w of [saidWindows, answeredWindows, echoWindows]) expectFaithful(w, figures);
     // On the call clock the echo starts only once the caller has finished (turn end after the VAD's
