@@ -16,6 +16,8 @@ export interface ModifyDialog {
   readonly endpoint: SipEndpoint;
   readonly logger: Logger;
   readonly ended: boolean;
+  /** outbound: we sent the initial INVITE, so we own the Call-ID (§14.1 glare timer). */
+  readonly direction: 'inbound' | 'outbound';
   localSdp: string;
   remoteSdp: string;
   remoteTarget: string;
@@ -34,6 +36,18 @@ export interface ModifyDialog {
   listenerCount(event: 'modify'): number;
   emit(event: 'modify', request: ModifyRequest): boolean;
   request(method: string): Promise<SipResponse>;
+}
+
+/** Re-INVITE attempts (the first and its glare retries) before a 491 reaches the caller. */
+export const GLARE_ATTEMPTS = 3;
+
+/**
+ * §14.1: after a 491 the Call-ID owner waits a random 2.1–4 s, the other side 0–2 s (in 10 ms units), so
+ * the two re-INVITEs do not cross again.
+ */
+export function glareRetryMs(callIdOwner: boolean, random: () => number = Math.random): number {
+  const ms = callIdOwner ? 2100 + random() * 1900 : random() * 2000;
+  return Math.round(ms / 10) * 10;
 }
 
 interface PendingAck {
@@ -191,11 +205,30 @@ export class ModifyHandler {
     this.dialog.emit('modify', modify);
   }
 
-  /** §14.1 re-INVITE with a new offer; resolves with the answer. */
+  /**
+   * §14.1 re-INVITE with a new offer; resolves with the answer. Glare (a 491 from the peer, or our own INVITE
+   * transaction still busy) is retried after the §14.1 random delay, at most GLARE_ATTEMPTS times in all.
+   */
   async sendReinvite(localSdp: string, headers?: Readonly<Record<string, string>>): Promise<string> {
-    // §14.1: no new INVITE while our 2xx awaits its ACK; that wait is bounded by 64*T1, so just wait.
-    await this.ackSettled();
-    return this.startReinvite(localSdp, headers);
+    for (let attempt = 1; ; attempt++) {
+      // §14.1: no new INVITE while our 2xx awaits its ACK; that wait is bounded by 64*T1, so just wait.
+      await this.ackSettled();
+      try {
+        return await this.startReinvite(localSdp, headers);
+      } catch (err) {
+        if (
+          !(err instanceof SipError) ||
+          err.status !== 491 ||
+          attempt >= GLARE_ATTEMPTS ||
+          this.dialog.ended
+        ) {
+          throw err;
+        }
+        const waitMs = glareRetryMs(this.dialog.direction === 'outbound');
+        this.dialog.logger.debug({ waitMs, attempt }, 'sip re-INVITE glare; retrying');
+        await new Promise<void>((resolve) => this.host.scheduler.set(resolve, waitMs));
+      }
+    }
   }
 
   private startReinvite(localSdp: string, headers?: Readonly<Record<string, string>>): Promise<string> {
