@@ -12,6 +12,8 @@ import { startCluster } from './cluster/index.js';
 import { RevocationChannel } from './cluster/revocation.js';
 import { PromptPlayer } from './call/prompt.js';
 import { OutboundGuard } from './call/outbound-guard.js';
+import { tenantRecordingsDir } from './agent/providers/replay/confine.js';
+import { withConfinedReplay } from './replay/tenant-credentials.js';
 import { CallRecorder } from './call/recorder.js';
 import { rtpBindAddress } from './call/media-address.js';
 import { RtpLegFactory } from './call/rtp-leg.js';
@@ -138,7 +140,8 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
   };
 
   try {
-    const registry = deps.registry ?? createDefaultRegistry();
+    // `replay` reads recordings from disk: only when asked for (issue 11).
+    const registry = deps.registry ?? createDefaultRegistry({ replay: config.ENABLE_REPLAY_PROVIDER });
     const dialplans = new DialplanStore({
       dir: config.DIALPLANS_DIR,
       logger,
@@ -211,7 +214,8 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
         const callerCodec = createCodec(info.media.codec.name, info.media.codec.payloadType);
         const agentCodec = createCodec(info.media.codec.name, info.media.codec.payloadType);
         const rec = new CallRecorder({
-          dir: config.RECORDINGS_DIR,
+          // RECORDINGS_DIR/<tenant>/<callId>/: a tenant's replays may read only its own folder.
+          dir: tenantRecordingsDir(config.RECORDINGS_DIR, info.tenant),
           meta: { ...info, direction: 'inbound', profile: profileFor(dialplans.all(), info.tenant, info.to) },
           sampleRateHz: info.media.codec.sampleRateHz,
           frameSamples,
@@ -268,7 +272,7 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
       admission,
       signaling,
       dialplans: () => dialplans.all(),
-      store,
+      store: withConfinedReplay(store, config.RECORDINGS_DIR),
       agents: registry,
       media: legs,
       bridge: createBridgeTransfer({ signaling, media: legs, publicHost: mediaHost, logger }),

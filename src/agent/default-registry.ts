@@ -6,14 +6,22 @@ import { qwenOmniProvider } from './providers/qwen-omni/index.js';
 import { replayProvider } from './providers/replay/index.js';
 import { ProviderRegistry } from './registry.js';
 
+export interface DefaultRegistryOptions {
+  /**
+   * Also register `replay` (answers from a recording on disk): only `switchboard replay` and servers started
+   * with ENABLE_REPLAY_PROVIDER=true, never a production server by default (issue 11).
+   */
+  readonly replay?: boolean;
+}
+
 /** Every built-in provider, registered explicitly (STYLE.md §1: no import side effects). */
-export function createDefaultRegistry(): ProviderRegistry {
+export function createDefaultRegistry(options: DefaultRegistryOptions = {}): ProviderRegistry {
   const registry = new ProviderRegistry();
   registry.register(openaiProvider);
   registry.register(azureOpenaiProvider);
   registry.register(geminiProvider);
   registry.register(qwenOmniProvider, 'aliyun_omni', 'dashscope_omni');
   registry.register(echoProvider);
-  registry.register(replayProvider);
+  if (options.replay === true) registry.register(replayProvider);
   return registry;
 }

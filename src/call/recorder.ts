@@ -74,7 +74,8 @@ function withoutAudio(message: unknown, depth = 0): unknown {
 }
 
 /**
- * Records one call into `<dir>/<callId>/`: call.json (metadata, no secrets), audio.wav (stereo PCM16: left
+ * Records one call into `<dir>/<callId>/` (the server passes `RECORDINGS_DIR/<tenant>` as `dir`, so a
+ * tenant's recordings sit in a folder of their own that its replays are confined to): call.json (metadata, no secrets), audio.wav (stereo PCM16: left
  * the caller as played out of the jitter buffer, right the agent as actually sent on RTP, one frame per
  * tick so both stay aligned to the call clock) and events.jsonl (the timeline). Writing never blocks the
  * media path: frames and events are buffered and flushed every second in the background, so a crash loses at

@@ -84,6 +84,14 @@ const envShape = z.object({
   API_TENANT_BURST: z.coerce.number().int().positive().default(60),
   /** How long an instance trusts a cached tenant key: the longest a revoked key survives without Redis. */
   API_KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5000),
+  /**
+   * Register the `replay` provider (answers from a recording) in `serve`; off in production (issue 11).
+   * `switchboard replay` registers it for its own in-process server regardless.
+   */
+  ENABLE_REPLAY_PROVIDER: z
+    .enum(['true', 'false', '1', '0'])
+    .transform((v) => v === 'true' || v === '1')
+    .default(false),
 });
 
 /** The names of every setting Switchboard reads; nothing else in the code reads process.env. */

@@ -2,6 +2,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createDefaultRegistry } from '../agent/default-registry.js';
 import { loadRecording, type Recording } from '../agent/providers/replay/index.js';
 import type { ProviderRegistry } from '../agent/registry.js';
 import { loadConfig } from '../config/config.js';
@@ -29,7 +30,7 @@ export interface SipReplayOptions {
   readonly serverRecordingsDir?: string;
   /** In-process server only: profile fields to change (e.g. prove a regression is caught). */
   readonly profileOverrides?: Partial<AgentProfile>;
-  /** In-process server only: the providers (defaults to the built-in registry, which has `replay`). */
+  /** In-process server only: the providers (defaults to the built-in registry with `replay`). */
   readonly registry?: ProviderRegistry;
   /** Keep the replay's recording here (in-process server only). */
   readonly outDir?: string;
@@ -38,15 +39,25 @@ export interface SipReplayOptions {
   readonly host?: string;
 }
 
+/** Every `<dir>/<tenant>/<callId>` directory (the server's recording layout). */
+async function callDirs(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const tenant of await readdir(dir).catch(() => [] as string[])) {
+    for (const call of await readdir(join(dir, tenant)).catch(() => [] as string[]))
+      out.push(join(dir, tenant, call));
+  }
+  return out;
+}
+
 async function waitForRecording(dir: string, since: number, timeoutMs = 15_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    for (const name of await readdir(dir).catch(() => [] as string[])) {
-      const meta = await readFile(join(dir, name, 'call.json'), 'utf8').catch(() => '');
+    for (const path of await callDirs(dir)) {
+      const meta = await readFile(join(path, 'call.json'), 'utf8').catch(() => '');
       try {
         const m = JSON.parse(meta) as { endedAt?: string | null; startedAt?: string };
         // A recording of this replay (started after the call was placed) that is closed.
-        if (m.endedAt && Date.parse(m.startedAt ?? '') >= since - 1000) return join(dir, name);
+        if (m.endedAt && Date.parse(m.startedAt ?? '') >= since - 1000) return path;
       } catch {
         // call.json is missing or being written: look again.
       }
@@ -86,13 +97,17 @@ async function startReplayServer(
     ADMIN_TOKEN: `replay-${randomBytes(12).toString('hex')}`,
     LOG_LEVEL: 'warn',
   });
+  // The server reads replays only from its tenant's own recordings (issue 11): copy the recording there.
+  const source = join(recordingsDir, REPLAY_TENANT, `source-${randomBytes(6).toString('hex')}`);
+  await copyRecording(rec.dir, source);
   const server = await startServer({
     config,
     logger: options.logger,
     metrics: createMetricsRegistry(),
-    ...(options.registry === undefined ? {} : { registry: options.registry }),
+    // `replay` is never in a production registry by default; this server exists to run one.
+    registry: options.registry ?? createDefaultRegistry({ replay: true }),
   });
-  await server.store.putCredential(REPLAY_TENANT, 'replay', { recording: rec.dir });
+  await server.store.putCredential(REPLAY_TENANT, 'replay', { recording: source });
   return {
     server,
     sipPort: (server.signaling as EmbeddedSignaling).port,

@@ -100,9 +100,11 @@ describe('a recording survives the server being killed mid-call', () => {
       await new Promise<void>((resolve) => child!.once('exit', () => resolve()));
       child = undefined;
 
-      const [callId] = await readdir(recordings);
+      // Recordings are stored per tenant: RECORDINGS_DIR/<tenant>/<callId>/.
+      expect(await readdir(recordings)).toEqual(['demo']);
+      const [callId] = await readdir(join(recordings, 'demo'));
       expect(callId).toBeDefined();
-      const path = join(recordings, callId!);
+      const path = join(recordings, 'demo', callId!);
 
       const meta = JSON.parse(await readFile(join(path, 'call.json'), 'utf8')) as Record<string, unknown>;
       expect(meta).toMatchObject({ callId, tenant: 'demo', provider: 'echo', endedAt: null });

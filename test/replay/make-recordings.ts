@@ -136,7 +136,8 @@ export async function makeRecordings(outDir = RECORDINGS_DIR, only?: readonly st
         codecs: ['PCMU'],
         durationMs: s.hangupAfterMs ?? 20_000,
       });
-      const recorded = await waitForClosedRecording(srv.recordingsDir);
+      // Recordings are stored per tenant: RECORDINGS_DIR/<tenant>/<callId>/.
+      const recorded = await waitForClosedRecording(join(srv.recordingsDir, 'acme'));
       const target = join(outDir, s.name);
       await rm(target, { recursive: true, force: true });
       await mkdir(target, { recursive: true });
