@@ -67,6 +67,8 @@ export interface CallSessionEvents {
   'tool.outcome': [ToolOutcome];
   /** With the provider's speech onset (ms of caller audio it had received), when it reports one. */
   'barge-in': [BargeInDecision & { readonly audioStartMs?: number }];
+  /** The caller held or resumed the call (a re-INVITE/UPDATE changed what may flow). */
+  media: [MediaDirectionState];
   /** A key the caller pressed (RFC 4733 or SIP INFO), e.g. for a bridge to relay. */
   dtmf: [{ readonly digit: string; readonly via: 'rtp' | 'info' }];
 }
@@ -205,6 +207,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     this.#lastActivityAt = this.#now();
     this.#timeline('media.direction', { ...state });
     this.#log.info({ ...state }, state.sending ? 'call media resumed' : 'call on hold');
+    this.emit('media', state);
   }
 
   async start(): Promise<void> {
@@ -235,7 +238,8 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
       this.#onCallerDtmf(dtmf.digit, 'info');
     });
     media.on('frame', (payload) => {
-      if (this.#media.receiving) this.#inbound?.frame(payload);
+      // On hold (we may not send) what the phone sends is music on hold, not the caller: not forwarded.
+      if (this.#media.receiving && this.#media.sending) this.#inbound?.frame(payload);
     });
     this.#armMaxDuration(profile.limits.max_duration_s * 1000);
     this.#armIdle();

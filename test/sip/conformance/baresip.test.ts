@@ -1,55 +1,64 @@
 /**
- * Conformance end to end with a real softphone: baresip calls the server, streams
- * test/fixtures/audio/caller-billing-question.wav (8 kHz), and records what it hears. With the echo app the
- * recording must hold the caller's own speech. Ports: baresip SIP 43500, ctrl 43501, RTP 43560–43599 on 127.0.0.3.
+ * Conformance end to end with a real softphone: baresip calls the production server (echo agent), streams
+ * test/fixtures/audio/caller-billing-question.wav (8 kHz), and records what it hears. The echo agent plays
+ * each caller turn back once it ends, so the recording must hold the caller's own speech, after it.
+ * Ports: baresip SIP 43500, ctrl 43501, RTP 43560–43599 on 127.0.0.3.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readFileSync } from 'node:fs';
+import { readWavFile, writeWavFile } from '../../../src/media/wav.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activeMs, readPcm16Wav, rms, runBaresip } from '../../support/baresip.js';
-import { EchoApp } from './echo-app.js';
-import { eventually, selectBackend, type BackendUnderTest } from './harness.js';
-
-const factory = await selectBackend();
-if (!factory.available) console.warn(`[conformance] skipped: ${factory.reason}`);
+import {
+  endedCalls,
+  eventually,
+  expectNothingLeaked,
+  startConformanceServer,
+  type ServerUnderTest,
+} from './harness.js';
 
 const SOURCE_WAV = fileURLToPath(
   new URL('../../fixtures/audio/caller-billing-question.wav', import.meta.url),
 );
 
-describe.skipIf(!factory.available)(`SIP conformance: baresip (${factory.name})`, () => {
-  let sut: BackendUnderTest;
-  let app: EchoApp;
+describe('SIP conformance: baresip (production server, echo agent)', () => {
+  let sut: ServerUnderTest;
 
   beforeAll(async () => {
-    if (!factory.available) return;
-    sut = await factory.create();
-    app = new EchoApp(sut.signaling, { mediaHost: sut.mediaHost });
+    sut = await startConformanceServer();
   });
   afterAll(async () => {
-    app?.close();
-    await sut?.stop();
+    await sut?.close();
   });
 
-  it('baresip hears its own speech back through the echo app', { timeout: 40_000 }, async () => {
+  it('baresip hears its own speech back from the echo agent', { timeout: 60_000 }, async () => {
     const source = readPcm16Wav(readFileSync(SOURCE_WAV));
+    // baresip hangs up when its source file ends: the speech, then silence while the echo plays back.
+    const dir = mkdtempSync(join(tmpdir(), 'baresip-src-'));
+    const padded = join(dir, 'speech-then-silence.wav');
+    const speech = readWavFile(SOURCE_WAV);
+    const samples = new Int16Array(speech.samples.length * 2 + speech.sampleRateHz * 3);
+    samples.set(speech.samples);
+    writeWavFile(padded, { ...speech, samples });
     const run = await runBaresip(
-      { sipHost: '127.0.0.3', sipPort: 43500, ctrlPort: 43501, sourceWav: SOURCE_WAV, codecs: ['PCMU'] },
+      { sipHost: '127.0.0.3', sipPort: 43500, ctrlPort: 43501, sourceWav: padded, codecs: ['PCMU'] },
       [`/dial sip:agent@${sut.sipHost}:${sut.sipPort}`],
-      Math.ceil(source.durationMs / 1000) + 4,
+      // The speech, the VAD's end-of-turn silence, then the echo of the whole turn.
+      2 * Math.ceil(source.durationMs / 1000) + 5,
     );
+    rmSync(dir, { recursive: true, force: true });
     const log = `${run.stdout}\n${run.stderr}`.slice(-4000);
-    expect(app.calls.length, log).toBeGreaterThanOrEqual(1);
-    const call = app.calls[0]!;
-    expect(call.outcome, log).toBe('answered');
-    await eventually(() => expect(call.endReason, log).toBeDefined(), 8000);
-    expect(call.rtpReceived, log).toBeGreaterThan(100);
+    await eventually(() => expect(endedCalls(sut), log).toHaveLength(1), 8000);
+    expect(endedCalls(sut)[0]!.rtp.packetsReceived, log).toBeGreaterThan(100);
+    await expectNothingLeaked(sut);
 
     expect(run.heardWav, `no -dec.wav dump\n${log}`).toBeDefined();
     const heard = readPcm16Wav(run.heardWav!);
     const sourceActive = activeMs(source);
-    // The echo returns every packet, so baresip hears roughly as much speech as it sent (G.711 and jitter
-    // buffering shave a little off both ends).
+    // The echo agent returns the whole turn, so baresip hears roughly as much speech as it sent (G.711,
+    // jitter buffering and the VAD's edges shave a little off both ends).
     expect(heard.durationMs, log).toBeGreaterThan(source.durationMs * 0.7);
     expect(rms(heard.samples), log).toBeGreaterThan(rms(source.samples) * 0.3);
     expect(activeMs(heard), log).toBeGreaterThan(sourceActive * 0.6);

@@ -1,134 +1,132 @@
 /**
- * Backend selection for the conformance suite: the same scenarios run against whichever Signaling backend is
- * chosen. `SIGNALING=drachtio` (or `DRACHTIO_HOST` set) → DrachtioSignaling against a real drachtio-server;
- * otherwise the embedded backend. A backend that cannot be loaded makes the suite skip with the reason.
+ * The conformance suite's server: the production Switchboard from `startTestServer()` (startServer in
+ * main.ts) with a dialplan of the local `echo` agent, or of a provider mock. Every scenario drives it with
+ * independent peers (sipp, baresip) and ends by checking that no call and no RTP port is left behind.
  *
- * Environment for drachtio: DRACHTIO_HOST, DRACHTIO_PORT (9022), DRACHTIO_SECRET (cymru), and where
- * drachtio-server takes SIP: DRACHTIO_SIP_HOST (DRACHTIO_HOST), DRACHTIO_SIP_PORT (5060).
+ * Backend: the embedded SIP stack by default; `SIGNALING=drachtio` (or `DRACHTIO_HOST` set) runs the same
+ * server against a drachtio-server (DRACHTIO_HOST, DRACHTIO_PORT 9022, DRACHTIO_SECRET cymru; where it takes
+ * SIP: DRACHTIO_SIP_HOST, DRACHTIO_SIP_PORT 5060). A server that cannot start fails the suite.
  */
-import { pino, type Logger } from 'pino';
-import type { Signaling, SipTransport } from '../../../src/sip/signaling.js';
+import { expect } from 'vitest';
+import type { LiveCall } from '../../../src/call/call-manager.js';
+import { eventually } from '../../support/eventually.js';
+import { startTestServer, type TestServer, type TestServerOptions } from '../../support/server.js';
 
-export interface BackendUnderTest {
-  readonly name: 'embedded' | 'drachtio';
-  readonly signaling: Signaling;
+export { eventually };
+
+/** Every number goes to the echo agent: it plays each caller turn back, and `#` asks end_call. */
+export const ECHO_DIALPLAN =
+  'tenant: conformance\nnumbers: ["*"]\nagent: { provider: echo, tools: { end_call: {} } }\n';
+
+export interface ServerUnderTest {
+  readonly backend: 'embedded' | 'drachtio';
+  readonly srv: TestServer;
   /** Where sipp/baresip send SIP. */
   readonly sipHost: string;
   readonly sipPort: number;
-  /** Address the test app binds RTP to and writes into SDP. */
-  readonly mediaHost: string;
-  readonly transports: readonly SipTransport[];
-  stop(): Promise<void>;
+  readonly target: string;
+  close(): Promise<void>;
 }
 
-export type BackendFactory =
-  | { readonly available: true; readonly name: 'embedded' | 'drachtio'; create(): Promise<BackendUnderTest> }
-  | { readonly available: false; readonly name: 'embedded' | 'drachtio'; readonly reason: string };
-
-/** The server side of every scenario listens on 127.0.0.1; peers use 127.0.0.2, .3, … (sip.md §4 caveat 1). */
-export const SERVER_HOST = '127.0.0.1';
-
-interface EmbeddedModule {
-  EmbeddedSignaling: new (options: {
-    host: string;
-    port: number;
-    transports: SipTransport[];
-    publicHost: string;
-    logger: Logger;
-  }) => Signaling & { readonly port: number };
-}
-
-function testLogger(): Logger {
-  // CONFORMANCE_LOG=debug shows the backend's logs when a scenario fails.
-  return pino({ level: process.env.CONFORMANCE_LOG ?? 'silent' });
-}
-
-async function embeddedFactory(): Promise<BackendFactory> {
-  // A variable specifier: the suite must load (and skip) while src/sip/embedded/ does not exist yet.
-  const specifier = '../../../src/sip/embedded/index.js';
-  let mod: EmbeddedModule;
-  try {
-    mod = (await import(/* @vite-ignore */ specifier)) as EmbeddedModule;
-    if (typeof mod.EmbeddedSignaling !== 'function') throw new Error('no EmbeddedSignaling export');
-  } catch (err) {
-    return {
-      available: false,
-      name: 'embedded',
-      reason: `embedded SIP backend not available (${specifier}): ${err instanceof Error ? err.message : String(err)}`,
-    };
-  }
-  return {
-    available: true,
-    name: 'embedded',
-    create: async () => {
-      const signaling = new mod.EmbeddedSignaling({
-        host: SERVER_HOST,
-        port: 0,
-        transports: ['udp', 'tcp'],
-        publicHost: SERVER_HOST,
-        logger: testLogger(),
-      });
-      await signaling.start();
-      return {
-        name: 'embedded',
-        signaling,
-        sipHost: SERVER_HOST,
-        sipPort: signaling.port,
-        mediaHost: SERVER_HOST,
-        transports: ['udp', 'tcp'],
-        stop: () => signaling.close(),
-      };
-    },
-  };
-}
-
-async function drachtioFactory(): Promise<BackendFactory> {
-  const host = process.env.DRACHTIO_HOST ?? '127.0.0.1';
-  const { DrachtioSignaling } = await import('../../../src/sip/drachtio/index.js');
-  return {
-    available: true,
-    name: 'drachtio',
-    create: async () => {
-      const signaling = new DrachtioSignaling({
-        host,
-        port: Number(process.env.DRACHTIO_PORT ?? 9022),
-        secret: process.env.DRACHTIO_SECRET ?? 'cymru',
-        publicHost: process.env.DRACHTIO_SIP_HOST ?? host,
-        logger: testLogger(),
-        connectTimeoutMs: 5_000,
-      });
-      await signaling.start();
-      return {
-        name: 'drachtio',
-        signaling,
-        sipHost: process.env.DRACHTIO_SIP_HOST ?? host,
-        sipPort: Number(process.env.DRACHTIO_SIP_PORT ?? 5060),
-        mediaHost: process.env.CONFORMANCE_MEDIA_HOST ?? SERVER_HOST,
-        transports: ['udp', 'tcp'],
-        stop: () => signaling.close(),
-      };
-    },
-  };
-}
-
-/** Pick the backend from the environment. */
-export async function selectBackend(): Promise<BackendFactory> {
+function backendEnv(): { backend: 'embedded' | 'drachtio'; env: Record<string, string> } {
   const wanted = process.env.SIGNALING ?? (process.env.DRACHTIO_HOST ? 'drachtio' : 'embedded');
-  if (wanted === 'drachtio') return await drachtioFactory();
-  if (wanted === 'embedded') return await embeddedFactory();
-  return { available: false, name: 'embedded', reason: `unknown SIGNALING=${wanted}` };
+  if (wanted !== 'drachtio') return { backend: 'embedded', env: {} };
+  return {
+    backend: 'drachtio',
+    env: {
+      SIGNALING: 'drachtio',
+      DRACHTIO_HOST: process.env.DRACHTIO_HOST ?? '127.0.0.1',
+      DRACHTIO_PORT: process.env.DRACHTIO_PORT ?? '9022',
+      DRACHTIO_SECRET: process.env.DRACHTIO_SECRET ?? 'cymru',
+      SIP_PUBLIC_HOST: process.env.DRACHTIO_SIP_HOST ?? process.env.DRACHTIO_HOST ?? '127.0.0.1',
+    },
+  };
 }
 
-/** Resolve when `check` stops throwing, or throw its last error after `timeoutMs`. */
-export async function eventually(check: () => void, timeoutMs = 5000, stepMs = 25): Promise<void> {
+/** Starts the production server for a conformance file (echo dialplan unless `options.dialplans`). */
+export async function startConformanceServer(options: TestServerOptions = {}): Promise<ServerUnderTest> {
+  const { backend, env } = backendEnv();
+  const srv = await startTestServer({
+    dialplans: { 'conformance.yaml': ECHO_DIALPLAN },
+    logLevel: process.env.CONFORMANCE_LOG ?? 'info',
+    ...options,
+    env: { ...env, ...options.env },
+  });
+  const sipHost = backend === 'drachtio' ? (env.SIP_PUBLIC_HOST ?? '127.0.0.1') : '127.0.0.1';
+  const sipPort = backend === 'drachtio' ? Number(process.env.DRACHTIO_SIP_PORT ?? 5060) : srv.sipPort;
+  return {
+    backend,
+    srv,
+    sipHost,
+    sipPort,
+    target: `${sipHost}:${sipPort}`,
+    close: () => srv.close(),
+  };
+}
+
+/** The call table is empty and every RTP port went back to the pool (run after every scenario). */
+export async function expectNothingLeaked(sut: ServerUnderTest, timeoutMs = 10_000): Promise<void> {
+  await eventually(() => {
+    expect(sut.srv.server.calls.size, 'calls still live').toBe(0);
+    expect(sut.srv.server.rtpPorts.inUse, 'RTP ports still leased').toBe(0);
+  }, timeoutMs);
+}
+
+export interface EndedCall {
+  readonly callId: string;
+  readonly reason: string;
+  readonly rtp: { readonly packetsReceived: number; readonly packetsSent: number };
+}
+
+/** The server's own account of every call that ended so far ("call ended" log lines, in order). */
+export function endedCalls(sut: ServerUnderTest): EndedCall[] {
+  const out: EndedCall[] = [];
+  for (const line of sut.srv.logs) {
+    if (!line.includes('"call ended"')) continue;
+    const entry = JSON.parse(line) as { callId: string; reason: string; rtp: EndedCall['rtp'] };
+    out.push({ callId: entry.callId, reason: entry.reason, rtp: entry.rtp });
+  }
+  return out;
+}
+
+/** Waits until the calls that ended after the first `before` ones ended for exactly `reasons`. */
+export async function expectEndedSince(
+  sut: ServerUnderTest,
+  before: number,
+  reasons: string[],
+): Promise<void> {
+  await eventually(() =>
+    expect(
+      endedCalls(sut)
+        .slice(before)
+        .map((c) => c.reason),
+    ).toEqual(reasons),
+  );
+}
+
+/** Log lines (parsed) whose message is `msg`. */
+export function logsWith(sut: ServerUnderTest, msg: string): Array<Record<string, unknown>> {
+  return sut.srv.logs
+    .filter((l) => l.includes(`"${msg}"`))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((e) => e.msg === msg);
+}
+
+/** The one live call on the server, as soon as it exists (bounded wait). */
+export async function liveCall(sut: ServerUnderTest, timeoutMs = 8000): Promise<LiveCall> {
+  let found: LiveCall | undefined;
+  await eventually(() => {
+    found = sut.srv.server.calls.liveCalls()[0];
+    expect(found, 'no live call').toBeDefined();
+  }, timeoutMs);
+  return found!;
+}
+
+/** Resolves when `check` is true, polled every 5 ms (for state the test must follow closely), bounded. */
+export async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      check();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, stepMs));
-    }
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
   }
 }

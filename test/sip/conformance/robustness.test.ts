@@ -1,17 +1,21 @@
 /**
- * Conformance: a burst of garbage and malformed-but-plausible SIP over UDP and TCP must not crash the backend,
- * create calls, or stop the next valid call from succeeding. Ports: 43300–43349 on 127.0.0.2 and 127.0.0.4.
+ * Conformance: a burst of garbage and malformed-but-plausible SIP over UDP and TCP must not crash the
+ * production server, create calls, or stop the next valid call from succeeding.
+ * Ports: 43300–43349 on 127.0.0.2 and 127.0.0.4.
  */
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { describeSipp, runSipp } from '../../support/sipp.js';
-import { EchoApp } from './echo-app.js';
-import { eventually, selectBackend, type BackendUnderTest } from './harness.js';
-
-const factory = await selectBackend();
-if (!factory.available) console.warn(`[conformance] skipped: ${factory.reason}`);
+import {
+  endedCalls,
+  eventually,
+  expectNothingLeaked,
+  logsWith,
+  startConformanceServer,
+  type ServerUnderTest,
+} from './harness.js';
 
 const ATTACKER = '127.0.0.4';
 const ATTACKER_PORT = 43300;
@@ -94,24 +98,20 @@ function malformed(target: string): string[] {
   ];
 }
 
-describe.skipIf(!factory.available)(`SIP conformance: robustness (${factory.name})`, () => {
-  let sut: BackendUnderTest;
-  let app: EchoApp | undefined;
+describe('SIP conformance: robustness (production server, echo agent)', () => {
+  let sut: ServerUnderTest;
 
   beforeAll(async () => {
-    if (!factory.available) return;
-    sut = await factory.create();
+    sut = await startConformanceServer();
   });
   afterAll(async () => {
-    await sut?.stop();
+    await sut?.close();
   });
-  afterEach(() => {
-    app?.close();
-    app = undefined;
+  afterEach(async () => {
+    await expectNothingLeaked(sut);
   });
 
   it('survives a garbage burst over UDP and TCP, then completes valid calls', async () => {
-    const echo = (app = new EchoApp(sut.signaling, { mediaHost: sut.mediaHost }));
     const messages = malformed(`${sut.sipHost}:${sut.sipPort}`);
 
     // UDP: random datagrams and every malformed message.
@@ -144,16 +144,19 @@ describe.skipIf(!factory.available)(`SIP conformance: robustness (${factory.name
     await new Promise((r) => setTimeout(r, 300));
     udp.close();
 
-    expect(sut.signaling.connected).toBe(true);
+    expect(sut.srv.server.signaling.connected).toBe(true);
+    // Nothing the attacker sent became a call.
+    expect(logsWith(sut, 'call started')).toHaveLength(0);
+    // Malformed requests get 4xx (RFC 3261 §8.2), a SIP/3.0 request 505 (§8.2.1); never a 500.
     expect(
-      replies.every((line) => !line.startsWith('SIP/2.0 5')),
+      replies.every((line) => !line.startsWith('SIP/2.0 5') || line.startsWith('SIP/2.0 505')),
       replies.join('\n'),
     ).toBe(true);
 
     for (const transport of ['udp', 'tcp'] as const) {
       const r = await runSipp({
         scenario: { builtin: 'uac' },
-        target: `${sut.sipHost}:${sut.sipPort}`,
+        target: sut.target,
         localIp: '127.0.0.2',
         localPort: transport === 'udp' ? 43301 : 43302,
         mediaPort: 43310,
@@ -163,8 +166,9 @@ describe.skipIf(!factory.available)(`SIP conformance: robustness (${factory.name
       });
       expect(r.exitCode, describeSipp(r)).toBe(0);
     }
-    await eventually(() => expect(echo.calls.filter((c) => c.endReason === 'remote-bye')).toHaveLength(2));
-    // No malformed INVITE became a call.
-    expect(echo.calls.map((c) => c.fromUser)).toEqual(['sipp', 'sipp']);
+    await eventually(() =>
+      expect(endedCalls(sut).map((c) => c.reason)).toEqual(['caller-bye', 'caller-bye']),
+    );
+    expect(logsWith(sut, 'call started').map((c) => c.from)).toEqual(['sipp', 'sipp']);
   });
 });
