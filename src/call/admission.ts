@@ -1,11 +1,12 @@
 /**
  * INVITE admission (issue 11): decided after routing and before an RTP port is allocated, so a flood costs
  * neither ports nor provider minutes. In order:
- *  1. per-source INVITE rate (token bucket)              → 503 + Retry-After (RFC 3261 §21.5.4, §20.33)
- *  2. scanners and unrouted INVITEs                       → 404, the same answer for every unknown extension
+ *  1. scanners (User-Agent)                               → 404, like an unknown extension
+ *  2. per-source INVITE rate (token bucket)              → 503 + Retry-After (RFC 3261 §21.5.4, §20.33)
+ *  3. unrouted INVITEs                                    → 404, the same answer for every unknown extension
  *     (a source outside `allow_from` is not told that the number exists: no 403)
- *  3. global concurrent calls, `SIP_MAX_CALLS`            → 503 + Retry-After
- *  4. the tenant's `limits.max_concurrent_calls`          → 486 Busy Here + Retry-After (§21.4.24)
+ *  4. global concurrent calls, `SIP_MAX_CALLS`            → 503 + Retry-After
+ *  5. the tenant's `limits.max_concurrent_calls`          → 486 Busy Here + Retry-After (§21.4.24)
  * Calls count from admission on: an INVITE still waiting for its ACK (Timer H, §17.2.1) holds a place like an
  * established call, so never-ACKed INVITEs cannot take more than the caps allow.
  */
@@ -86,6 +87,9 @@ export class CallAdmission {
   }
 
   private check(call: AdmissionCandidate, routed: RouteResult): Refusal | undefined {
+    // A scanner gets the unknown-extension answer before anything else, so even the rate limit's 503 does
+    // not set some extensions apart from others in its results.
+    if (isScanner(call.header('User-Agent'))) return { ...NOT_FOUND, cause: 'scanner' };
     const taken = this.rate.take(call.source.address);
     if (!taken.ok) {
       return {
@@ -95,7 +99,6 @@ export class CallAdmission {
         headers: { 'Retry-After': String(taken.retryAfterS) },
       };
     }
-    if (isScanner(call.header('User-Agent'))) return { ...NOT_FOUND, cause: 'scanner' };
     if (!routed.ok) return { ...NOT_FOUND, cause: 'unrouted' };
     const limit = this.options.tenantLimit(routed.tenant);
     let total = this.pending.size;

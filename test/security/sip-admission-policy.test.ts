@@ -97,6 +97,8 @@ describe('CallAdmission', () => {
     });
     expect(a.admit(invite('10.0.0.2'), routedTo('big'))).toBeUndefined();
     expect(refused).toEqual(['unrouted', 'rate']);
+    // A scanner is told 404 even past its rate: a 503 would set those extensions apart in svwar's results.
+    expect(a.admit(invite('10.6.6.6', 'friendly-scanner'), routedTo('big'))?.status).toBe(404);
   });
 
   it('gives an allow_from refusal, an unknown number and a scanner the same 404 (no enumeration)', () => {
