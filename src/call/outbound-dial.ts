@@ -7,6 +7,7 @@ import type { AgentProfile } from '../routing/dialplan.js';
 import { createOffer, parseAnswer } from '../sip/sdp.js';
 import { SipError, type Dialog } from '../sip/signaling.js';
 import type { CallManagerDeps, EstablishedCall } from './call-ports.js';
+import { checkOutbound, requestUriFor } from './outbound-target.js';
 
 /** How long an outbound call may ring before it is abandoned (a typical no-answer timeout). */
 const OUTBOUND_RING_TIMEOUT_MS = 30_000;
@@ -16,12 +17,16 @@ export async function dialOutbound(deps: CallManagerDeps, request: DialRequest):
   if (plan === undefined) throw new SipError(404, `tenant "${request.tenant}" has no dialplan`);
   const trunk = await deps.store.getCredential(request.tenant, 'sip-trunk');
   const trunkUri = typeof trunk?.fields.uri === 'string' ? trunk.fields.uri : undefined;
-  const target = /^(sips?|tel):/.test(request.to)
-    ? request.to
-    : trunkUri === undefined
-      ? undefined
-      : trunkUri.replace(/^(sips?:)/, `$1${request.to}@`).replace(/@[^@]*@/, '@');
-  if (target === undefined) throw new SipError(400, 'no sip-trunk credential: give a full SIP URI in "to"');
+  // Issue 11: never a client's text on the wire. The OutboundGuard (main.ts) applied the tenant policy; here
+  // the grammar is checked again and the Request-URI and From are rebuilt from parsed parts.
+  const checked = checkOutbound({
+    to: request.to,
+    from: request.from,
+    trusted: true,
+    publicHost: deps.publicHost,
+    policy: plan.dialplan.outbound,
+  });
+  const target = requestUriFor(checked.destination, trunkUri);
   const pending = await deps.media.allocate();
   const offer = createOffer({ address: deps.publicHost, port: pending.localPort });
   const username = trunk?.fields.username;
@@ -32,7 +37,7 @@ export async function dialOutbound(deps: CallManagerDeps, request: DialRequest):
       sdpOffer: offer,
       // An unanswered outbound call gives up with 408 rather than hold the API request for Timer B.
       timeoutMs: OUTBOUND_RING_TIMEOUT_MS,
-      ...(request.from === undefined ? {} : { from: request.from }),
+      ...(checked.fromUri === undefined ? {} : { from: checked.fromUri }),
       ...(typeof username === 'string' && typeof password === 'string'
         ? { auth: { username, password } }
         : {}),
