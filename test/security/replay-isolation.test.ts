@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withConfinedReplay } from '../../src/replay/tenant-credentials.js';
+import { describeSipp, runSipp } from '../support/sipp.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const RECORDING = fileURLToPath(new URL('../recordings/goodbye-hangup/', import.meta.url));
@@ -95,4 +96,61 @@ describe('replay provider with ENABLE_REPLAY_PROVIDER=true', () => {
     await srv.api('PUT', '/v1/tenants/victim/credentials/echo', {});
     await expect(calls.getCredential('victim', 'echo')).resolves.toMatchObject({ provider: 'echo' });
   });
+});
+
+describe('a call answered by replay, over SIP', () => {
+  let srv: TestServer;
+  beforeAll(async () => {
+    srv = await startTestServer({
+      dialplans: { 'acme.yaml': REPLAY_PLAN, 'victim.yaml': ECHO_PLAN },
+      env: { ENABLE_REPLAY_PROVIDER: 'true' },
+    });
+    await cp(RECORDING, join(srv.recordingsDir, 'victim', 'call-v1'), { recursive: true });
+    await cp(RECORDING, join(srv.recordingsDir, 'acme', 'call-a1'), { recursive: true });
+  });
+  afterAll(async () => srv?.close());
+
+  /** One sipp call from 127.0.0.3 to acme's number; the server log lines written meanwhile. */
+  async function callAcme(localPort: number): Promise<string> {
+    const before = srv.logs.length;
+    const r = await runSipp({
+      scenario: { builtin: 'uac' },
+      target: `127.0.0.1:${srv.sipPort}`,
+      service: '100',
+      localIp: '127.0.0.3',
+      localPort,
+      mediaPort: localPort + 50,
+      durationMs: 1500,
+      timeoutMs: 15_000,
+    });
+    expect(r.timedOut, describeSipp(r)).toBe(false);
+    const out = srv.logs.slice(before).join('');
+    return out;
+  }
+
+  it(
+    "never plays another tenant's recording into the call; its own recording is played",
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      await srv.api('PUT', '/v1/tenants/acme/credentials/replay', {
+        recording: join(srv.recordingsDir, 'victim', 'call-v1'),
+      });
+      const refused = await callAcme(43812);
+      expect(refused).toContain("the replay recording is not in the tenant's recordings");
+      // The agent never starts: the call ends as a provider failure, not with the caller's BYE.
+      expect(refused).toMatch(/"reason":"agent-failed"[^\n]*"msg":"call ended"/);
+
+      // Positive control: the same call with acme's own recording gets past the confinement.
+      await srv.api('PUT', '/v1/tenants/acme/credentials/replay', {
+        recording: join(srv.recordingsDir, 'acme', 'call-a1'),
+      });
+      const own = await callAcme(43814);
+      expect(own).not.toContain("the replay recording is not in the tenant's recordings");
+      // The replay agent ran until the caller hung up (sipp's BYE after its 1.5 s call).
+      expect(own).toMatch(/"reason":"caller-bye"[^\n]*"msg":"call ended"/);
+      expect(own).not.toContain('agent-failed');
+    },
+  );
 });
