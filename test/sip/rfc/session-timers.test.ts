@@ -54,6 +54,17 @@ describe('RFC 4028 session timers (production server, sipp)', () => {
     expect(ok).toMatch(/^Session-Expires: 6;refresher=uac/m);
   });
 
+  it('keeps the call while the caller refreshes with UPDATE, answering each with the interval', async () => {
+    const r = await sipp('uac-session-peer-refresh.xml', { se: '6' });
+    expect(r.exitCode, describeSipp(r)).toBe(0);
+    const answers = received(r.messages).filter(
+      (m) => /^\s*SIP\/2\.0 200/m.test(m) && /CSeq: \d+ UPDATE/.test(m),
+    );
+    expect(answers).toHaveLength(2);
+    for (const ok of answers) expect(ok).toMatch(/^Session-Expires: 6;refresher=uac/m);
+    expect(received(r.messages).filter((m) => /^\s*BYE /m.test(m))).toEqual([]);
+  });
+
   it('answers 422 with Min-SE to an interval below the minimum, then accepts the retry', async () => {
     const r = await sipp('uac-session-422.xml', { small: '2', se: '4' });
     expect(r.exitCode, describeSipp(r)).toBe(0);
