@@ -12,7 +12,9 @@ export type Validation =
   | { readonly ok: false; readonly respond: false; readonly error: string }
   | { readonly ok: false; readonly respond: true; readonly status: number; readonly reason: string };
 
-const TOKEN = "[A-Za-z0-9.!%*_+`'~-]+";
+// Liberal beyond §25.1 in one way: unquoted UTF-8 (some carriers send `From: José <sip:…>`) is accepted;
+// the separators RFC 4475 §3.1.2.15 is about (comma, quote, angle brackets, …) are not.
+const TOKEN = "[A-Za-z0-9.!%*_+`'~\\u0080-\\uFFFF-]+";
 /** §25.1 display-name = *(token LWS) / quoted-string. */
 const DISPLAY_NAME_RE = new RegExp(`^(?:"(?:[^"\\\\]|\\\\[\\s\\S])*"|${TOKEN}(?:\\s+${TOKEN})*)?$`);
 /** §19.1.1: a URI scheme (syntactically valid even when we do not support it). */

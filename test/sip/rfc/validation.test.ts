@@ -131,6 +131,15 @@ describe('RFC 3261 §8.2 validation (production server)', () => {
     expect(unknown.headers.getAll('Allow')).toContain('OPTIONS');
   });
 
+  it('accepts an unquoted UTF-8 display name, answers 400 to separators in one (RFC 4475 §3.1.2.15)', async () => {
+    const from = (name: string): string => `From: ${name} <sip:caller@${peer.address}>;tag=x1`;
+    expect((await ask({ omit: ['From'], extra: [from('José Núñez')] })).status).toBe(200);
+    expect((await ask({ omit: ['From'], extra: [from('"Núñez, José"')] })).status).toBe(200);
+    const bad = await ask({ omit: ['From'], extra: [from('Núñez, José')] });
+    expect(bad.status).toBe(400);
+    expect(bad.reason).toMatch(/From/);
+  });
+
   it('answers 505 to SIP/3.0', async () => {
     const res = await ask({ version: '3.0' });
     expect(res.status).toBe(505);
