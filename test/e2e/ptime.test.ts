@@ -6,7 +6,7 @@
  * audio is the caller's speech, and no RTP port stays leased after the call.
  */
 import { randomInt } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,11 +15,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rmsDbfs } from '../../src/media/dsp/level.js';
 import { readWavFile } from '../../src/media/wav.js';
 import { Softphone } from '../../src/softphone/softphone.js';
-import { writePcapUdp } from '../support/pcap.js';
 import { findAudio } from '../support/audio-match.js';
 import { eventually } from '../support/eventually.js';
-import { RtpCapture, pcmaRtpDatagrams } from '../support/rtp-peer.js';
-import { SCENARIO_DIR, describeSipp, runSipp } from '../support/sipp.js';
+import { RtpCapture, pcapCallerScenario } from '../support/rtp-peer.js';
+import { serverRecording } from '../support/call-audio.js';
+import { describeSipp, startSipp } from '../support/sipp.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const SPEECH_MS = 3000;
@@ -34,7 +34,8 @@ describe('ptime end to end against the production server (sipp + pcap)', () => {
   let speech: Int16Array;
   beforeAll(async () => {
     srv = await startTestServer({
-      dialplans: { 'echo.yaml': 'tenant: demo\nnumbers: ["*"]\nagent: { provider: echo }\n' },
+      // Recorded: the caller channel is what the server's jitter buffer played, the reference for the echo.
+      dialplans: { 'echo.yaml': 'tenant: demo\nnumbers: ["*"]\nagent: { provider: echo, record: true }\n' },
       logLevel: 'info',
     });
     dir = await mkdtemp(join(tmpdir(), 'sb-ptime-'));
@@ -58,20 +59,15 @@ describe('ptime end to end against the production server (sipp + pcap)', () => {
     async ({ offerMs, callerPacketMs, host }) => {
       const ip = `127.0.0.${host}`;
       const mediaPort = 46000 + 20 * randomInt(0, 100);
-      const pcap = join(dir, `caller-${callerPacketMs}ms.pcap`);
-      writePcapUdp(pcap, pcmaRtpDatagrams(speech, callerPacketMs));
-      const template = await readFile(join(SCENARIO_DIR, 'uac-ptime-pcap.xml'), 'utf8');
-      const scenario = join(dir, `uac-ptime-${offerMs}-${callerPacketMs}.xml`);
-      await writeFile(
-        scenario,
-        template
-          .replaceAll('__PCAP__', pcap)
-          .replaceAll('__PTIME__', String(offerMs))
-          .replaceAll('__WAIT_MS__', String(CALL_MS)),
-      );
+      const scenario = await pcapCallerScenario(dir, `uac-ptime-${offerMs}-${callerPacketMs}`, {
+        speech,
+        packetMs: callerPacketMs,
+        ptimeMs: offerMs,
+        callMs: CALL_MS,
+      });
       const capture = await RtpCapture.open(ip, mediaPort + 10);
       try {
-        const r = await runSipp({
+        const sipp = startSipp({
           scenario,
           target: `127.0.0.1:${srv.sipPort}`,
           localIp: ip,
@@ -81,6 +77,8 @@ describe('ptime end to end against the production server (sipp + pcap)', () => {
           service: '100',
           timeoutMs: CALL_MS + 15_000,
         });
+        const recording = await serverRecording(srv);
+        const r = await sipp.result;
         expect(r.exitCode, describeSipp(r)).toBe(0);
         // The answer names the ptime the server then sends (RFC 3264 §5: the offerer's a=ptime).
         expect(r.messages).toMatch(new RegExp(`a=ptime:${offerMs}\\r?\\n`));
@@ -108,12 +106,26 @@ describe('ptime end to end against the production server (sipp + pcap)', () => {
         const echoedMs = audio.length * offerMs;
         expect(echoedMs).toBeGreaterThan(SPEECH_MS * 0.8);
 
-        // What came back is the caller's speech: found in what the server sent (envelope, then waveform).
-        const heard = capture.pcmaByTimestamp();
-        expect(rmsDbfs(heard)).toBeGreaterThan(-40);
-        const match = findAudio(speech, heard, 8000);
-        expect(match.envelopeScore).toBeGreaterThan(0.8);
-        expect(match.waveformScore).toBeGreaterThan(0.8);
+        // Every port back in the pool once the BYE has been handled.
+        await eventually(() => expect(srv.server.rtpPorts.inUse, 'RTP ports still leased').toBe(0), 5000);
+
+        // What came back is what the server heard. The recording's caller channel is the caller as the
+        // jitter buffer played it (its envelope is the sent speech; a starved CPU may conceal a few frames,
+        // which the echo then repeats faithfully), the agent channel what went out on RTP, one frame per
+        // packet slot on the same clock: at 10/30/40 ms the RTP audio placed by timestamp must be in both.
+        const sent = capture.pcmaByTimestamp();
+        expect(rmsDbfs(sent)).toBeGreaterThan(-40);
+        let played = { envelopeScore: 0, waveformScore: 0, offsetMs: 0 };
+        let echo = played;
+        await eventually(() => {
+          const { caller, agent } = recording.read();
+          expect(caller.length % step).toBe(0);
+          played = findAudio(speech, caller, 8000);
+          expect(played.envelopeScore).toBeGreaterThan(0.8);
+          echo = findAudio(sent, caller, 8000);
+          expect(echo.waveformScore).toBeGreaterThan(0.9);
+          expect(findAudio(sent, agent, 8000).waveformScore).toBeGreaterThan(0.95);
+        }, 5000);
 
         // Send timing, reported (not asserted: wall clock): arrival vs the packet's media time.
         const t0 = audio[0]!;
@@ -124,12 +136,11 @@ describe('ptime end to end against the production server (sipp + pcap)', () => {
         }
         process.stdout.write(
           `ptime ${offerMs} ms (caller ${callerPacketMs} ms): ${audio.length} packets, ${echoedMs} ms echoed, ` +
-            `${exactSteps}/${audio.length - 1} steps of ${step}, envelope ${match.envelopeScore.toFixed(3)} waveform ${match.waveformScore.toFixed(3)}, ` +
+            `${exactSteps}/${audio.length - 1} steps of ${step}, caller played vs sent speech: envelope ` +
+            `${played.envelopeScore.toFixed(3)} waveform ${played.waveformScore.toFixed(3)}, echo vs played ` +
+            `${echo.waveformScore.toFixed(3)}, ` +
             `worst arrival offset ${worstMs.toFixed(1)} ms\n`,
         );
-
-        // Every port back in the pool once the BYE has been handled.
-        await eventually(() => expect(srv.server.rtpPorts.inUse, 'RTP ports still leased').toBe(0), 5000);
       } finally {
         await capture.close();
       }
@@ -148,15 +159,19 @@ describe('ptime end to end against the production server (sipp + pcap)', () => {
       await phone.start();
       try {
         let ptimeMs = 0;
+        const payloadBytes = new Set<number>();
         const result = await phone.call(srv.uri('100'), {
           playPcm8k: speech,
           ptimeMs: 30,
           durationMs: CALL_MS,
           onEstablished: (leg) => (ptimeMs = leg.ptimeMs),
+          onRtp: (packet) => payloadBytes.add(packet.payloadLength),
         });
         expect(ptimeMs).toBe(30);
-        const heard = findAudio(speech, result.received, result.sampleRateHz);
-        expect(heard.waveformScore).toBeGreaterThan(0.8);
+        expect(payloadBytes).toEqual(new Set([240]));
+        // The softphone shares this process (and its starved CPU) with the server: its own playout may
+        // conceal a few frames, so the echo is found by its envelope.
+        expect(findAudio(speech, result.received, result.sampleRateHz).envelopeScore).toBeGreaterThan(0.8);
         expect(result.media.foreignDropped).toBe(0);
         await eventually(() => expect(srv.server.rtpPorts.inUse).toBe(0), 5000);
       } finally {

@@ -5,7 +5,7 @@
  * call was silent on any host with a public interface address.
  */
 import { randomInt } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,9 +17,8 @@ import { defaultPublicHost } from '../../src/config/config.js';
 import { isLocalAddress, rtpBindAddress } from '../../src/call/media-address.js';
 import { Softphone } from '../../src/softphone/softphone.js';
 import { eventually } from '../support/eventually.js';
-import { writePcapUdp } from '../support/pcap.js';
-import { RtpCapture, pcmaRtpDatagrams } from '../support/rtp-peer.js';
-import { SCENARIO_DIR, describeSipp, runSipp } from '../support/sipp.js';
+import { RtpCapture, pcapCallerScenario } from '../support/rtp-peer.js';
+import { describeSipp, runSipp } from '../support/sipp.js';
 import { startTestServer } from '../support/server.js';
 
 const ECHO = { 'echo.yaml': 'tenant: demo\nnumbers: ["*"]\nagent: { provider: echo }\n' };
@@ -58,14 +57,12 @@ describe('RTP leaves from the advertised address', () => {
     const capture = await RtpCapture.open(ip, mediaPort + 10);
     try {
       const speech = readWavFile(fixture).samples.subarray(0, 2000 * 8);
-      const pcap = join(dir, 'caller.pcap');
-      writePcapUdp(pcap, pcmaRtpDatagrams(speech, 20));
-      const scenario = join(dir, 'uac-media-host.xml');
-      const template = await readFile(join(SCENARIO_DIR, 'uac-ptime-pcap.xml'), 'utf8');
-      await writeFile(
-        scenario,
-        template.replaceAll('__PCAP__', pcap).replaceAll('__PTIME__', '20').replaceAll('__WAIT_MS__', '6500'),
-      );
+      const scenario = await pcapCallerScenario(dir, 'uac-media-host', {
+        speech,
+        packetMs: 20,
+        ptimeMs: 20,
+        callMs: 6500,
+      });
       const r = await runSipp({
         scenario,
         target: `127.0.0.1:${srv.sipPort}`,

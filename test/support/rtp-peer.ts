@@ -3,9 +3,12 @@
  * audio packetized into pcap files for sipp, and a socket that records every packet the server sends.
  */
 import { createSocket, type Socket } from 'node:dgram';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { decodeAlawSample, encodeAlawSample } from '../../src/media/codecs/g711.js';
-import type { PcapDatagram } from './pcap.js';
+import { writePcapUdp, type PcapDatagram } from './pcap.js';
+import { SCENARIO_DIR } from './sipp.js';
 
 /** PCM16 → G.711 A-law, sample by sample (test data, not a hot path). */
 export function alawEncode(pcm: Int16Array): Buffer {
@@ -107,4 +110,33 @@ export class RtpCapture {
   close(): Promise<void> {
     return new Promise((resolve) => this.#socket.close(() => resolve()));
   }
+}
+
+/**
+ * test/sip/scenarios/uac-ptime-pcap.xml made ready for one call: `speech` (8 kHz) written as a pcap of
+ * `packetMs` PCMA packets, the offer's a=ptime and the time the caller stays on the call filled in (sipp takes
+ * no variables in play_pcap_audio). Returns the scenario's path in `dir`.
+ */
+export async function pcapCallerScenario(
+  dir: string,
+  name: string,
+  o: {
+    readonly speech: Int16Array;
+    readonly packetMs: number;
+    readonly ptimeMs: number;
+    readonly callMs: number;
+  },
+): Promise<string> {
+  const pcap = join(dir, `${name}.pcap`);
+  writePcapUdp(pcap, pcmaRtpDatagrams(o.speech, o.packetMs));
+  const template = await readFile(join(SCENARIO_DIR, 'uac-ptime-pcap.xml'), 'utf8');
+  const scenario = join(dir, `${name}.xml`);
+  await writeFile(
+    scenario,
+    template
+      .replaceAll('__PCAP__', pcap)
+      .replaceAll('__PTIME__', String(o.ptimeMs))
+      .replaceAll('__WAIT_MS__', String(o.callMs)),
+  );
+  return scenario;
 }
