@@ -30,6 +30,11 @@ export interface LocalMedia {
   readonly sessionId?: string | number;
   /** o= session version; increment for every new SDP in the dialog (see {@link nextVersion}). */
   readonly sessionVersion?: number;
+  /**
+   * The packet duration this stream already sends (answering a re-offer): kept when the offer's maxptime
+   * allows it, since a running leg does not change its packetization and the answer must say what we send.
+   */
+  readonly ptimeMs?: number;
 }
 
 export interface NegotiatedCodec {
@@ -262,11 +267,15 @@ function choosePtime(
   m: MediaDescription,
   session: SessionDescription,
   fmtp: string | undefined,
+  current?: number,
 ): number {
   const wanted = positiveInt(m.ptime ?? (session as { ptime?: number }).ptime) ?? DEFAULT_PTIME_MS;
   const maxPtime = positiveInt(m.maxptime ?? (session as { maxptime?: number }).maxptime) ?? Infinity;
   const minPtime = codec === 'opus' ? (fmtpMinPtime(fmtp) ?? 0) : 0;
   const options = SEND_PTIMES_MS[codec];
+  if (current !== undefined && options.includes(current) && current <= maxPtime && current >= minPtime) {
+    return current;
+  }
   let best: number | undefined;
   for (const p of options) {
     if (p > maxPtime || p < minPtime) continue;
@@ -366,7 +375,7 @@ export function negotiateAnswer(offerSdp: string, local: LocalMedia): Negotiatio
   const address = connectionAddress(session, m);
   if (address === undefined) return malformed('no c= line for the audio stream');
 
-  const ptimeMs = choosePtime(matched.spec.name, m, session, matched.fmtp);
+  const ptimeMs = choosePtime(matched.spec.name, m, session, matched.fmtp, local.ptimeMs);
   const telephoneEvent = matchTelephoneEvent(m, matched.clockRateHz);
   const offeredDirection = directionOf(session, m);
   const nullAddress = isNullAddress(address);

@@ -436,6 +436,13 @@ describe('ptime and maxptime (RFC 3264 §5, RFC 4566 §6, RFC 7587 §7)', () => 
     expect(r.answerSdp).toContain(`a=ptime:${expected}\r\n`);
   });
 
+  it('answers a re-offer with the ptime the running leg already sends, unless maxptime forbids it', () => {
+    const reoffer = g711('a=ptime:20');
+    expect(ok(negotiateAnswer(reoffer, { ...local, ptimeMs: 30 })).codec.ptimeMs).toBe(30);
+    expect(ok(negotiateAnswer(reoffer, { ...local, ptimeMs: 30 })).answerSdp).toContain('a=ptime:30\r\n');
+    expect(ok(negotiateAnswer(g711('a=maxptime:20'), { ...local, ptimeMs: 30 })).codec.ptimeMs).toBe(20);
+  });
+
   it('honours an Opus fmtp minptime above the wanted ptime', () => {
     const offer = OPUS_OFFER.replace('minptime=10', 'minptime=40');
     expect(ok(negotiateAnswer(offer, local)).codec.ptimeMs).toBe(40);
