@@ -5,6 +5,13 @@
  * 127.0.0.6 (standing in for a public address: the test's classifier treats only it as public).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import { createSecureContext } from 'node:tls';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { callWebhook, isPrivateAddress, MAX_WEBHOOK_BODY_BYTES } from '../../src/call/tools/webhook.js';
 
@@ -169,5 +176,49 @@ describe('webhook SSRF', () => {
     });
     expect(r).toMatchObject({ ok: true, status: 200 });
     expect(r.ok && typeof r.body === 'string' ? r.body.length : 0).toBe(MAX_WEBHOOK_BODY_BYTES);
+  });
+
+  it('over https the pinned connection still sends the name as TLS SNI', async () => {
+    // A throwaway self-signed certificate: our side refuses the handshake (no trusted CA), but the server
+    // sees which name was asked for (SNI) and on which address the connection arrived.
+    const dir = mkdtempSync(join(tmpdir(), 'sb-webhook-tls-'));
+    try {
+      const args = ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost'];
+      const [keyFile, certFile] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
+      execFileSync('openssl', [...args, '-keyout', keyFile, '-out', certFile], {
+        stdio: 'ignore',
+        timeout: 20_000,
+      });
+      const tlsContext = createSecureContext({ key: readFileSync(keyFile), cert: readFileSync(certFile) });
+      const names: string[] = [];
+      const arrivedOn: string[] = [];
+      const server = createHttpsServer({
+        SNICallback: (servername, cb) => {
+          names.push(servername);
+          cb(null, tlsContext);
+        },
+      });
+      server.on('connection', (socket: Socket) => arrivedOn.push(socket.localAddress ?? ''));
+      server.on('tlsClientError', () => undefined);
+      await new Promise<void>((r) => server.listen(0, '127.0.0.6', () => r()));
+      servers.push(server);
+      const port = (server.address() as { port: number }).port;
+      const r = await callWebhook(
+        {
+          url: `https://localhost:${port}/hook`,
+          args: {},
+          timeoutMs: 3000,
+          allowPrivate: false,
+          context,
+        },
+        () => Promise.resolve(['127.0.0.6']),
+        (a) => a !== '127.0.0.6' && isPrivateAddress(a),
+      );
+      expect(r).toMatchObject({ ok: false, error: expect.stringMatching(/self-signed|certificate/) });
+      expect(names).toEqual(['localhost']);
+      expect(arrivedOn).toEqual(['127.0.0.6']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
