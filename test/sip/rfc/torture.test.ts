@@ -9,7 +9,9 @@ import type { SipMessage } from '../../../src/sip/embedded/message.js';
 import type { TestServer } from '../../support/server.js';
 import { RawUdpPeer } from '../embedded/helpers.js';
 import { ackFor, openPeer, request, settle, startRfcServer } from './raw-server.js';
-import { INVALID, VALID, callIdOf, type TortureCase } from './torture/messages.js';
+import { callIdOf, type TortureCase } from './torture/build.js';
+import { INVALID } from './torture/invalid.js';
+import { VALID } from './torture/valid.js';
 
 let srv: TestServer;
 let peer: RawUdpPeer;
