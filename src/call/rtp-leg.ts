@@ -60,11 +60,10 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
   readonly #telephoneEvent: { readonly payloadType: number; readonly clockRateHz: number } | undefined;
   readonly #ssrc = randomInt(0, 0x1_0000_0000);
   readonly #initialTimestamp = randomInt(0, 0x1_0000_0000);
-  /** The one buffer every outgoing packet is written into (header + payload): no allocation per packet. */
   /**
    * Outgoing packets are written into a small ring of preallocated buffers: dgram reads the buffer only on
-   * the next turn of the event loop, and a late ticker runs up to six ticks back to back, so one buffer per
-   * packet in flight, never an allocation per packet.
+   * the next turn of the event loop, and a late ticker runs up to six ticks back to back (twelve packets at
+   * a 10 ms ptime), so one buffer per packet in flight, never an allocation per packet.
    */
   readonly #out = Array.from({ length: OUT_RING }, () => Buffer.alloc(MAX_PACKET_BYTES));
   #outIndex = 0;
