@@ -13,8 +13,9 @@
  * - a new SSRC (RFC 3550 §8.2) continues right after the old stream's last packet; stragglers of the old
  *   SSRC are dropped as `stale`; a sequence jump beyond RFC 3550 §A.1's MAX_DROPOUT restarts the stream
  *   once a second packet follows it (as RTP's own probation);
- * - three newest packets late in a row mean the path got slower at once: the stream is re-anchored at the
- *   target depth rather than dropped packet after packet.
+ * - newest packets late in a row for 200 ms of media mean the path got slower for good: the stream is
+ *   re-anchored at the target depth rather than dropped packet after packet forever (a shorter run is a
+ *   stall's tail: dropped, so time never shifts).
  *
  * Timing: every pop() advances the playout point by exactly one frame, whether the frame was there or not —
  * a loss never shifts time. The depth changes only at deliberate points:
@@ -24,24 +25,23 @@
  * - shrink: at the start of a talkspurt (marker bit, RFC 3551 §4.1, or the next sequence number after a
  *   timestamp gap: nothing can be in flight) we jump straight to the target depth, and in a continuous
  *   stream, when the depth stayed above target for a whole adaptation window, one frame is skipped.
- * The target is the larger of what the RFC 3550 §A.8 interarrival jitter estimate suggests and the depth the
- * worst recent reordered or late packet would have needed (held for 10 s, then relaxed frame by frame),
- * within [minDepthMs, maxDepthMs], plus the frames a packet spans beyond one (a 60 ms packet completes three
- * 20 ms frames at once, so the third must not be due before the next packet can arrive).
+ * The target depth is jitter-depth.ts; slot storage jitter-ring.ts; the timestamp timeline jitter-timeline.ts.
  *
  * Neither push() nor pop() allocates.
  */
-import { seqDiff, tsDiff } from './packet.js';
-import { JitterRing, SLOT_FILLED, SLOT_PLAYED } from './jitter-ring.js';
+import { seqDiff } from './packet.js';
+import { DepthTarget } from './jitter-depth.js';
+import { JitterRing, ReusableJitterFrame, SLOT_FILLED, SLOT_PLAYED, type SlotLayout } from './jitter-ring.js';
+import { JitterTimeline } from './jitter-timeline.js';
 import { ReceptionStats } from './reception-stats.js';
 import type {
   JitterBufferOptions,
   JitterBufferStats,
   JitterFrame,
-  JitterFrameKind,
   JitterPacket,
   JitterPushResult,
 } from './jitter-types.js';
+import { newJitterCounters } from './jitter-types.js';
 
 export type {
   JitterBufferOptions,
@@ -52,48 +52,31 @@ export type {
   JitterPushResult,
 } from './jitter-types.js';
 
-/** pop()'s reused result; the unsigned timestamp sits in a Uint32Array so setting it never allocates. */
-class ReusableJitterFrame implements JitterFrame {
-  kind: JitterFrameKind = 'idle';
-  payloadLength = 0;
-  sequence = 0;
-  marker = false;
-  readonly #u32 = new Uint32Array(1);
-
-  constructor(public payload: Buffer) {}
-
-  get timestamp(): number {
-    return this.#u32[0] ?? 0;
-  }
-
-  set timestamp(value: number) {
-    this.#u32[0] = value;
-  }
-}
-
 /** RFC 3550 §A.1: sequence steps beyond these are not a reorder or a loss but a restart of the numbering. */
 const MAX_DROPOUT = 3000;
 const MAX_MISORDER = 100;
-/** Newest packets late in a row that mean the path delay stepped up: re-anchor. */
-const LATE_RUN_RESYNC = 3;
-/** Pops without a packet needing the peak depth before the peak decays by one frame (10 s at 20 ms). */
-const PEAK_HOLD_FRAMES = 500;
+/**
+ * Newest packets late in a row, covering at least this much media time, mean the path delay stepped up for
+ * good: re-anchor. Shorter runs are the tail of a stall: dropping them keeps time (no shift), which is what
+ * the echo canceller and barge-in accounting want.
+ */
+const LATE_RUN_MS = 200;
 /** "No minimum yet" for the shrink window; a small integer (not Infinity) keeps the field a V8 Smi. */
 const NO_MIN = 0x3fffffff;
 
 export class JitterBuffer {
   readonly #frameSamples: number;
   readonly #frameMs: number;
-  readonly #minFrames: number;
-  readonly #maxFrames: number;
+  /** Timestamp units per ms of media (frameSamples / frameDurationMs). */
+  readonly #unitsPerMs: number;
   readonly #maxPayload: number;
   /** Bytes per RTP timestamp unit in sample mode; 0 in packet mode. */
   readonly #bytesPerUnit: number;
-  readonly #frameBytes: number;
-  readonly #fillByte: number;
   readonly #window: number;
   readonly #now: () => number;
   readonly #ring: JitterRing;
+  /** How packets map to slot bytes (see JitterRing.writeSpan). */
+  readonly #layout: SlotLayout;
   readonly #frame: JitterFrame;
 
   #started = false;
@@ -101,20 +84,12 @@ export class JitterBuffer {
   #ssrc = 0;
   #prevSsrc = 0;
   #havePrev = false;
-  /** Timeline: timestamp `#refTs` is the start of frame `#refFrame`. */
-  #refTs = 0;
-  #refFrame = 0;
-  /** Scratch result of #locate (frame, unit offset within it). */
-  #pf = 0;
-  #po = 0;
-  /** The newest packet by sequence number: its number, where it ended, how long it was. */
-  #lastSeq = 0;
-  #lastEndFrame = 0;
-  #lastEndOff = 0;
-  #lastUnits = 0;
+  readonly #timeline: JitterTimeline;
   #strayArmed = false;
   #straySeq = 0;
+  /** Timestamp units covered by the current run of late newest packets, and the run that re-anchors. */
   #lateRun = 0;
+  readonly #lateRunLimit: number;
   /** The next #place is the packet a (re)started ReceptionStats already counted. */
   #counted = false;
   #highestFrame = 0;
@@ -124,60 +99,51 @@ export class JitterBuffer {
   #hold = 0;
   #gapIndex = -1;
   #gapHolds = 0;
-  #target: number;
-  /** Frames a packet spans beyond the first (0 for packets up to one frame). */
-  #extraFrames = 0;
+  readonly #depth: DepthTarget;
   readonly #reception: ReceptionStats;
-  /** Depth (frames) the worst recent reordered or late packet needed; decays after PEAK_HOLD_FRAMES. */
-  #peakFrames = 0;
-  #popsSincePeak = 0;
   #windowPops = 0;
   #windowMin = NO_MIN;
-  readonly #stats = {
-    received: 0,
-    late: 0,
-    duplicate: 0,
-    reordered: 0,
-    concealed: 0,
-    underruns: 0,
-    inserted: 0,
-    skipped: 0,
-    ssrcChanges: 0,
-    resyncs: 0,
-    oversize: 0,
-    outOfRange: 0,
-    stale: 0,
-    partial: 0,
-    noPayload: 0,
-  };
+  readonly #stats = newJitterCounters();
 
   constructor(options: JitterBufferOptions) {
     if (!(options.frameSamples > 0)) throw new RangeError('frameSamples must be positive');
     const F = options.frameSamples;
     this.#frameSamples = F;
     this.#frameMs = options.frameDurationMs ?? 20;
+    this.#unitsPerMs = F / this.#frameMs;
     const minMs = options.minDepthMs ?? 20;
     const maxMs = Math.max(minMs, options.maxDepthMs ?? 120);
-    this.#minFrames = Math.max(1, Math.ceil(minMs / this.#frameMs));
-    this.#maxFrames = Math.max(this.#minFrames, Math.ceil(maxMs / this.#frameMs));
+    const maxFrames = Math.max(1, Math.ceil(minMs / this.#frameMs), Math.ceil(maxMs / this.#frameMs));
     // The jitter estimate starts as a prior worth the initial depth and converges from there (the 1/16 gain
     // of RFC 3550 §A.8), so one calm second does not throw away the safety margin at once.
     const initialMs = options.initialDepthMs ?? 40;
     this.#reception = new ReceptionStats(Math.max(0, (initialMs - 1) / 3));
     this.#maxPayload = options.maxPayloadBytes ?? 1500;
     this.#bytesPerUnit = Math.max(0, options.bytesPerTimestampUnit ?? 0);
-    this.#frameBytes = this.#bytesPerUnit > 0 ? Math.ceil(F * this.#bytesPerUnit) : 0;
-    this.#fillByte = options.fillByte ?? 0;
+    const frameBytes = this.#bytesPerUnit > 0 ? Math.ceil(F * this.#bytesPerUnit) : 0;
     this.#window = options.adaptWindowFrames ?? 50;
+    this.#lateRunLimit = Math.max(3, Math.ceil(LATE_RUN_MS / this.#frameMs)) * F;
     this.#now = options.nowMs ?? (() => performance.now());
     // Room for the deepest target, the longest packet, and as much again for reordering and bursts.
     const longest = this.#bytesPerUnit > 0 ? Math.ceil(this.#maxPayload / this.#bytesPerUnit / F) : 1;
     this.#ring = new JitterRing(
-      (this.#maxFrames + longest) * 2 + 4,
-      this.#bytesPerUnit > 0 ? this.#frameBytes : this.#maxPayload,
+      (maxFrames + longest) * 2 + 4,
+      this.#bytesPerUnit > 0 ? frameBytes : this.#maxPayload,
       F,
     );
-    this.#target = this.#clampFrames(Math.ceil(initialMs / this.#frameMs));
+    this.#timeline = new JitterTimeline(F, this.#bytesPerUnit > 0);
+    this.#layout = {
+      frameUnits: F,
+      bytesPerUnit: this.#bytesPerUnit,
+      frameBytes,
+      fillByte: options.fillByte ?? 0,
+    };
+    this.#depth = new DepthTarget(
+      this.#reception,
+      this.#frameMs,
+      { minMs, maxMs, initialMs },
+      this.#ring.size,
+    );
     this.#frame = new ReusableJitterFrame(this.#ring.view(0).subarray(0, 0));
   }
 
@@ -188,7 +154,7 @@ export class JitterBuffer {
 
   /** Current target depth in ms. */
   get targetDepthMs(): number {
-    return this.#target * this.#frameMs;
+    return this.#depth.frames * this.#frameMs;
   }
 
   /**
@@ -204,7 +170,7 @@ export class JitterBuffer {
       s.oversize++;
       return 'oversize';
     }
-    const units = this.#bytesPerUnit > 0 ? Math.floor(length / this.#bytesPerUnit) : this.#frameSamples;
+    const units = this.#bytesPerUnit > 0 ? Math.floor(length / this.#bytesPerUnit) | 0 : this.#frameSamples;
     if (length === 0 || units === 0) {
       s.noPayload++; // RFC 6263 keepalive or a truncated payload: nothing to play
       return 'no-payload';
@@ -231,21 +197,22 @@ export class JitterBuffer {
       s.resyncs++;
       return this.#continueWith(packet, units, arrivalMs);
     }
-    const d = seqDiff(seq, this.#lastSeq);
+    const tl = this.#timeline;
+    const d = seqDiff(seq, tl.lastSeq);
     if (d > MAX_DROPOUT || d < -MAX_MISORDER) return this.#stray(seq);
 
-    this.#locate(packet.timestamp);
-    let frame = this.#pf;
-    let off = this.#po;
+    tl.locate(packet.timestamp);
+    let frame = tl.frame;
+    let off = tl.offset;
     if (d > 0) {
       // Where the sequence number says this packet starts: after the newest, plus the packets in between.
       const F = this.#frameSamples;
-      const step = (d - 1) * this.#lastUnits + this.#lastEndOff;
-      const eFrame = this.#lastEndFrame + Math.floor(step / F);
-      const eOff = step % F;
+      tl.expect(d);
+      const eFrame = tl.frame;
+      const eOff = tl.offset;
       const ahead = (frame - eFrame) * F + (off - eOff);
-      const lastFrame = frame + Math.floor((off + units - 1) / F);
-      if (ahead < 0 || (this.#pending > 0 && lastFrame - this.#playIndex >= this.#ring.size)) {
+      const lastFrame = (frame + Math.floor((off + units - 1) / F)) | 0;
+      if (ahead < 0 || (ahead > 0 && this.#pending > 0 && lastFrame - this.#playIndex >= this.#ring.size)) {
         // Timestamps never go backwards in sequence order (RFC 3550 §5.1): the sender rebased its clock.
         // A jump far ahead while audio is still buffered is the same event the other way (a silence that
         // long would have drained the buffer). One packet after the next is proof enough.
@@ -253,7 +220,7 @@ export class JitterBuffer {
         s.resyncs++;
         frame = eFrame;
         off = eOff;
-        this.#rebase(packet.timestamp, frame, off);
+        tl.rebase(packet.timestamp, frame, off);
       }
     }
     return this.#place(packet, units, frame, off, d, arrivalMs);
@@ -266,8 +233,8 @@ export class JitterBuffer {
   noteDiverted(sequence: number, ssrc: number): void {
     if (!this.#started || (ssrc | 0) !== this.#ssrc) return;
     this.#reception.noteSequence(sequence);
-    const d = seqDiff(sequence, this.#lastSeq);
-    if (d > 0 && d <= MAX_DROPOUT) this.#lastSeq = sequence;
+    const d = seqDiff(sequence, this.#timeline.lastSeq);
+    if (d > 0 && d <= MAX_DROPOUT) this.#timeline.lastSeq = sequence;
   }
 
   /**
@@ -282,12 +249,7 @@ export class JitterBuffer {
       out.kind = 'idle';
       return out;
     }
-    if (++this.#popsSincePeak > PEAK_HOLD_FRAMES && this.#peakFrames > 0) {
-      // Nothing needed the peak depth for a while: relax it one frame at a time.
-      this.#peakFrames--;
-      this.#popsSincePeak = 0;
-      this.#updateTarget();
-    }
+    this.#depth.onPop();
     if (this.#hold > 0) {
       // Growing the depth: play a concealment frame without advancing.
       this.#hold--;
@@ -326,7 +288,7 @@ export class JitterBuffer {
         this.#gapIndex = index;
         this.#gapHolds = 0;
       }
-      if (this.#highestFrame - index + 1 < this.#target && this.#gapHolds < this.#target) {
+      if (this.#highestFrame - index + 1 < this.#depth.frames && this.#gapHolds < this.#depth.frames) {
         this.#gapHolds++;
         this.#playIndex = index;
         this.#stats.inserted++;
@@ -357,7 +319,7 @@ export class JitterBuffer {
       ...this.#stats,
       lost: this.#reception.lost,
       depthMs: depthFrames * this.#frameMs,
-      targetDepthMs: this.#target * this.#frameMs,
+      targetDepthMs: this.#depth.frames * this.#frameMs,
       jitterMs: this.#reception.jitterMs,
     };
   }
@@ -366,16 +328,13 @@ export class JitterBuffer {
     this.reset();
     this.#started = true;
     this.#ssrc = packet.ssrc | 0;
-    this.#rebase(packet.timestamp, 0, 0);
+    this.#timeline.start(packet.timestamp, packet.sequence);
     this.#highestFrame = -1;
     this.#firstFrame = 0;
-    this.#lastSeq = (packet.sequence - 1) & 0xffff;
-    this.#lastEndFrame = 0;
-    this.#lastEndOff = 0;
     this.#strayArmed = false;
     this.#lateRun = 0;
     // Before the first frame: pops are idle until the packet has the target depth ahead of it.
-    this.#playIndex = 1 - this.#target;
+    this.#playIndex = 1 - this.#depth.frames;
     this.#reception.restart(packet.sequence);
     this.#counted = true;
   }
@@ -389,13 +348,13 @@ export class JitterBuffer {
     this.#counted = true;
     this.#strayArmed = false;
     this.#lateRun = 0;
-    let frame = this.#lastEndFrame;
-    let off = this.#lastEndOff;
+    let frame = this.#timeline.lastEndFrame;
+    let off = this.#timeline.lastEndOff;
     if (this.#pending === 0 || frame < this.#playIndex) {
       frame = Math.max(frame + (off > 0 ? 1 : 0), this.#playIndex);
       off = 0;
     }
-    this.#rebase(packet.timestamp, frame, off);
+    this.#timeline.rebase(packet.timestamp, frame, off);
     return this.#place(packet, units, frame, off, 1, arrivalMs);
   }
 
@@ -419,8 +378,8 @@ export class JitterBuffer {
     const F = this.#frameSamples;
     const counted = this.#counted;
     this.#counted = false;
-    let lastFrame = frame + Math.floor((off + units - 1) / F);
-    if (units > F) this.#noteSpan(Math.ceil(units / F) - 1);
+    let lastFrame = (frame + Math.floor((off + units - 1) / F)) | 0;
+    if (units > F) this.#depth.noteSpan((Math.ceil(units / F) - 1) | 0);
     if (this.#pending === 0 && lastFrame >= this.#playIndex)
       this.#reanchor(lastFrame, packet.marker, d === 1);
     if (lastFrame - this.#playIndex >= this.#ring.size || this.#playIndex - frame >= this.#ring.size) {
@@ -428,129 +387,38 @@ export class JitterBuffer {
       s.outOfRange++;
       return 'out-of-range';
     }
-    if (this.#isDuplicate(frame, off, units)) {
+    if (this.#ring.hasSpan(frame, off, units, this.#bytesPerUnit > 0 ? F : 0)) {
       s.duplicate++;
       return 'duplicate';
     }
     if (!counted && this.#reception.noteSequence(packet.sequence) < 0 && lastFrame >= this.#playIndex)
       s.reordered++;
-    this.#reception.noteArrival(arrivalMs, (frame + off / F) * this.#frameMs);
+    this.#reception.noteArrival(arrivalMs, frame * F + off, this.#unitsPerMs);
     this.#strayArmed = false;
     if (lastFrame < this.#playIndex) {
-      if (d <= 0 || ++this.#lateRun < LATE_RUN_RESYNC) {
+      if (d <= 0 || (this.#lateRun += units) < this.#lateRunLimit) {
         s.late++;
         // It would have been in time with (playIndex − frame) more frames of depth.
-        this.#notePeak(this.#target + (this.#playIndex - lastFrame));
-        if (d > 0) this.#advanceNewest(packet, frame, off, units);
+        this.#peak(this.#depth.frames + (this.#playIndex - lastFrame));
+        if (d > 0) this.#timeline.advance(packet.sequence, packet.timestamp, frame, off, units);
         return 'late';
       }
       // The newest packets keep arriving late: the path delay stepped up. Re-anchor at the target depth.
       s.resyncs++;
-      const shift = this.#playIndex + this.#target - 1 - lastFrame;
+      const shift = this.#playIndex + this.#depth.frames - 1 - lastFrame;
       frame += shift;
       lastFrame += shift;
-      this.#rebase(packet.timestamp, frame, off);
+      this.#timeline.rebase(packet.timestamp, frame, off);
     }
     if (d > 0) this.#lateRun = 0;
-    this.#updateTarget();
+    this.#depth.update();
     // A reordered packet needed the depth to cover its distance behind the newest frame.
-    if (lastFrame < this.#highestFrame) this.#notePeak(this.#highestFrame - lastFrame + 1);
+    if (lastFrame < this.#highestFrame) this.#peak(this.#highestFrame - lastFrame + 1);
     if (lastFrame > this.#highestFrame) this.#highestFrame = lastFrame;
     if (frame < this.#firstFrame) this.#firstFrame = frame;
-    this.#store(packet, frame, off, units);
-    if (d > 0) this.#advanceNewest(packet, frame, off, units);
+    this.#pending += this.#ring.writeSpan(packet, frame, off, units, this.#playIndex, this.#layout);
+    if (d > 0) this.#timeline.advance(packet.sequence, packet.timestamp, frame, off, units);
     return 'accepted';
-  }
-
-  /** Records `packet` as the newest by sequence and moves the timeline reference to it (exactly). */
-  #advanceNewest(packet: JitterPacket, frame: number, off: number, units: number): void {
-    const F = this.#frameSamples;
-    this.#lastSeq = packet.sequence;
-    this.#lastUnits = units;
-    this.#lastEndFrame = frame + Math.floor((off + units) / F);
-    this.#lastEndOff = (off + units) % F;
-    this.#rebase(packet.timestamp, frame, off);
-  }
-
-  #rebase(timestamp: number, frame: number, off: number): void {
-    this.#refTs = (timestamp - off) | 0;
-    this.#refFrame = frame;
-  }
-
-  /** Frame and unit offset of `timestamp` on the current timeline (relative: 32-bit wrap is harmless). */
-  #locate(timestamp: number): void {
-    const F = this.#frameSamples;
-    const d = tsDiff(timestamp, this.#refTs);
-    if (this.#bytesPerUnit > 0) {
-      const k = Math.floor(d / F);
-      this.#pf = this.#refFrame + k;
-      this.#po = d - k * F;
-    } else {
-      this.#pf = this.#refFrame + Math.round(d / F);
-      this.#po = 0;
-    }
-  }
-
-  #isDuplicate(frame: number, off: number, units: number): boolean {
-    const F = this.#frameSamples;
-    if (this.#bytesPerUnit === 0) return this.#ring.has(frame, this.#ring.fullMask);
-    let f = frame;
-    let from = off;
-    let left = units;
-    while (left > 0) {
-      const n = Math.min(left, F - from);
-      if (!this.#ring.has(f, this.#ring.bits(from, from + n))) return false;
-      left -= n;
-      from = 0;
-      f++;
-    }
-    return true;
-  }
-
-  /** Writes the packet into the frames it covers from the playout point on. */
-  #store(packet: JitterPacket, frame: number, off: number, units: number): void {
-    const ring = this.#ring;
-    const src = packet.buffer;
-    if (this.#bytesPerUnit === 0) {
-      this.#claim(frame, packet, 0);
-      const slot = frame & ring.indexMask;
-      ring.write(frame, 0, src, packet.payloadOffset, packet.payloadLength);
-      ring.len[slot] = packet.payloadLength;
-      ring.filled[slot] = ring.fullMask;
-      ring.marker[slot] = packet.marker ? 1 : 0;
-      return;
-    }
-    const F = this.#frameSamples;
-    const bpu = this.#bytesPerUnit;
-    let f = frame;
-    let from = off;
-    let left = units;
-    let at = packet.payloadOffset;
-    while (left > 0) {
-      const n = Math.min(left, F - from);
-      if (f >= this.#playIndex) {
-        this.#claim(f, packet, (f - frame) * F - off);
-        const slot = f & ring.indexMask;
-        ring.write(f, from * bpu, src, at, n * bpu);
-        ring.filled[slot] = ((ring.filled[slot] ?? 0) | ring.bits(from, from + n)) >>> 0;
-        if (f === frame && packet.marker) ring.marker[slot] = 1;
-      }
-      at += n * bpu;
-      left -= n;
-      from = 0;
-      f++;
-    }
-  }
-
-  /** Claims the slot of `frame`; `unitsIn` is how far into the packet the frame starts (for its timestamp). */
-  #claim(frame: number, packet: JitterPacket, unitsIn: number): void {
-    const ring = this.#ring;
-    if (!ring.claim(frame, this.#frameBytes, this.#fillByte)) return;
-    const slot = frame & ring.indexMask;
-    this.#pending++;
-    ring.seq[slot] = packet.sequence;
-    ring.ts[slot] = (packet.timestamp + unitsIn) >>> 0;
-    ring.len[slot] = this.#frameBytes;
   }
 
   /**
@@ -560,12 +428,12 @@ export class JitterBuffer {
    * flight for the frames skipped) or beyond maxDepth — otherwise frames in between may still be coming.
    */
   #reanchor(lastFrame: number, marker: boolean, next: boolean): void {
-    const desired = lastFrame - this.#target + 1;
+    const desired = lastFrame - this.#depth.frames + 1;
     if (desired < this.#playIndex) {
-      this.#hold = Math.min(this.#playIndex - desired, this.#target);
+      this.#hold = Math.min(this.#playIndex - desired, this.#depth.frames);
     } else if (
       desired > this.#playIndex &&
-      (marker || next || lastFrame - this.#playIndex + 1 > this.#maxFrames + this.#extraFrames)
+      (marker || next || lastFrame - this.#playIndex + 1 > this.#depth.maxFrames)
     ) {
       this.#playIndex = desired;
       this.#hold = 0;
@@ -577,7 +445,7 @@ export class JitterBuffer {
     const depth = this.#highestFrame - this.#playIndex + 1;
     if (depth < this.#windowMin) this.#windowMin = depth;
     if (++this.#windowPops < this.#window) return;
-    if (this.#windowMin > this.#target && this.#pending > 0) {
+    if (this.#windowMin > this.#depth.frames && this.#pending > 0) {
       const ring = this.#ring;
       const slot = this.#playIndex & ring.indexMask;
       if (ring.frame[slot] === this.#playIndex && ring.state[slot] === SLOT_FILLED) {
@@ -591,31 +459,7 @@ export class JitterBuffer {
     this.#windowMin = NO_MIN;
   }
 
-  #noteSpan(extraFrames: number): void {
-    if (extraFrames <= this.#extraFrames) return;
-    this.#extraFrames = Math.min(extraFrames, (this.#ring.size >> 1) - this.#maxFrames);
-    this.#updateTarget();
-  }
-
-  #updateTarget(): void {
-    // About three mean deviations cover most of the arrival spread; the reorder/late peak covers outliers
-    // that the smoothed RFC 3550 estimate averages away.
-    const jitterFrames = Math.ceil((3 * this.#reception.jitterMs) / this.#frameMs);
-    this.#target = this.#clampFrames(Math.max(jitterFrames, this.#peakFrames) + this.#extraFrames);
-  }
-
-  #notePeak(neededFrames: number): void {
-    if (neededFrames < this.#peakFrames) return;
-    this.#popsSincePeak = 0;
-    if (neededFrames === this.#peakFrames) return;
-    this.#peakFrames = Math.min(neededFrames, this.#maxFrames);
-    this.#updateTarget();
-  }
-
-  #clampFrames(frames: number): number {
-    return Math.min(
-      this.#maxFrames + this.#extraFrames,
-      Math.max(this.#minFrames + this.#extraFrames, frames),
-    );
+  #peak(neededFrames: number): void {
+    this.#depth.notePeak(neededFrames);
   }
 }

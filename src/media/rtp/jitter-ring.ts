@@ -11,6 +11,34 @@
  *
  * Allocation-free: typed arrays and Buffer views made once.
  */
+import type { JitterFrame, JitterFrameKind, JitterPacket } from './jitter-types.js';
+
+/** pop()'s reused result; the unsigned timestamp sits in a Uint32Array so setting it never allocates. */
+export class ReusableJitterFrame implements JitterFrame {
+  kind: JitterFrameKind = 'idle';
+  payloadLength = 0;
+  sequence = 0;
+  marker = false;
+  readonly #u32 = new Uint32Array(1);
+
+  constructor(public payload: Buffer) {}
+
+  get timestamp(): number {
+    return this.#u32[0] ?? 0;
+  }
+
+  set timestamp(value: number) {
+    this.#u32[0] = value;
+  }
+}
+
+/** How packets map to slot bytes: `bytesPerUnit` 0 is packet mode (one packet = one frame). */
+export interface SlotLayout {
+  readonly frameUnits: number;
+  readonly bytesPerUnit: number;
+  readonly frameBytes: number;
+  readonly fillByte: number;
+}
 
 export const SLOT_EMPTY = 0;
 export const SLOT_FILLED = 1;
@@ -25,8 +53,11 @@ export class JitterRing {
   readonly indexMask: number;
   readonly frame: Float64Array;
   readonly state: Uint8Array;
-  /** Granules written, one bit each. */
-  readonly filled: Uint32Array;
+  /**
+   * Granules written, one bit each. Masks are signed int32 (bit 31 makes them negative): an unsigned value
+   * ≥ 2^31 would be a boxed HeapNumber in V8 and allocate whenever it is passed around.
+   */
+  readonly filled: Int32Array;
   readonly seq: Uint16Array;
   readonly ts: Uint32Array;
   readonly len: Uint16Array;
@@ -44,7 +75,7 @@ export class JitterRing {
     this.indexMask = size - 1;
     this.frame = new Float64Array(size);
     this.state = new Uint8Array(size);
-    this.filled = new Uint32Array(size);
+    this.filled = new Int32Array(size);
     this.seq = new Uint16Array(size);
     this.ts = new Uint32Array(size);
     this.len = new Uint16Array(size);
@@ -55,7 +86,7 @@ export class JitterRing {
     this.#fallback = storage.subarray(0, 0);
     this.granuleUnits = Math.max(1, Math.ceil(frameUnits / GRANULES));
     const n = Math.ceil(frameUnits / this.granuleUnits);
-    this.fullMask = n >= 32 ? 0xffffffff : (1 << n) - 1;
+    this.fullMask = n >= 32 ? -1 : (1 << n) - 1;
   }
 
   view(slot: number): Buffer {
@@ -65,10 +96,10 @@ export class JitterRing {
   /** Granule bits covering units [from, to) of a frame. */
   bits(from: number, to: number): number {
     const g = this.granuleUnits;
-    const lo = Math.floor(from / g);
-    const hi = Math.ceil(to / g);
-    const upper = hi >= 32 ? 0xffffffff : (1 << hi) - 1;
-    return (upper & ~((1 << lo) - 1)) >>> 0;
+    const lo = Math.floor(from / g) | 0;
+    const hi = Math.ceil(to / g) | 0;
+    const upper = hi >= 32 ? -1 : (1 << hi) - 1;
+    return upper & ~((1 << lo) - 1);
   }
 
   /** True when `frame` is in its slot (filled or played) with all of `bits` already written. */
@@ -77,7 +108,7 @@ export class JitterRing {
     return (
       this.frame[slot] === frame &&
       this.state[slot] !== SLOT_EMPTY &&
-      ((this.filled[slot] ?? 0) & bits) >>> 0 === bits
+      ((this.filled[slot] ?? 0) & bits) === bits
     );
   }
 
@@ -92,7 +123,8 @@ export class JitterRing {
     this.state[slot] = SLOT_FILLED;
     this.filled[slot] = 0;
     this.marker[slot] = 0;
-    if (fillBytes > 0) this.view(slot).fill(fillByte, 0, fillBytes);
+    const view = this.view(slot);
+    for (let i = 0; i < fillBytes; i++) view[i] = fillByte;
     return true;
   }
 
@@ -110,5 +142,80 @@ export class JitterRing {
 
   clear(): void {
     this.state.fill(SLOT_EMPTY);
+  }
+
+  /**
+   * True when every part of a packet at (`frame`, unit offset `off`) of `units` units is already held —
+   * a duplicate. `frameUnits` 0: packet mode.
+   */
+  hasSpan(frame: number, off: number, units: number, frameUnits: number): boolean {
+    if (frameUnits === 0) return this.has(frame, this.fullMask);
+    let f = frame;
+    let from = off;
+    let left = units;
+    while (left > 0) {
+      const n = Math.min(left, frameUnits - from);
+      if (!this.has(f, this.bits(from, from + n))) return false;
+      left -= n;
+      from = 0;
+      f++;
+    }
+    return true;
+  }
+
+  /**
+   * Writes the packet into the frames it covers from `playIndex` on (earlier ones were played already).
+   * Returns how many frames became pending (slots newly claimed).
+   */
+  writeSpan(
+    packet: JitterPacket,
+    frame: number,
+    off: number,
+    units: number,
+    playIndex: number,
+    layout: SlotLayout,
+  ): number {
+    const src = packet.buffer;
+    let claimed = 0;
+    if (layout.bytesPerUnit === 0) {
+      if (this.#claimFor(frame, packet, 0, layout)) claimed++;
+      const slot = frame & this.indexMask;
+      this.write(frame, 0, src, packet.payloadOffset, packet.payloadLength);
+      this.len[slot] = packet.payloadLength;
+      this.filled[slot] = this.fullMask;
+      this.marker[slot] = packet.marker ? 1 : 0;
+      return claimed;
+    }
+    const F = layout.frameUnits;
+    const bpu = layout.bytesPerUnit;
+    let f = frame;
+    let from = off;
+    let left = units;
+    let at = packet.payloadOffset;
+    while (left > 0) {
+      const n = Math.min(left, F - from);
+      if (f >= playIndex) {
+        if (this.#claimFor(f, packet, (f - frame) * F - off, layout)) claimed++;
+        const slot = f & this.indexMask;
+        this.write(f, from * bpu, src, at, n * bpu);
+        this.filled[slot] = (this.filled[slot] ?? 0) | this.bits(from, from + n);
+        if (f === frame && packet.marker) this.marker[slot] = 1;
+      }
+      at += n * bpu;
+      left -= n;
+      from = 0;
+      f++;
+    }
+    return claimed;
+  }
+
+  /** claim() plus the frame's metadata; `unitsIn`: how far into the packet the frame starts. */
+  #claimFor(frame: number, packet: JitterPacket, unitsIn: number, layout: SlotLayout): boolean {
+    if (!this.claim(frame, layout.frameBytes, layout.fillByte)) return false;
+    const slot = frame & this.indexMask;
+    this.seq[slot] = packet.sequence;
+    this.ts[slot] = (packet.timestamp + unitsIn) >>> 0;
+    this.len[slot] = layout.frameBytes;
+    return true;
   }
 }

@@ -99,3 +99,27 @@ export interface JitterBufferOptions {
   /** Monotonic clock in ms for arrival times. Default performance.now. */
   readonly nowMs?: () => number;
 }
+
+/** The counters of {@link JitterBufferStats} that the buffer keeps itself, all zero. */
+export function newJitterCounters(): Omit<
+  JitterBufferStats,
+  'lost' | 'depthMs' | 'targetDepthMs' | 'jitterMs'
+> {
+  return {
+    received: 0,
+    late: 0,
+    duplicate: 0,
+    reordered: 0,
+    concealed: 0,
+    underruns: 0,
+    inserted: 0,
+    skipped: 0,
+    ssrcChanges: 0,
+    resyncs: 0,
+    oversize: 0,
+    outOfRange: 0,
+    stale: 0,
+    partial: 0,
+    noPayload: 0,
+  };
+}

@@ -70,12 +70,13 @@ export class ReceptionStats {
   }
 
   /**
-   * §A.8: J += (|D(i−1,i)| − J) / 16, with D the change in transit time (arrival minus media time). Both
-   * in ms; the media time is the packet's position in the stream (timestamp / clock rate, or frame × ptime).
+   * §A.8: J += (|D(i−1,i)| − J) / 16, with D the change in transit time (arrival minus media time), in ms.
+   * The media time is the packet's position in the stream, `mediaUnits / unitsPerMs` (RTP timestamp units:
+   * an integer, so passing it never boxes a fractional number, which would allocate per packet).
    */
-  noteArrival(arrivalMs: number, mediaMs: number): void {
+  noteArrival(arrivalMs: number, mediaUnits: number, unitsPerMs = 1): void {
     const f = this.#f;
-    const transit = arrivalMs - mediaMs;
+    const transit = arrivalMs - mediaUnits / unitsPerMs;
     if (this.#haveTransit) {
       const d = Math.abs(transit - (f[LAST_TRANSIT] ?? 0));
       const j = f[JITTER] ?? 0;

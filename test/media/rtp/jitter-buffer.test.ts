@@ -234,13 +234,29 @@ describe('JitterBuffer', () => {
     expect(st.depthMs).toBeLessThanOrEqual(40);
   });
 
-  it('keeps memory bounded: a packet far ahead is held back until a second one confirms the jump', () => {
+  it('keeps memory bounded: packets beyond the ring are dropped while audio is buffered, then re-anchor', () => {
     const h = harness();
     h.push(1);
     h.push(2);
-    expect(h.push(1000)).toBe('out-of-range'); // 998 packets ahead, far beyond the ring: a stray so far
-    expect(h.push(1001)).toBe('accepted'); // it continues: the sender really jumped; follow it
+    // 998 packets later by sequence and timestamp alike (a long outage): beyond the ring while 1–2 wait.
+    h.advance(998 * 20);
+    expect(h.push(1000)).toBe('out-of-range');
+    expect(h.push(1001)).toBe('out-of-range');
     expect(h.jb.capacityFrames).toBeLessThanOrEqual(32);
+    expect(drainFrames(h, 3)).toEqual(['idle', 1, 2]);
+    // The buffer has drained: the next packet starts a new talkspurt at the target depth.
+    expect(h.push(1002)).toBe('accepted');
+    expect(h.push(1003)).toBe('accepted');
+    expect(drainFrames(h, 4).filter((x) => typeof x === 'number')).toEqual([1002, 1003]);
+    expect(h.jb.stats().late).toBe(0);
+  });
+
+  it('a sequence jump with a timestamp that does not match is held back until a second packet confirms it', () => {
+    const h = harness();
+    h.push(1);
+    h.push(2);
+    expect(h.push(1000, 90_000_000)).toBe('out-of-range'); // a stray so far
+    expect(h.push(1001, 90_000_000 + FRAME)).toBe('accepted'); // it continues: follow the sender
     expect(drainFrames(h, 4)).toEqual(['idle', 1, 2, 1001]);
     expect(h.jb.stats().resyncs).toBe(1);
   });
