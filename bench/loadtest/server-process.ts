@@ -150,6 +150,11 @@ export class ServerProcess {
       RECORDINGS_DIR: join(root, 'recordings'),
       ADMIN_TOKEN: adminToken,
       LOG_LEVEL: options.logLevel ?? 'warn',
+      // Every load-test call comes from one trusted address: lift the front door's per-source INVITE rate
+      // and the call cap (issue 11 defaults: 10/s, burst 20, 1000 calls), or the ramp would meet 503s.
+      SIP_INVITE_RATE: '100000',
+      SIP_INVITE_BURST: '100000',
+      SIP_MAX_CALLS: '100000',
     };
     // Diagnosis only, e.g. LOADTEST_SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (see README).
     const nodeArgs = (process.env.LOADTEST_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
