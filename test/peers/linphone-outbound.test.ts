@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readWavFile } from '../../src/media/wav.js';
-import { findAudio, soundMs, withSilence } from '../support/audio-match.js';
+import { soundMs, withSilence } from '../support/audio-match.js';
 import {
-  alignForFaithful,
   endedCalls,
   expectFaithful,
+  locate,
   micFile,
   replyHeard,
   serverRecording,
@@ -92,18 +92,15 @@ describe('the server calls linphone (POST /v1/calls)', () => {
       await eventually(() => expect(endedCalls(srv).at(-1)?.reason).toBe('api-hangup'));
 
       const { caller, agent } = rec.read();
-      const said = findAudio(speech, caller, RATE);
-      const saidWindows = alignForFaithful(speech, caller, RATE, said.offsetMs);
-      const answered = findAudio(speech, agent, RATE);
-      const answeredWindows = alignForFaithful(speech, agent, RATE, answered.offsetMs);
-      const echo = findAudio(speech, heard, RATE);
-      const echoWindows = alignForFaithful(speech, heard, RATE, echo.offsetMs);
-      const figures = JSON.stringify({ said, saidWindows, answered, answeredWindows, echo, echoWindows });
+      const said = locate(speech, caller, RATE);
+      const answered = locate(speech, agent, RATE);
+      const echo = locate(speech, heard, RATE);
+      const figures = JSON.stringify({ said, answered, echo });
       // Callee → server: linphone's speech arrived intact.
-      expectFaithful(saidWindows, figures);
+      expectFaithful(said.windows, figures);
       // Server → callee: the echo was sent, after the callee had finished, and linphone heard it intact.
-      expectFaithful(answeredWindows, figures);
-      expectFaithful(echoWindows, figures);
+      expectFaithful(answered.windows, figures);
+      expectFaithful(echo.windows, figures);
       expect(answered.offsetMs, figures).toBeGreaterThan(said.offsetMs + (speech.length * 1000) / RATE);
       // The greeting came first: sound on the agent channel before the callee spoke, and in what linphone
       // heard before the echo.

@@ -9,7 +9,14 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { encodeWav, readWavFile } from '../../src/media/wav.js';
-import { alignWindows, channel, soundMs, type WindowAlignment } from './audio-match.js';
+import {
+  alignWindows,
+  channel,
+  findAudio,
+  soundMs,
+  type AudioMatch,
+  type WindowAlignment,
+} from './audio-match.js';
 import { eventually } from './eventually.js';
 import type { TestServer } from './server.js';
 
@@ -72,11 +79,13 @@ export async function replyHeard(
   heard: () => Promise<Int16Array>,
   heardRateHz: number,
   minMs: number,
+  /** Count only what the agent sent from this point of the call clock on (a reply after an earlier one). */
+  fromMs = 0,
 ): Promise<Int16Array> {
   let sentMs = 0;
   await eventually(() => {
     const { agent } = rec.read();
-    sentMs = soundMs(agent, rec.sampleRateHz);
+    sentMs = soundMs(agent.subarray(Math.round((fromMs * rec.sampleRateHz) / 1000)), rec.sampleRateHz);
     expect(sentMs).toBeGreaterThanOrEqual(minMs);
     expect(soundMs(agent.subarray(agent.length - rec.sampleRateHz), rec.sampleRateHz)).toBe(0);
   }, 25_000);
@@ -104,14 +113,18 @@ export function expectFaithful(w: WindowAlignment, figures: string): void {
   expect(w.shiftSpreadMs, figures).toBeLessThanOrEqual(250);
 }
 
-/** {@link alignWindows} as {@link expectFaithful} wants it. */
-export function alignForFaithful(
-  reference: Int16Array,
-  signal: Int16Array,
-  sampleRateHz: number,
-  offsetMs: number,
-): WindowAlignment {
-  return alignWindows(reference, signal, sampleRateHz, offsetMs, FAITHFUL_WINDOW_MS, 300);
+export interface Located extends AudioMatch {
+  /** Per-window alignment around `offsetMs`, for {@link expectFaithful}. */
+  readonly windows: WindowAlignment;
+}
+
+/** Where `reference` is in `signal`, with the windowed alignment {@link expectFaithful} checks. */
+export function locate(reference: Int16Array, signal: Int16Array, sampleRateHz: number): Located {
+  const at = findAudio(reference, signal, sampleRateHz);
+  return {
+    ...at,
+    windows: alignWindows(reference, signal, sampleRateHz, at.offsetMs, FAITHFUL_WINDOW_MS, 300),
+  };
 }
 
 /** Writes mono PCM16 as a WAV a peer can play as its microphone; returns the path. */

@@ -105,6 +105,53 @@ const RECORD_RATE_HZ: Readonly<Record<LinphoneCodec, number>> = {
   opus: 48000,
 };
 
+/** A SIP message as belle-sip logged it (sent or received). */
+export interface LoggedSipMessage {
+  readonly direction: 'sent' | 'received';
+  readonly startLine: string;
+  readonly text: string;
+}
+
+const LOG_LINE = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d:\d{3} /;
+const START_LINE = /^(?:[A-Z]+ \S+ SIP\/2\.0|SIP\/2\.0 \d{3} .*)$/;
+
+/** The SIP messages in a liblinphone debug log, in order (the lines after belle-sip's "sent"/"received"). */
+export function loggedSipMessages(log: string): LoggedSipMessage[] {
+  const lines = log.split(/\r?\n/);
+  const out: LoggedSipMessage[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i] ?? '';
+    const before = lines[i - 1] ?? '';
+    if (!START_LINE.test(line) || !/belle-sip-message-channel .*(message sent to|received \[)/.test(before))
+      continue;
+    let end = i + 1;
+    while (end < lines.length && !LOG_LINE.test(lines[end] ?? '')) end++;
+    out.push({
+      direction: before.includes('message sent to') ? 'sent' : 'received',
+      startLine: line,
+      text: lines.slice(i, end).join('\n'),
+    });
+  }
+  return out;
+}
+
+/** The SDP media direction of a message (RFC 4566 §6: sendrecv when absent). */
+export function sdpDirection(text: string): 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive' {
+  const m = /^a=(sendrecv|sendonly|recvonly|inactive)\s*$/m.exec(text);
+  return (m?.[1] as 'sendonly' | 'recvonly' | 'inactive' | undefined) ?? 'sendrecv';
+}
+
+/** The 2xx that answered `request` (same CSeq), if logged. */
+export function answerTo(
+  messages: readonly LoggedSipMessage[],
+  request: LoggedSipMessage,
+): LoggedSipMessage | undefined {
+  const cseq = /^CSeq:\s*(.*)$/im.exec(request.text)?.[1]?.trim();
+  return messages.find(
+    (m) => /^SIP\/2\.0 2\d\d/.test(m.startLine) && /^CSeq:\s*(.*)$/im.exec(m.text)?.[1]?.trim() === cseq,
+  );
+}
+
 export interface LinphoneCallEvent {
   readonly id: number;
   readonly peer: string;
