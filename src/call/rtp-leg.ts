@@ -9,7 +9,7 @@ import { JitterBuffer } from '../media/rtp/jitter-buffer.js';
 import { RTP_HEADER_BYTES, writeRtpHeader, type RtpPacket } from '../media/rtp/packet.js';
 import type { PortPool } from '../media/rtp/port-pool.js';
 import { RtpSocket } from '../media/rtp/socket.js';
-import { TelephoneEventReceiver, telephoneEventPackets } from '../media/rtp/dtmf.js';
+import { TelephoneEventReceiver, scheduleTelephoneEvents } from '../media/rtp/dtmf.js';
 import type { Ticker, TickSubscriber } from '../media/ticker.js';
 import type { NegotiatedMedia } from '../sip/sdp.js';
 import type { MediaLegFactory, PendingMediaLeg } from './call-manager.js';
@@ -297,21 +297,23 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
     if (te === undefined || this.#closed || this.#failed || digits === '') return Promise.resolve();
     const ptimeMs = this.ptimeMs;
     const lastQueued = this.#dtmfQueue.at(-1)?.slot ?? this.#slot;
-    let slot = Math.max(lastQueued, this.#slot) + 1;
+    const slot = Math.max(lastQueued, this.#slot) + 1;
     return new Promise<void>((resolve) => {
-      for (const digit of digits) {
-        const timestamp = this.#timestampOf(slot);
-        for (const p of telephoneEventPackets(digit, {
-          durationMs: 160,
-          packetIntervalMs: ptimeMs,
-          clockRateHz: te.clockRateHz,
-        })) {
-          this.#dtmfQueue.push({ slot: slot++, payload: p.payload, marker: p.marker, timestamp });
-        }
-        slot += Math.max(1, Math.round(100 / ptimeMs));
+      // One slot per ptime: the plan's ticks are slots, its timestamps offsets from this slot's.
+      const plan = scheduleTelephoneEvents(digits, {
+        clockRateHz: te.clockRateHz,
+        ptimeMs,
+        tickPeriodMs: ptimeMs,
+        durationMs: 160,
+        pauseMs: 100,
+      });
+      const base = this.#timestampOf(slot);
+      for (const p of plan.packets) {
+        const timestamp = (base + p.timestampOffset) >>> 0;
+        this.#dtmfQueue.push({ slot: slot + p.tick, payload: p.payload, marker: p.marker, timestamp });
       }
       // A marker entry with no payload resolves the promise after the last pause.
-      this.#dtmfQueue.push({ slot, timestamp: 0, marker: false, done: resolve });
+      this.#dtmfQueue.push({ slot: slot + plan.endTick, timestamp: 0, marker: false, done: resolve });
     });
   }
 
