@@ -131,4 +131,41 @@ describe('RTP latching under a spraying attacker (loopback, real sockets)', () =
     rtp.send(out, out.length);
     await back;
   });
+
+  it('falls back to another source only after the grace period, and only if the caller never sent', async () => {
+    const elsewhere = await bound('127.0.0.5'); // a carrier's separate media server, say
+    const fallback = await RtpSocket.open({
+      pool,
+      host: SERVER,
+      signalingAddress: CALLER,
+      foreignLatchDelayMs: 100,
+    });
+    cleanup.push(() => fallback.close());
+    fallback.setRemote(CALLER, 9);
+    const latched = once(fallback, 'latched');
+    const media = stream(elsewhere, fallback.port, 100, 20, (i) => packet(i, 0x77, 'MEDIA'));
+    const [address] = (await latched) as [string, number];
+    expect(address).toBe('127.0.0.5');
+    expect(fallback.counters.foreignDropped).toBeGreaterThan(0); // held back during the grace period
+    await media;
+
+    // Same, but the caller's address sent one packet: it is alive, so nothing else ever latches.
+    const caller = await bound(CALLER);
+    const guarded = await RtpSocket.open({
+      pool,
+      host: SERVER,
+      signalingAddress: CALLER,
+      foreignLatchDelayMs: 50,
+    });
+    cleanup.push(() => guarded.close());
+    guarded.setRemote(CALLER, 9);
+    caller.send(packet(0, 0xc0ffee, 'CALLER'), guarded.port, SERVER);
+    await stream(elsewhere, guarded.port, 15, 20, (i) => packet(i, 0x77, 'MEDIA')); // 300 ms > the grace
+    // Wait (bounded) until the socket has read all 15, then: none latched, none delivered.
+    for (let i = 0; i < 50 && guarded.counters.foreignDropped < 15; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(guarded.counters.foreignDropped).toBe(15);
+    expect(guarded.latched).toBe(false);
+    expect(guarded.counters.packetsReceived).toBe(0);
+  });
 });
