@@ -1,16 +1,13 @@
 import { EventEmitter } from 'node:events';
-import type { Agent, AgentErrorEvent, AudioFormat } from '../agent/agent.js';
+import type { Agent, AgentErrorEvent } from '../agent/agent.js';
 import type { Logger } from '../observability/logger.js';
-import type { AgentProfile } from '../routing/dialplan.js';
 import { parseInfoDtmf } from '../sip/dtmf-info.js';
-import type { Dialog } from '../sip/signaling.js';
-import type { PreparedAgent } from './agent-launch.js';
 import { InboundBridge, OutboundBridge } from './audio-bridge.js';
-import { BargeInController, type BargeInDecision } from './barge-in.js';
-import type { CallMetrics } from './call-metrics.js';
+import { BargeInController } from './barge-in.js';
+import { CallTimers, firstRtpOrTimeout } from './call-timers.js';
 import { KeywordWatcher } from './keywords.js';
 import { ReplyTracker } from './reply-tracker.js';
-import type { MediaLeg } from './media-leg.js';
+import type { CallSessionDeps, CallSessionEvents, EndReason, MediaDirectionState } from './session-types.js';
 import {
   ToolDispatcher,
   type ToolOutcome,
@@ -18,68 +15,13 @@ import {
   type TransferTarget,
 } from './tools/dispatcher.js';
 
-export type EndReason =
-  | 'caller-bye'
-  | 'end_call'
-  | 'transferred'
-  | 'max-duration'
-  | 'idle-timeout'
-  | 'rtp-timeout'
-  | 'agent-failed'
-  | 'api-hangup'
-  | 'shutdown'
-  | 'keyword-hangup'
-  | 'error';
-
-export interface CallTimeline {
-  /** Everything worth recording, in order (the recorder subscribes). */
-  event(kind: string, data: Record<string, unknown>): void;
-}
-
-export interface CallSessionDeps {
-  readonly id: string;
-  readonly tenant: string;
-  readonly dialog: Dialog;
-  readonly media: MediaLeg;
-  readonly profile: AgentProfile;
-  readonly logger: Logger;
-  readonly metrics: CallMetrics;
-  /** Creates (and may re-create, once, after a fatal provider error) the agent for this call. */
-  readonly createAgent: () => Promise<Agent>;
-  /** The agent already being started before the 200 OK (inbound.ts); used for the first attempt. */
-  readonly firstAgent?: PreparedAgent;
-  /** The agent's audio formats (chooseAgentFormats): G.711 passthrough when the provider takes the codec. */
-  readonly agentFormats: { readonly input: AudioFormat; readonly output: AudioFormat };
-  /** Transfer by REFER or bridge; the session detaches the agent when the call leaves. */
-  readonly transfer: (target: TransferTarget) => Promise<TransferOutcome>;
-  /** Plays a prompt (fallback audio) into the call and resolves when it has been sent. */
-  readonly playPrompt?: (path: string) => Promise<void>;
-  /** Played when the agent cannot start and the profile has no fallback audio: never silence. */
-  readonly defaultFallbackPrompt?: string;
-  readonly timeline?: CallTimeline;
-  readonly now?: () => number;
-  /** How long to wait for the first inbound RTP before greeting anyway. */
-  readonly greetingLatchWaitMs?: number;
-}
-
-export interface CallSessionEvents {
-  ended: [{ readonly reason: EndReason }];
-  'tool.outcome': [ToolOutcome];
-  /** With the provider's speech onset (ms of caller audio it had received), when it reports one. */
-  'barge-in': [BargeInDecision & { readonly audioStartMs?: number }];
-  /** The caller held or resumed the call (a re-INVITE/UPDATE changed what may flow). */
-  media: [MediaDirectionState];
-  /** A key the caller pressed (RFC 4733 or SIP INFO), e.g. for a bridge to relay. */
-  dtmf: [{ readonly digit: string; readonly via: 'rtp' | 'info' }];
-}
-
-/** What the current SDP lets this call do (RFC 3264 §6.1 directions, c=0.0.0.0 hold). */
-export interface MediaDirectionState {
-  /** We may send RTP to the caller (sendrecv/sendonly answer, real address). */
-  readonly sending: boolean;
-  /** The caller's RTP is meant for us (sendrecv/recvonly answer). */
-  readonly receiving: boolean;
-}
+export type {
+  CallSessionDeps,
+  CallSessionEvents,
+  CallTimeline,
+  EndReason,
+  MediaDirectionState,
+} from './session-types.js';
 
 /**
  * One call: joins a media leg and an agent (DESIGN.md §2). It delegates to small parts: the audio bridges
@@ -100,9 +42,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
   readonly #keywords: KeywordWatcher | undefined;
   #state: 'starting' | 'active' | 'transferring' | 'ended' = 'starting';
   #endReason: EndReason | undefined;
-  #lastActivityAt: number;
-  #maxTimer: NodeJS.Timeout | undefined;
-  #idleTimer: NodeJS.Timeout | undefined;
+  readonly #timers: CallTimers;
   #toolChain: Promise<unknown> = Promise.resolve();
   #agentRetried = false;
   readonly #reply: ReplyTracker;
@@ -117,7 +57,16 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     this.id = deps.id;
     this.#now = deps.now ?? Date.now;
     this.startedAt = new Date(this.#now());
-    this.#lastActivityAt = this.#now();
+    this.#timers = new CallTimers({
+      maxDurationMs: deps.profile.limits.max_duration_s * 1000,
+      idleTimeoutMs: deps.profile.limits.idle_timeout_s * 1000,
+      now: this.#now,
+      idleEligible: () => this.#state === 'active',
+      // Audio waiting behind a hold is not activity: a call parked on hold must still time out.
+      playing: () => this.#media.sending && deps.media.playout.queuedMs > 0,
+      onMaxDuration: () => void this.end('max-duration'),
+      onIdle: () => void this.end('idle-timeout'),
+    });
     this.#log = deps.logger;
     this.#reply = new ReplyTracker({
       whenDrained: () => deps.media.playout.whenDrained(),
@@ -204,7 +153,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
   mediaChanged(state: MediaDirectionState): void {
     if (state.sending === this.#media.sending && state.receiving === this.#media.receiving) return;
     this.#media = state;
-    this.#lastActivityAt = this.#now();
+    this.#timers.activity();
     this.#timeline('media.direction', { ...state });
     this.#log.info({ ...state }, state.sending ? 'call media resumed' : 'call on hold');
     this.emit('media', state);
@@ -241,8 +190,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
       // On hold (we may not send) what the phone sends is music on hold, not the caller: not forwarded.
       if (this.#media.receiving && this.#media.sending) this.#inbound?.frame(payload);
     });
-    this.#armMaxDuration(profile.limits.max_duration_s * 1000);
-    this.#armIdle();
+    this.#timers.start();
 
     if (!(await this.#attachAgent())) {
       await this.#fallback();
@@ -308,12 +256,12 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
   #wireAgent(agent: Agent): void {
     const { metrics } = this.#d;
     agent.on('user.speech.started', ({ audioStartMs }) => {
-      this.#lastActivityAt = this.#now();
+      this.#timers.activity();
       this.#speechStartMs = audioStartMs;
       this.#bargeIn.userSpeechStarted();
     });
     agent.on('user.speech.ended', () => {
-      this.#lastActivityAt = this.#now();
+      this.#timers.activity();
       this.#speechEndedAt = this.#now();
     });
     agent.on('assistant.audio', ({ audio, itemId, responseId }) => {
@@ -322,7 +270,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
         metrics.responseLatency.observe((this.#now() - this.#speechEndedAt) / 1000);
         this.#speechEndedAt = undefined;
       }
-      this.#lastActivityAt = this.#now();
+      this.#timers.activity();
       this.#outbound?.push(audio, itemId, responseId);
       this.#reply.audio(responseId);
     });
@@ -372,7 +320,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
   }
 
   #onCallerDtmf(digit: string, via: 'rtp' | 'info'): void {
-    this.#lastActivityAt = this.#now();
+    this.#timers.activity();
     this.#timeline('dtmf', { digit, via });
     this.emit('dtmf', { digit, via });
     this.#agent
@@ -432,19 +380,8 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
   }
 
   async #greet(): Promise<void> {
-    const media = this.#d.media;
-    if (!media.latched) {
-      // NAT latching: the first inbound packet tells us where to send; greet once it arrives (≤ 2 s).
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, this.#d.greetingLatchWaitMs ?? 2000);
-        function done(): void {
-          clearTimeout(timer);
-          media.off('latched', done);
-          resolve();
-        }
-        media.on('latched', done);
-      });
-    }
+    // NAT latching: the first inbound packet tells us where to send; greet once it arrives (≤ 2 s).
+    await firstRtpOrTimeout(this.#d.media, this.#d.greetingLatchWaitMs ?? 2000);
     if (this.#state !== 'active') return;
     await this.#agent?.greet().catch((err: unknown) => this.#log.warn({ err }, 'greeting failed'));
   }
@@ -483,38 +420,12 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     return outcome;
   }
 
-  #armMaxDuration(ms: number): void {
-    this.#maxTimer = setTimeout(() => void this.end('max-duration'), ms);
-    this.#maxTimer.unref();
-  }
-
-  /** One timer per call, re-armed to the next possible expiry only when it fires (not per packet). */
-  #armIdle(): void {
-    const idleMs = this.#d.profile.limits.idle_timeout_s * 1000;
-    const check = (): void => {
-      if (this.#state === 'ended') return;
-      // Audio waiting behind a hold is not activity: a call parked on hold must still time out.
-      const playing = this.#media.sending && this.#d.media.playout.queuedMs > 0;
-      if (playing) this.#lastActivityAt = this.#now();
-      const idleFor = this.#now() - this.#lastActivityAt;
-      if (idleFor >= idleMs && this.#state === 'active') {
-        void this.end('idle-timeout');
-        return;
-      }
-      this.#idleTimer = setTimeout(check, Math.max(100, idleMs - idleFor));
-      this.#idleTimer.unref();
-    };
-    this.#idleTimer = setTimeout(check, idleMs);
-    this.#idleTimer.unref();
-  }
-
   /** End the call (idempotent): BYE unless the peer already ended, close the agent, release the port. */
   async end(reason: EndReason): Promise<void> {
     if (this.#state === 'ended') return;
     this.#state = 'ended';
     this.#endReason = reason;
-    clearTimeout(this.#maxTimer);
-    clearTimeout(this.#idleTimer);
+    this.#timers.stop();
     this.#reply.end();
     const { dialog, media, metrics } = this.#d;
     const agent = this.#agent;

@@ -3,11 +3,11 @@
  * audio checked before, during and after (RFC 3264 §8.4), inactive and c=0.0.0.0 holds, a session refresh
  * with an unchanged o= version, media moved to another port (§8.3.1) and an offerless re-INVITE (RFC 3261
  * §14.2). sipp does the signalling; the RTP comes from test/support/tone-caller.ts (its own G.711), tone
- * bursts whose frequency tells which burst an echo belongs to. Ports: sipp 43200–43249 on 127.0.0.2.
+ * bursts whose frequency tells which burst an echo belongs to. Ports: sipp 43800–43859 on 127.0.0.2.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { describeSipp, runSipp, startSipp } from '../../support/sipp.js';
-import { ToneCaller } from '../../support/tone-caller.js';
+import { ToneCaller, toneOf } from '../../support/tone-caller.js';
 import {
   expectNothingLeaked,
   logsWith,
@@ -26,6 +26,20 @@ function serverMedia(call: LiveCall): { address: string; port: number } {
   const port = Number(/^m=audio (\d+) /m.exec(call.dialog.localSdp)?.[1]);
   if (address === undefined || !(port > 0)) throw new Error('no media address in our SDP');
   return { address, port };
+}
+
+/**
+ * Frames of each tone the server's leg handed to the call (what the agent could hear): the reference for
+ * its reply, so packets the jitter buffer lost under load do not count against the hold.
+ */
+function heardTones(call: LiveCall): Map<number, number> {
+  const heard = new Map<number, number>();
+  call.media.on('frame', (payload) => {
+    const hz = toneOf(payload);
+    const key = [400, 1000, 2000].find((t) => Math.abs(hz - t) <= t * 0.15);
+    if (key !== undefined) heard.set(key, (heard.get(key) ?? 0) + 1);
+  });
+  return heard;
 }
 
 /** o= versions of every SDP the server sent (each version once: UDP retransmissions repeat a body). */
@@ -64,12 +78,13 @@ describe('SIP conformance: re-INVITE, hold and media changes (production server,
         target: sut.target,
         localIp: PEER,
         service: 'agent',
-        localPort: 43200,
-        mediaPort: 43250,
+        localPort: 43800,
+        mediaPort: 43850,
         vars: { rtp: String(tone.ports[0]), t1: '7000', t2: '4000', t3: '6000' },
         timeoutMs: 40_000,
       });
       const call = await firstLiveCall(sut);
+      const heard = heardTones(call);
       // The server's RTP count at the moment it applied each change (same turn as its 200 OK).
       const sentAt: number[] = [];
       call.session.on('media', () => sentAt.push(call.media.stats().packetsSent));
@@ -93,6 +108,7 @@ describe('SIP conformance: re-INVITE, hold and media changes (production server,
         after: tone.count(400, { phase: 'resumed' }),
       };
       console.log('[measure] hold', {
+        heard: Object.fromEntries(heard),
         echoA,
         heldFrames: tone.countPhase('held'),
         sentDuringHold: (sentAt[1] ?? NaN) - (sentAt[0] ?? NaN),
@@ -104,13 +120,19 @@ describe('SIP conformance: re-INVITE, hold and media changes (production server,
       expect(sentAt[1]! - sentAt[0]!).toBe(0);
       // At most a packet or two already in flight when the hold's 200 went out.
       expect(tone.countPhase('held')).toBeLessThanOrEqual(2);
-      // The reply was cut by the hold and continued after it: 4 s = 200 frames of 400 Hz in all (±15).
+      // The reply was cut by the hold and continued after it: every 400 Hz frame the agent heard (4 s = 200
+      // sent; a few may be lost to jitter under load) came back, some before the hold, the rest after (±3).
+      const heardA = heard.get(400) ?? 0;
+      expect(heardA).toBeGreaterThan(150);
       expect(echoA.before).toBeGreaterThan(10);
       expect(echoA.after).toBeGreaterThan(10);
-      expect(Math.abs(echoA.before + echoA.after - 200)).toBeLessThanOrEqual(15);
+      expect(Math.abs(echoA.before + echoA.after - heardA)).toBeLessThanOrEqual(3);
+      // The hold music was not forwarded: the agent never answered it.
       expect(tone.count(1000)).toBe(0);
-      // After the resume the agent hears and answers again: 1 s = 50 frames (±8).
-      expect(Math.abs(tone.count(2000, { phase: 'resumed' }) - 50)).toBeLessThanOrEqual(8);
+      // After the resume the agent hears and answers again: all of the 1 s burst it heard (±3).
+      const heardC = heard.get(2000) ?? 0;
+      expect(heardC).toBeGreaterThan(35);
+      expect(Math.abs(tone.count(2000, { phase: 'resumed' }) - heardC)).toBeLessThanOrEqual(3);
       // sendonly → recvonly, sendrecv → sendrecv (checked by sipp); RFC 3264 §8: one o= version per change.
       expect(ourVersions(r.messages)).toEqual([1, 2, 3]);
     },
@@ -122,8 +144,8 @@ describe('SIP conformance: re-INVITE, hold and media changes (production server,
       target: sut.target,
       localIp: PEER,
       service: 'agent',
-      localPort: 43201,
-      mediaPort: 43252,
+      localPort: 43801,
+      mediaPort: 43852,
     });
     expect(r.exitCode, describeSipp(r)).toBe(0);
     // inactive (2), resume (3), null-address hold (4), resume (5), refresh with the same o= (still 5).
@@ -142,12 +164,13 @@ describe('SIP conformance: re-INVITE, hold and media changes (production server,
         target: sut.target,
         localIp: PEER,
         service: 'agent',
-        localPort: 43202,
-        mediaPort: 43254,
+        localPort: 43802,
+        mediaPort: 43854,
         vars: { rtp1: String(tone.ports[0]), rtp2: String(tone.ports[1]), t1: '5000', t2: '6000' },
         timeoutMs: 30_000,
       });
       const call = await firstLiveCall(sut);
+      const heard = heardTones(call);
       tone.start(serverMedia(call));
       tone.burst(400, 1000);
       await until(() => call.dialog.remoteSdp.includes(`m=audio ${tone.ports[1]} `), 15_000, 'the move');
@@ -162,10 +185,13 @@ describe('SIP conformance: re-INVITE, hold and media changes (production server,
         secondOnNew: tone.count(2000, { port: 1 }),
         secondOnOld: tone.count(2000, { port: 0 }),
       };
-      console.log('[measure] move', counts);
-      // 1 s bursts = 50 frames each (±8): the first reply to the old port, the second to the new one only.
-      expect(Math.abs(counts.firstOnOld - 50)).toBeLessThanOrEqual(8);
-      expect(Math.abs(counts.secondOnNew - 50)).toBeLessThanOrEqual(8);
+      console.log('[measure] move', { ...counts, heard: Object.fromEntries(heard) });
+      // Each reply returns what the agent heard of its 1 s burst (±3): the first to the old port, the second
+      // to the new one only.
+      expect(heard.get(400) ?? 0).toBeGreaterThan(35);
+      expect(heard.get(2000) ?? 0).toBeGreaterThan(35);
+      expect(Math.abs(counts.firstOnOld - (heard.get(400) ?? 0))).toBeLessThanOrEqual(3);
+      expect(Math.abs(counts.secondOnNew - (heard.get(2000) ?? 0))).toBeLessThanOrEqual(3);
       expect(counts.secondOnOld).toBe(0);
     },
   );
@@ -177,8 +203,8 @@ describe('SIP conformance: re-INVITE, hold and media changes (production server,
       target: sut.target,
       localIp: PEER,
       service: 'agent',
-      localPort: 43203,
-      mediaPort: 43256,
+      localPort: 43803,
+      mediaPort: 43856,
     });
     expect(r.exitCode, describeSipp(r)).toBe(0);
     expect(ourVersions(r.messages)).toEqual([1, 2]);

@@ -1,0 +1,76 @@
+/**
+ * The CallSession contract: what it is built from, the events it emits, and the words it uses for endings
+ * and media directions (STYLE.md §1: the seam's types apart from the implementation).
+ */
+import type { Agent, AudioFormat } from '../agent/agent.js';
+import type { Logger } from '../observability/logger.js';
+import type { AgentProfile } from '../routing/dialplan.js';
+import type { Dialog } from '../sip/signaling.js';
+import type { PreparedAgent } from './agent-launch.js';
+import type { BargeInDecision } from './barge-in.js';
+import type { CallMetrics } from './call-metrics.js';
+import type { MediaLeg } from './media-leg.js';
+import type { ToolOutcome, TransferOutcome, TransferTarget } from './tools/dispatcher.js';
+
+export type EndReason =
+  | 'caller-bye'
+  | 'end_call'
+  | 'transferred'
+  | 'max-duration'
+  | 'idle-timeout'
+  | 'rtp-timeout'
+  | 'agent-failed'
+  | 'api-hangup'
+  | 'shutdown'
+  | 'keyword-hangup'
+  | 'error';
+
+export interface CallTimeline {
+  /** Everything worth recording, in order (the recorder subscribes). */
+  event(kind: string, data: Record<string, unknown>): void;
+}
+
+export interface CallSessionDeps {
+  readonly id: string;
+  readonly tenant: string;
+  readonly dialog: Dialog;
+  readonly media: MediaLeg;
+  readonly profile: AgentProfile;
+  readonly logger: Logger;
+  readonly metrics: CallMetrics;
+  /** Creates (and may re-create, once, after a fatal provider error) the agent for this call. */
+  readonly createAgent: () => Promise<Agent>;
+  /** The agent already being started before the 200 OK (inbound.ts); used for the first attempt. */
+  readonly firstAgent?: PreparedAgent;
+  /** The agent's audio formats (chooseAgentFormats): G.711 passthrough when the provider takes the codec. */
+  readonly agentFormats: { readonly input: AudioFormat; readonly output: AudioFormat };
+  /** Transfer by REFER or bridge; the session detaches the agent when the call leaves. */
+  readonly transfer: (target: TransferTarget) => Promise<TransferOutcome>;
+  /** Plays a prompt (fallback audio) into the call and resolves when it has been sent. */
+  readonly playPrompt?: (path: string) => Promise<void>;
+  /** Played when the agent cannot start and the profile has no fallback audio: never silence. */
+  readonly defaultFallbackPrompt?: string;
+  readonly timeline?: CallTimeline;
+  readonly now?: () => number;
+  /** How long to wait for the first inbound RTP before greeting anyway. */
+  readonly greetingLatchWaitMs?: number;
+}
+
+export interface CallSessionEvents {
+  ended: [{ readonly reason: EndReason }];
+  'tool.outcome': [ToolOutcome];
+  /** With the provider's speech onset (ms of caller audio it had received), when it reports one. */
+  'barge-in': [BargeInDecision & { readonly audioStartMs?: number }];
+  /** The caller held or resumed the call (a re-INVITE/UPDATE changed what may flow). */
+  media: [MediaDirectionState];
+  /** A key the caller pressed (RFC 4733 or SIP INFO), e.g. for a bridge to relay. */
+  dtmf: [{ readonly digit: string; readonly via: 'rtp' | 'info' }];
+}
+
+/** What the current SDP lets this call do (RFC 3264 §6.1 directions, c=0.0.0.0 hold). */
+export interface MediaDirectionState {
+  /** We may send RTP to the caller (sendrecv/sendonly answer, real address). */
+  readonly sending: boolean;
+  /** The caller's RTP is meant for us (sendrecv/recvonly answer). */
+  readonly receiving: boolean;
+}
