@@ -57,17 +57,22 @@ describe('linphone calls the echo agent', () => {
     await rm(tmp, { recursive: true, force: true });
   });
 
-  it('hears its own speech echoed back, after it stopped talking (PCMU)', { timeout: 60_000 }, async () => {
+  /** linphone on PCMU only, with `mic` as its microphone (stopped after each test). */
+  async function startPhone(mic: string): Promise<Linphone> {
     phone = await Linphone.start({
       sipHost: HOST,
       sipPort: 45020,
       rtpPort: 45022,
       codecs: ['PCMU'],
-      playWav: await micFile(tmp, 'mic-echo', withSilence(speech, RATE, 500, 15_000), RATE),
+      playWav: mic,
     });
-    await phone.call(srv.uri('100'));
+    return phone;
+  }
+
+  it('hears its own speech echoed back, after it stopped talking (PCMU)', { timeout: 60_000 }, async () => {
+    const p = await startPhone(await micFile(tmp, 'mic-echo', withSilence(speech, RATE, 500, 15_000), RATE));
+    await p.call(srv.uri('100'));
     const rec = await serverRecording(srv);
-    const p = phone;
     // The echo repeats the utterance minus the VAD's trimming: most of its sound comes back.
     const heard = await replyHeard(
       rec,
@@ -75,7 +80,7 @@ describe('linphone calls the echo agent', () => {
       RATE,
       0.8 * soundMs(speech, RATE),
     );
-    await phone.hangup();
+    await p.hangup();
     await eventually(() => expect(endedCalls(srv).at(-1)?.reason).toBe('caller-bye'));
 
     // What the server heard (left) and sent (right), on its call clock.
@@ -97,14 +102,9 @@ describe('linphone calls the echo agent', () => {
     'pause/resume: hold is answered recvonly, nothing is sent while held, speech after resume is echoed',
     { timeout: 90_000 },
     async () => {
-      phone = await Linphone.start({
-        sipHost: HOST,
-        sipPort: 45020,
-        rtpPort: 45022,
-        codecs: ['PCMU'],
-        playWav: await micFile(tmp, 'mic-before-hold', withSilence(speech, RATE, 500, 30_000), RATE),
-      });
-      const p = phone;
+      const p = await startPhone(
+        await micFile(tmp, 'mic-before-hold', withSilence(speech, RATE, 500, 30_000), RATE),
+      );
       await p.call(srv.uri('100'));
       const rec = await serverRecording(srv);
       await replyHeard(rec, async () => (await p.heard()).samples, RATE, 0.8 * soundMs(speech, RATE));
