@@ -10,6 +10,8 @@ export class DelayProxy {
   opened = 0;
   /** Client connections that have closed (either side). */
   closed = 0;
+  /** Client connections that got through to the upstream (after the delay). */
+  connected = 0;
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
   #port = 0;
@@ -61,6 +63,7 @@ export class DelayProxy {
       upstream.on('error', finish);
       upstream.on('close', finish);
       upstream.on('connect', () => {
+        this.connected++;
         client.pipe(upstream!);
         upstream!.pipe(client);
         client.resume();

@@ -9,13 +9,16 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DelayProxy } from '../../support/delay-proxy.js';
 import { startOpenAIMock, type OpenAIMockServer } from '../../support/openai-mock.js';
-import { describeSipp, runSipp } from '../../support/sipp.js';
+import { describeSipp, runSipp, startSipp } from '../../support/sipp.js';
 import {
   ECHO_DIALPLAN,
+  endedCalls,
   eventually,
+  expectEndedSince,
   expectNothingLeaked,
   logsWith,
   startConformanceServer,
+  until,
   type ServerUnderTest,
 } from './harness.js';
 
@@ -72,6 +75,33 @@ describe('SIP conformance: CANCEL before the answer (production server)', () => 
       expect(proxy.opened).toBe(opened + 1);
     },
   );
+
+  it('answers after the bounded wait when the agent is slower than that, and the call then works', async () => {
+    // 4.5 s to connect: more than the 3 s the 200 OK waits.
+    proxy.delayMs = 4500;
+    try {
+      const before = endedCalls(sut).length;
+      const connected = proxy.connected;
+      const peer = startSipp({
+        scenario: { builtin: 'uac' },
+        target: sut.target,
+        localIp: PEER,
+        service: 'slow',
+        localPort: 43604,
+        mediaPort: 43616,
+        durationMs: 4000,
+      });
+      await until(() => sut.srv.server.calls.liveCalls().length > 0, 10_000, 'the answered call');
+      // The call was answered while the provider connection was still being held back.
+      expect(proxy.connected).toBe(connected);
+      const r = await peer.result;
+      expect(r.exitCode, describeSipp(r)).toBe(0);
+      await expectEndedSince(sut, before, ['caller-bye']);
+      expect(proxy.connected).toBe(connected + 1);
+    } finally {
+      proxy.delayMs = 2500;
+    }
+  });
 
   /** One sipp run per try: sipp sends the INVITE and its CANCEL in one turn, before reading any answer. */
   async function cancelRightBehind(service: string, localPort: number): Promise<number> {
