@@ -26,7 +26,7 @@ import { Authenticator, resolveAdminToken } from './http/auth.js';
 import { KeyCache } from './http/key-cache.js';
 import type { CallControl, ProviderCatalog } from './http/ports.js';
 import { ProviderUrlPolicy } from './http/provider-url-policy.js';
-import { TokenBucketLimiter } from './http/rate-limit.js';
+import { TokenBucketLimiter } from './token-bucket.js';
 import { createHttpServer } from './http/server.js';
 import { createCodec } from './media/codecs/index.js';
 import { PortPool } from './media/rtp/port-pool.js';

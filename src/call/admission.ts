@@ -13,7 +13,7 @@
 import type { LoadedDialplan } from '../routing/dialplan-store.js';
 import type { RouteResult } from '../routing/router.js';
 import type { IncomingCall } from '../sip/signaling.js';
-import { RateLimiter } from './rate-limiter.js';
+import { TokenBucketLimiter } from '../token-bucket.js';
 import { isScanner } from './scanners.js';
 
 /** What admission reads of an INVITE. */
@@ -49,16 +49,16 @@ export interface CallAdmissionOptions {
 const NOT_FOUND = { status: 404, reason: 'Not Found' } as const;
 
 export class CallAdmission {
-  private readonly rate: RateLimiter;
+  private readonly rate: TokenBucketLimiter;
   /** Admitted INVITEs not yet settled (answered and established, or refused): call → tenant. */
   private readonly pending = new Map<AdmissionCandidate, string>();
   private readonly retryAfter: string;
 
   constructor(private readonly options: CallAdmissionOptions) {
-    this.rate = new RateLimiter({
+    this.rate = new TokenBucketLimiter({
       ratePerS: options.inviteRatePerS,
       burst: options.inviteBurst,
-      ...(options.clock === undefined ? {} : { clock: options.clock }),
+      ...(options.clock === undefined ? {} : { now: options.clock }),
     });
     this.retryAfter = String(options.retryAfterS ?? 5);
   }

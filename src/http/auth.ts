@@ -7,7 +7,7 @@ import { writeSecretFile } from '../tenants/master-key.js';
 import type { ApiKeyRecord, TenantStore } from '../tenants/store.js';
 import { HttpError } from './errors.js';
 import { KeyCache } from './key-cache.js';
-import type { TokenBucketLimiter } from './rate-limit.js';
+import type { TokenBucketLimiter } from '../token-bucket.js';
 
 /** Who is calling: the admin, or one tenant's API key. */
 export type Principal =

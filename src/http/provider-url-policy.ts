@@ -2,7 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { ConfigError } from '../errors.js';
 import { HttpError } from './errors.js';
-import { isSpecialAddress } from './special-address.js';
+import { isSpecialAddress } from '../special-address.js';
 
 /** Resolves a host name to every address it has (A and AAAA). */
 export type HostResolver = (host: string) => Promise<string[]>;

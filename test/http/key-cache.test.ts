@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { KeyCache } from '../../src/http/key-cache.js';
-import { TokenBucketLimiter } from '../../src/http/rate-limit.js';
 
 const rec = (tenant: string, id: string) => ({ tenant, id, createdAt: 't' });
 
@@ -43,30 +42,5 @@ describe('KeyCache', () => {
     expect(cache.get('h1')).toEqual({ hit: false });
     expect(cache.get('h2')).toMatchObject({ hit: true });
     expect(cache.get('h3')).toMatchObject({ hit: true });
-  });
-});
-
-describe('TokenBucketLimiter', () => {
-  it('lets a burst through, then one request per refill interval, with Retry-After in seconds', () => {
-    let now = 0;
-    const limiter = new TokenBucketLimiter({ ratePerS: 0.5, burst: 3, now: () => now });
-    expect([1, 2, 3].map(() => limiter.take('acme').ok)).toEqual([true, true, true]);
-    expect(limiter.take('acme')).toEqual({ ok: false, retryAfterS: 2 });
-    expect(limiter.take('globex').ok).toBe(true); // another tenant has its own bucket
-    now = 1000;
-    expect(limiter.take('acme')).toEqual({ ok: false, retryAfterS: 1 });
-    now = 2000;
-    expect(limiter.take('acme').ok).toBe(true);
-    expect(limiter.take('acme').ok).toBe(false);
-  });
-
-  it('keeps at most maxKeys buckets', () => {
-    let now = 0;
-    const limiter = new TokenBucketLimiter({ ratePerS: 1, burst: 2, maxKeys: 10, now: () => now });
-    for (let i = 0; i < 100; i++) {
-      limiter.take(`t${i}`);
-      now += 10;
-    }
-    expect(limiter.size).toBeLessThanOrEqual(10);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HttpError } from '../../src/http/errors.js';
 import { ProviderUrlPolicy, type HostResolver } from '../../src/http/provider-url-policy.js';
-import { isSpecialAddress } from '../../src/http/special-address.js';
+import { isSpecialAddress } from '../../src/special-address.js';
 
 const PUBLIC_V4 = '93.184.215.14';
 const PUBLIC_V6 = '2606:2800:21f:cb07:6820:80da:af6b:8b2c';

@@ -5,7 +5,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CallAdmission, type AdmissionCandidate } from '../../src/call/admission.js';
-import { RateLimiter } from '../../src/call/rate-limiter.js';
 import { isScanner, silentDropGate } from '../../src/call/scanners.js';
 import type { RouteResult } from '../../src/routing/router.js';
 import { ConnectionLimiter, resolveTcpLimits } from '../../src/sip/embedded/conn-limits.js';
@@ -22,25 +21,6 @@ const routedTo = (tenant: string): RouteResult => ({
   tenant,
   profile: {} as never,
   file: `${tenant}.yaml`,
-});
-
-describe('RateLimiter (token bucket per source)', () => {
-  it('allows the burst, then one token per 1/rate seconds, with a Retry-After that counts up to the next', () => {
-    let now = 0;
-    const limiter = new RateLimiter({ ratePerS: 2, burst: 3, clock: () => now });
-    expect([1, 2, 3].map(() => limiter.take('a').ok)).toEqual([true, true, true]);
-    expect(limiter.take('a')).toEqual({ ok: false, retryAfterS: 1 });
-    expect(limiter.take('b').ok).toBe(true); // another source is untouched
-    now += 500; // one token back at 2/s
-    expect(limiter.take('a').ok).toBe(true);
-    expect(limiter.take('a').ok).toBe(false);
-  });
-
-  it('remembers at most maxKeys sources (a spray of addresses costs bounded memory)', () => {
-    const limiter = new RateLimiter({ ratePerS: 1, burst: 1, maxKeys: 100, clock: () => 0 });
-    for (let i = 0; i < 10_000; i++) limiter.take(`10.0.${i >> 8}.${i & 255}`);
-    expect(limiter.size).toBe(100);
-  });
 });
 
 describe('CallAdmission', () => {

@@ -3,7 +3,7 @@ import { lookup } from 'node:dns/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
-import { isSpecialAddress } from '../../http/special-address.js';
+import { isSpecialAddress } from '../../special-address.js';
 
 /**
  * Addresses a webhook may not reach unless the profile allows it (SSRF protection): everything that is not
