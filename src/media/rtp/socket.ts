@@ -82,7 +82,9 @@ export interface RtpSocketOptions {
   readonly probationPackets?: number;
   /**
    * With a preferred address known, how long after the first packet from elsewhere (counted from the first
-   * setRemote) another source may latch if no preferred packet came at all. Default 2000 ms.
+   * setRemote) another source may latch if no preferred packet came at all. Default 1000 ms: a caller starts
+   * its RTP on the 200 OK, well within it; a peer whose media comes from yet another address (baresip on
+   * loopback sends RTP from 127.0.0.1 whatever its SIP address) loses at most that much audio.
    */
   readonly foreignLatchDelayMs?: number;
   /** Emit `timeout` after this long without inbound RTP. 0 disables. Default 0. */
@@ -140,7 +142,7 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
       ...(options.probationPackets === undefined ? {} : { probationPackets: options.probationPackets }),
     });
     this.#latch.setSignalingAddress(options.signalingAddress);
-    this.#foreignDelayMs = options.foreignLatchDelayMs ?? 2000;
+    this.#foreignDelayMs = options.foreignLatchDelayMs ?? 1000;
     this.#timeoutMs = options.inactivityTimeoutMs ?? 0;
     this.#logger = options.logger;
     this.#socket.on('message', (msg, rinfo) => this.#onMessage(msg, rinfo));
