@@ -61,6 +61,15 @@ function collect(s: RtpSocket, n: number): Promise<{ seq: number; port: number; 
 
 const settle = (ms = 30): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Waits (bounded: 2 s) until the socket has counted `n` datagrams of any kind: nothing is still in flight. */
+async function seen(s: RtpSocket, n: number): Promise<void> {
+  const c = s.counters;
+  for (let i = 0; i < 200; i++) {
+    if (c.packetsReceived + c.foreignDropped + c.probationRejected + c.malformed + c.rtcpIgnored >= n) return;
+    await settle(10);
+  }
+}
+
 describe('RtpSocket', () => {
   it('binds an even port from the pool and releases it on close (idempotent)', async () => {
     const before = pool.inUse;
@@ -90,7 +99,7 @@ describe('RtpSocket', () => {
     const got = await first;
     expect(got.map((g) => g.seq)).toEqual([3, 4]);
     expect(got[0]!.payload).toEqual(Buffer.from([1, 2, 3, 4]));
-    await settle();
+    await seen(s, 9);
     expect(s.counters.probationRejected).toBe(2);
     expect(s.counters.foreignDropped).toBe(5);
     expect(s.counters.packetsReceived).toBe(2);
@@ -124,7 +133,7 @@ describe('RtpSocket', () => {
     s.setRemote('192.0.2.10', 4000); // TEST-NET: never our source
     const a = await peer();
     await sendTo(a, s.port, rtp(1));
-    await settle();
+    await seen(s, 1);
     expect(s.latched).toBe(false);
     expect(s.counters.foreignDropped).toBe(1);
   });
@@ -148,7 +157,7 @@ describe('RtpSocket', () => {
     await sendTo(a, s.port, Buffer.from([0x80, 0, 1])); // truncated
     await sendTo(a, s.port, Buffer.from([0x40, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1])); // version 1
     await sendTo(a, s.port, Buffer.from([0x81, 200, 0, 6, 0, 0, 0, 1, 0, 0, 0, 0])); // RTCP SR
-    await settle();
+    await seen(s, 3);
     expect(s.counters.malformed).toBe(2);
     expect(s.counters.rtcpIgnored).toBe(1);
     expect(s.latched).toBe(false);
@@ -217,7 +226,7 @@ describe('RtpSocket telephone-event and IPv6', () => {
       await sendTo(a, s.port, pkt);
     }
     await gotDtmf;
-    await settle();
+    await seen(s, 3 + 6);
     expect(digits).toEqual(['9']);
     expect(packets).toBe(6);
   });
