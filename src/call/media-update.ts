@@ -69,7 +69,12 @@ export class MediaUpdater {
   }
 
   handle(request: ModifyRequest): void {
-    if (request.sdpOffer === undefined) return this.#offerless(request);
+    if (request.sdpOffer === undefined) {
+      // RFC 3311 §5.2: an UPDATE without an offer (e.g. a session-timer refresh) changes nothing. The
+      // ModifyRequest contract always carries a body, so repeat our current SDP unchanged (same o= version).
+      if (request.method === 'UPDATE') return request.accept(this.#d.dialog.localSdp);
+      return this.#offerless(request);
+    }
     const { dialog, local, logger } = this.#d;
     const offer = request.sdpOffer;
     const origin = originOf(offer);

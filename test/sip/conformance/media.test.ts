@@ -196,6 +196,23 @@ describe('SIP conformance: re-INVITE, hold and media changes (production server,
     },
   );
 
+  it('holds and resumes by UPDATE (RFC 3311), and an offerless UPDATE changes nothing', async () => {
+    const r = await runSipp({
+      scenario: `${SCENARIOS}update-hold.xml`,
+      target: sut.target,
+      localIp: PEER,
+      service: 'agent',
+      localPort: 43804,
+      mediaPort: 43858,
+    });
+    expect(r.exitCode, describeSipp(r)).toBe(0);
+    // INVITE (1), UPDATE sendonly → recvonly (2), UPDATE sendrecv (3); the offerless UPDATE's 200 has no SDP.
+    expect(ourVersions(r.messages)).toEqual([1, 2, 3]);
+    expect(r.messages).toMatch(
+      /SIP\/2\.0 200 OK\r?\n(?:[^\r\n]+\r?\n)*?CSeq: 4 UPDATE\r?\n(?:[^\r\n]+\r?\n)*?Content-Length: 0\r?\n/,
+    );
+  });
+
   it('answers an offerless re-INVITE with an offer and takes the answer from the ACK', async () => {
     const before = logsWith(sut, 'call media updated by the caller').length;
     const r = await runSipp({
