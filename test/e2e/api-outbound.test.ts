@@ -86,12 +86,15 @@ describe('outbound calls through the API', () => {
     async () => {
       const peer = uas({ builtin: 'uas' }, 43700);
       await sleep(400);
-      const dial = await srv.api(
+      // Issue 11: a full SIP URI reaches any host:port, so only the admin token may dial one.
+      const refused = await srv.api(
         'POST',
         '/v1/calls',
         { tenant: 'demo', to: `sip:bot@${PEER}:43700` },
         tenantToken,
       );
+      expect(refused.status).toBe(403);
+      const dial = await srv.api('POST', '/v1/calls', { tenant: 'demo', to: `sip:bot@${PEER}:43700` });
       expect(dial.status, JSON.stringify(dial.json)).toBe(201);
       const id = String(dial.json.id);
       const list = await srv.api('GET', '/v1/calls', undefined, tenantToken);

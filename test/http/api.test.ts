@@ -89,7 +89,7 @@ class FakeCalls implements CallControl {
     );
   }
   dial(req: { to: string }): Promise<{ id: string }> {
-    return req.to === 'busy'
+    return req.to === '+15550486'
       ? Promise.reject(new SipError(486, 'Busy Here'))
       : Promise.resolve({ id: 'c-new' });
   }
@@ -270,7 +270,7 @@ describe('HTTP API', () => {
     expect((await api('POST', '/v1/calls', ADMIN, { tenant: 'acme', to: '100' })).json).toEqual({
       id: 'c-new',
     });
-    const busy = await api('POST', '/v1/calls', ADMIN, { tenant: 'acme', to: 'busy' });
+    const busy = await api('POST', '/v1/calls', ADMIN, { tenant: 'acme', to: '+15550486' });
     expect(busy.status).toBe(502);
     expect(busy.json.error.code).toBe('SIP_486');
     expect((await api('GET', '/v1/calls/none', ADMIN)).status).toBe(404);
