@@ -33,7 +33,11 @@ export interface PendingMediaLeg {
 }
 
 export interface MediaLegFactory {
-  allocate(): Promise<PendingMediaLeg>;
+  /**
+   * `signalingAddress`: where the call's INVITE came from; RTP latching prefers that source (issue 11), so
+   * an attacker on another address cannot take the call's media before the caller's first packet.
+   */
+  allocate(options?: { readonly signalingAddress?: string }): Promise<PendingMediaLeg>;
 }
 
 export interface CallRecorderFactory {

@@ -83,10 +83,12 @@ export async function handleInvite(
     return reject(routed.status, routed.reason);
   }
   const { tenant, profile } = routed;
-  const pending = await deps.media.allocate().catch((err: unknown) => {
-    log.error({ err }, 'no RTP port available');
-    return undefined;
-  });
+  const pending = await deps.media
+    .allocate({ signalingAddress: call.source.address })
+    .catch((err: unknown) => {
+      log.error({ err }, 'no RTP port available');
+      return undefined;
+    });
   if (pending === undefined) return reject(503, 'Service Unavailable');
   if (call.cancelled) return pending.release();
 

@@ -88,6 +88,8 @@ export class MediaUpdater {
     const answer = negotiateAnswer(offer, {
       ...local,
       supported: [this.#current.codec.name],
+      // The running leg keeps its packetization (its jitter buffer and clock are built for it).
+      ptimeMs: this.#d.media.ptimeMs,
       ...(version === undefined ? {} : version),
     });
     if (!answer.ok) {
