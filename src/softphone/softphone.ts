@@ -171,6 +171,8 @@ export class Softphone {
       host: this.#host,
       logger: this.#logger,
       ...(signalingAddress === undefined ? {} : { signalingAddress }),
+      // We dialled this host: its packets are the agent's first words, not a stranger to prove first.
+      matchedProbationPackets: 1,
     });
     let latchedTo: { address: string; port: number } | undefined;
     socket.on('latched', (address, port) => (latchedTo = { address, port }));

@@ -41,6 +41,12 @@ export interface RtpLatchOptions {
   readonly policy?: LatchPolicy;
   /** Consecutive packets a source must send before it is latched. Default 3, at least 2 (RFC 3550 §A.1). */
   readonly probationPackets?: number;
+  /**
+   * The same for a source whose address matches the signaling or (matchable) SDP address; default
+   * `probationPackets`. A client that dialled the peer itself (our softphone) sets 1: that source is who it
+   * expects, and dropping its first packets would cut the start of what the agent says.
+   */
+  readonly matchedProbationPackets?: number;
 }
 
 /** How far ahead of the latched stream a rebinding source's first packet may be (lost packets between). */
@@ -52,6 +58,7 @@ const NONE = -1;
 export class RtpLatch {
   readonly #policy: LatchPolicy;
   readonly #needed: number;
+  readonly #neededMatched: number;
   #signaling: string | undefined;
   #sdp: string | undefined;
   #sdpMatchable = false;
@@ -75,6 +82,7 @@ export class RtpLatch {
   constructor(options: RtpLatchOptions = {}) {
     this.#policy = options.policy ?? 'sdp-or-nat';
     this.#needed = Math.max(2, Math.floor(options.probationPackets ?? 3));
+    this.#neededMatched = Math.max(1, Math.floor(options.matchedProbationPackets ?? this.#needed));
   }
 
   get latched(): boolean {
@@ -162,6 +170,13 @@ export class RtpLatch {
     return address === this.#signaling || (this.#sdpMatchable && address === this.#sdp);
   }
 
+  /** The address is the one signaling or SDP named (not merely "anyone", as when nothing is known). */
+  #matches(address: string): boolean {
+    if (this.#policy === 'first-source') return false;
+    if (this.#policy === 'sdp-only') return this.#sdp !== undefined && address === this.#sdp;
+    return address === this.#signaling || (this.#sdpMatchable && address === this.#sdp);
+  }
+
   #mayLatchOther(): boolean {
     return this.#policy === 'sdp-or-nat' && this.#foreignAllowed && !this.#preferredSeen;
   }
@@ -200,7 +215,8 @@ export class RtpLatch {
       this.#cSsrc[i] = ssrc;
     }
     this.#cSeq[i] = seq;
-    if ((this.#cCount[i] ?? 0) < this.#needed || !eligible) return LatchVerdict.Probation;
+    const needed = preferred && this.#matches(address) ? this.#neededMatched : this.#needed;
+    if ((this.#cCount[i] ?? 0) < needed || !eligible) return LatchVerdict.Probation;
     this.#address = address;
     this.#port = port;
     this.#ssrc = ssrc;

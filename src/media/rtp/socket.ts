@@ -80,6 +80,8 @@ export interface RtpSocketOptions {
   readonly signalingAddress?: string;
   /** Consecutive packets of one SSRC from one source before it latches. Default 3 (at least 2). */
   readonly probationPackets?: number;
+  /** The same for a source on the signaling/SDP address (default `probationPackets`); see RtpLatchOptions. */
+  readonly matchedProbationPackets?: number;
   /**
    * With a preferred address known, how long after the first packet from elsewhere (counted from the first
    * setRemote) another source may latch if no preferred packet came at all. Default 1000 ms: a caller starts
@@ -140,6 +142,9 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
     this.#latch = new RtpLatch({
       policy: options.latchPolicy ?? 'sdp-or-nat',
       ...(options.probationPackets === undefined ? {} : { probationPackets: options.probationPackets }),
+      ...(options.matchedProbationPackets === undefined
+        ? {}
+        : { matchedProbationPackets: options.matchedProbationPackets }),
     });
     this.#latch.setSignalingAddress(options.signalingAddress);
     this.#foreignDelayMs = options.foreignLatchDelayMs ?? 1000;

@@ -40,6 +40,16 @@ describe('RtpLatch probation (RFC 3550 §A.1)', () => {
     expect(run(natCall({ probationPackets: 5 }), CALLER, 1, 1, 0, 5).at(-1)).toBe(Latched);
   });
 
+  it('matchedProbationPackets: 1 latches the expected address at once, still proves everyone else', () => {
+    const l = natCall({ matchedProbationPackets: 1 });
+    expect(run(l, ATTACKER, 7000, 9, 0, 5)).toEqual([Foreign, Foreign, Foreign, Foreign, Foreign]);
+    expect(run(l, CALLER, 4000, 1, 0, 2)).toEqual([Latched, Accept]);
+    // With nothing to match (no signaling address, private SDP), the first source still needs probation.
+    const blind = new RtpLatch({ matchedProbationPackets: 1 });
+    blind.setSdp('10.0.0.7', false, true);
+    expect(run(blind, ATTACKER, 7000, 9, 0, 3)).toEqual([Probation, Probation, Latched]);
+  });
+
   it('a gap, a reorder or a new SSRC restarts the probation', () => {
     const l = natCall();
     expect(l.check(CALLER, 1, 7, 10)).toBe(Probation);
