@@ -81,7 +81,7 @@ describe('RTP: an attacker spraying the call port before the caller cannot take 
             packet.writeUInt32BE(seq * 160, 4);
             packet.writeUInt32BE(0xbad0bad0, 8);
             tone.copy(packet, 12);
-            attacker.send(packet, port!, '127.0.0.1');
+            attacker.send(packet, port, '127.0.0.1');
             attackerSent++;
             await new Promise((r) => setTimeout(r, 20));
           }
