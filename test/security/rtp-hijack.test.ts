@@ -4,8 +4,8 @@
  * 127.0.0.9 learns the call's RTP port (the test hands it over, stronger than guessing the now random port)
  * and sprays well-formed RTP — one SSRC, consecutive sequence numbers, so it would pass probation — from
  * before the caller's first packet until the end of the call. The victim (sipp signalling + a plain RTP
- * socket on 127.0.0.2, the INVITE's source) must still be latched and hear its speech echoed, and the
- * attacker must receive nothing. Ports: sipp 47300–47309; victim RTP 48300; attacker any.
+ * socket on 127.0.0.12, the INVITE's source) must still be latched and hear its speech echoed, and the
+ * attacker must receive nothing. Ports: sipp 127.0.0.12:47340; victim RTP 48340; attacker any.
  */
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
@@ -16,7 +16,7 @@ import { describeSipp, runSipp } from '../support/sipp.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { VictimRtp, muLawEncode, speechFrames } from '../support/victim-rtp.js';
 
-const VICTIM_IP = '127.0.0.2';
+const VICTIM_IP = '127.0.0.12';
 const ATTACKER_IP = '127.0.0.9';
 const VICTIM_SCENARIO = fileURLToPath(new URL('./sip-victim-call.xml', import.meta.url));
 const SPEECH = readPcm16Wav(
@@ -47,7 +47,7 @@ describe('RTP: an attacker spraying the call port before the caller cannot take 
     'the caller is latched and hears its echo; the attacker receives nothing',
     { timeout: 60_000 },
     async () => {
-      const victimRtp = await VictimRtp.bind(VICTIM_IP, 48300);
+      const victimRtp = await VictimRtp.bind(VICTIM_IP, 48340);
       const attacker = dgram.createSocket('udp4');
       await new Promise<void>((r) => attacker.bind(0, ATTACKER_IP, () => r()));
       let attackerReceived = 0;
@@ -59,10 +59,10 @@ describe('RTP: an attacker spraying the call port before the caller cannot take 
           scenario: VICTIM_SCENARIO,
           target: `127.0.0.1:${srv.sipPort}`,
           localIp: VICTIM_IP,
-          localPort: 47300,
+          localPort: 47340,
           service: '100',
           durationMs: 9000,
-          vars: { rtp_port: '48300' },
+          vars: { rtp_port: '48340' },
           timeoutMs: 30_000,
         });
         let port: number | undefined;

@@ -7,7 +7,8 @@
  * probation of RFC 3550 §A.1 (MIN_SEQUENTIAL), applied per source. Sources are ranked:
  *
  * - preferred: the SIP signaling source address (the INVITE came from it; RFC 3261 §18.2.1 `received`), and
- *   the SDP connection address when it can be a packet source (not private/NAT, see isPrivateAddress);
+ *   the SDP connection address (a private one too, when packets do come from exactly it; a private SDP
+ *   address alone does not make other sources wait, see isPrivateAddress);
  * - others: latchable only when no preferred address is known at all (a NAT'd peer we cannot match), or,
  *   under 'sdp-or-nat', as a fallback once `allowForeign()` was called (the socket calls it after a grace
  *   period without any preferred packet: a carrier whose media comes from yet another address), and then
@@ -167,14 +168,18 @@ export class RtpLatch {
     if (this.#policy === 'first-source') return true;
     if (this.#policy === 'sdp-only') return this.#sdp === undefined || address === this.#sdp;
     if (!this.#hasPreference()) return true; // nothing to match: every source is equal (NAT, unknown SDP)
-    return address === this.#signaling || (this.#sdpMatchable && address === this.#sdp);
+    return this.#matches(address);
   }
 
   /** The address is the one signaling or SDP named (not merely "anyone", as when nothing is known). */
   #matches(address: string): boolean {
     if (this.#policy === 'first-source') return false;
     if (this.#policy === 'sdp-only') return this.#sdp !== undefined && address === this.#sdp;
-    return address === this.#signaling || (this.#sdpMatchable && address === this.#sdp);
+    // A packet from exactly the SDP address is who the SDP named even when that address is private: a
+    // caller on the same network, or a media server behind the signaling proxy (Kamailio record-routes
+    // the INVITE from its own address; the RTP comes from the caller's). A private SDP address only
+    // cannot tell us, by itself, which *other* source to expect (#hasPreference).
+    return address === this.#signaling || (this.#sdp !== undefined && address === this.#sdp);
   }
 
   #mayLatchOther(): boolean {

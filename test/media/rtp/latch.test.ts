@@ -105,6 +105,17 @@ describe('RtpLatch source preference', () => {
     expect(run(l, '198.51.100.7', 2, 2, 0, 3).at(-1)).toBe(Latched);
   });
 
+  it('behind a signaling proxy, a packet from exactly the (private) SDP address is preferred too', () => {
+    // Kamailio relays the INVITE from 127.0.0.30; the caller's RTP comes from its SDP address 127.0.0.31.
+    const l = new RtpLatch();
+    l.setSignalingAddress('127.0.0.30');
+    l.setSdp('127.0.0.31', false, true);
+    expect(run(l, ATTACKER, 7000, 9, 0, 4)).toEqual([Foreign, Foreign, Foreign, Foreign]);
+    expect(run(l, '127.0.0.31', 45320, 5, 0, 3)).toEqual([Probation, Probation, Latched]);
+    expect(l.preferredSeen).toBe(true);
+    expect(run(l, ATTACKER, 7000, 9, 4, 3)).toEqual([Foreign, Foreign, Foreign]);
+  });
+
   it('with no preferred address known (private SDP, no signaling address) the first proven source latches', () => {
     const l = new RtpLatch();
     l.setSdp('192.168.1.20', false, true);
