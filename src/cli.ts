@@ -30,7 +30,12 @@ program
     }
     const logger = createLogger({ level: config.LOG_LEVEL });
     const metrics = createMetricsRegistry({ defaultMetrics: true });
-    const server = await startServer({ config, logger, metrics });
+    const server = await startServer({
+      config,
+      logger,
+      metrics,
+      ...(config.REDIS_KEY_PREFIX === undefined ? {} : { redisKeyPrefix: config.REDIS_KEY_PREFIX }),
+    });
     installProcessGuard({
       logger,
       events: process,

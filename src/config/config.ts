@@ -41,6 +41,8 @@ const envShape = z.object({
   DRACHTIO_PORT: port.default(9022),
   DRACHTIO_SECRET: nonEmpty.optional(),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  /** Redis key (and channel) prefix shared by the instances of one deployment; default `switchboard:`. */
+  REDIS_KEY_PREFIX: nonEmpty.optional(),
   DATA_DIR: nonEmpty.default('./data'),
   DIALPLANS_DIR: nonEmpty.default('./dialplans'),
   RECORDINGS_DIR: nonEmpty.default('./recordings'),
