@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { loadConfig } from './config/config.js';
 import { ConfigError } from './errors.js';
 import { registerCallCommand } from './cli-commands/call.js';
 import { registerKeyCommands } from './cli-commands/keys.js';
 import { registerReplayCommand } from './cli-commands/replay.js';
+import { runServeCluster, watchSupervisor, type ServeFlags } from './cli-commands/serve-cluster.js';
 import { registerTenantCommands } from './cli-commands/tenants.js';
 import { startServer } from './main.js';
 import { createLogger } from './observability/logger.js';
@@ -17,7 +18,10 @@ program.name('switchboard').description('SIP voice-agent server');
 program
   .command('serve')
   .description('answer SIP calls and connect them to realtime AI agents')
-  .action(async () => {
+  .option('--instances <n>', 'run N instances on this host (one per core; SIP/HTTP port + i, RTP slice i)')
+  .option('--dispatcher-set <id>', 'Kamailio dispatcher set id of the printed dispatcher.list lines', '1')
+  .addOption(new Option('--supervised', 'a child of serve --instances').hideHelp())
+  .action(async (flags: ServeFlags) => {
     let config;
     try {
       config = loadConfig(process.env);
@@ -28,6 +32,9 @@ program
       }
       throw err;
     }
+    if (flags.instances !== undefined)
+      return runServeCluster(config, { ...flags, instances: flags.instances });
+    if (flags.supervised === true) watchSupervisor();
     const logger = createLogger({ level: config.LOG_LEVEL });
     const metrics = createMetricsRegistry({ defaultMetrics: true });
     const server = await startServer({

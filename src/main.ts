@@ -126,7 +126,9 @@ function profileFor(plans: readonly LoadedDialplan[], tenant: string, to: string
  * started in order; if one fails, the ones already started are closed again.
  */
 export async function startServer(deps: ServerDeps): Promise<Server> {
-  const { config, logger, metrics } = deps;
+  const { config, metrics } = deps;
+  const logger =
+    config.INSTANCE_ID === undefined ? deps.logger : deps.logger.child({ instance: config.INSTANCE_ID });
   const services: Service[] = [];
   const closeAll = async (): Promise<void> => {
     for (const s of services.reverse()) {
@@ -239,7 +241,7 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
       },
     };
     // Unique per server, even for several servers in one process (tests).
-    const instanceId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    const instanceId = `${config.INSTANCE_ID ?? hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     // SDP advertises SIP_MEDIA_HOST (else SIP_PUBLIC_HOST); RTP leaves from that address when it is ours.
     const mediaHost = config.SIP_MEDIA_HOST ?? config.SIP_PUBLIC_HOST;
     const legs = new RtpLegFactory({

@@ -51,6 +51,8 @@ const envShape = z.object({
     .string()
     .refine((s) => Buffer.from(s, 'base64').length === 32, 'must be 32 bytes, base64-encoded')
     .optional(),
+  /** This instance's name in logs and the cluster's call registry (default: the host name). */
+  INSTANCE_ID: nonEmpty.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** SIP front door (issue 11): inbound TCP connections per source address and in total. */
   SIP_TCP_MAX_PER_SOURCE: z.coerce.number().int().positive().default(32),
