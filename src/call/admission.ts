@@ -2,6 +2,7 @@
  * INVITE admission (issue 11): decided after routing and before an RTP port is allocated, so a flood costs
  * neither ports nor provider minutes. In order:
  *  1. scanners (User-Agent)                               → 404, like an unknown extension
+ *     draining (issue 12: the instance is shutting down)  → 503 + Retry-After, try another instance
  *  2. per-source INVITE rate (token bucket)              → 503 + Retry-After (RFC 3261 §21.5.4, §20.33)
  *  3. unrouted INVITEs                                    → 404, the same answer for every unknown extension
  *     (a source outside `allow_from` is not told that the number exists: no 403)
@@ -19,7 +20,7 @@ import { isScanner } from './scanners.js';
 /** What admission reads of an INVITE. */
 export type AdmissionCandidate = Pick<IncomingCall, 'source' | 'header'>;
 
-export type RefusalReason = 'rate' | 'unrouted' | 'scanner' | 'max-calls' | 'tenant-calls';
+export type RefusalReason = 'rate' | 'unrouted' | 'scanner' | 'max-calls' | 'tenant-calls' | 'draining';
 
 export interface Refusal {
   readonly status: number;
@@ -44,6 +45,8 @@ export interface CallAdmissionOptions {
   readonly clock?: () => number;
   /** Seconds a refused caller is asked to wait when a cap is reached (default 5). */
   readonly retryAfterS?: number;
+  /** True while the instance drains (issue 12): every new call is refused with 503. */
+  readonly draining?: () => boolean;
 }
 
 const NOT_FOUND = { status: 404, reason: 'Not Found' } as const;
@@ -90,6 +93,14 @@ export class CallAdmission {
     // A scanner gets the unknown-extension answer before anything else, so even the rate limit's 503 does
     // not set some extensions apart from others in its results.
     if (isScanner(call.header('User-Agent'))) return { ...NOT_FOUND, cause: 'scanner' };
+    if (this.options.draining?.() === true) {
+      return {
+        status: 503,
+        reason: 'Service Unavailable',
+        cause: 'draining',
+        headers: { 'Retry-After': this.retryAfter },
+      };
+    }
     const taken = this.rate.take(call.source.address);
     if (!taken.ok) {
       return {

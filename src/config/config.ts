@@ -66,6 +66,8 @@ const envShape = z.object({
   SIP_INVITE_BURST: z.coerce.number().int().positive().default(20),
   /** Concurrent calls in this process, INVITEs awaiting their ACK included; beyond it: 503 + Retry-After. */
   SIP_MAX_CALLS: z.coerce.number().int().positive().default(1000),
+  /** Graceful drain (SIGTERM, POST /v1/admin/drain): the longest calls in progress may take to end by themselves. */
+  DRAIN_TIMEOUT_S: z.coerce.number().int().min(0).default(3600),
   /** `unrouted`: scanners and INVITEs no dialplan routes get no answer at all. */
   SIP_SILENT_DROP: z.enum(['off', 'unrouted']).default('off'),
   /** RFC 4028 session timers (embedded backend): our Min-SE (a smaller Session-Expires gets 422) and the interval we ask for. */
