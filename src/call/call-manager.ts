@@ -125,6 +125,7 @@ export class CallManager implements CallControl {
       ? this.#d.recorder?.open({
           callId: id,
           tenant: p.tenant,
+          direction: p.direction,
           from: p.from,
           to: p.to,
           codec: codec.name,

@@ -13,6 +13,7 @@ import type { Dialog, Signaling } from '../sip/signaling.js';
 import type { TenantStore } from '../tenants/store.js';
 import type { CallAdmission } from './admission.js';
 import type { CallMetrics } from './call-metrics.js';
+import type { InboundAuthenticator } from './inbound-auth.js';
 import type { MediaLeg } from './media-leg.js';
 import type { CallSession, CallTimeline } from './session.js';
 import type { TransferOutcome, TransferTarget } from './tools/dispatcher.js';
@@ -45,6 +46,8 @@ export interface CallRecorderFactory {
   open(info: {
     callId: string;
     tenant: string;
+    /** Who placed the call: the caller (inbound) or this server (outbound, `POST /v1/calls`). */
+    direction: 'inbound' | 'outbound';
     from: string;
     to: string;
     codec: string;
@@ -79,6 +82,8 @@ export interface CallManagerDeps {
   readonly agentReadyWaitMs?: number;
   /** Front-door admission (rate, caps), asked after routing and before an RTP port is taken (issue 11). */
   readonly admission?: CallAdmission;
+  /** Digest authentication for dialplans with `auth`; absent, such dialplans refuse every call (fail closed). */
+  readonly inboundAuth?: InboundAuthenticator;
 }
 
 export interface LiveCall {
