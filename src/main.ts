@@ -218,7 +218,7 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
         const rec = new CallRecorder({
           // RECORDINGS_DIR/<tenant>/<callId>/: a tenant's replays may read only its own folder.
           dir: tenantRecordingsDir(config.RECORDINGS_DIR, info.tenant),
-          meta: { ...info, direction: 'inbound', profile: profileFor(dialplans.all(), info.tenant, info.to) },
+          meta: { ...info, profile: profileFor(dialplans.all(), info.tenant, info.to) },
           sampleRateHz: info.media.codec.sampleRateHz,
           frameSamples,
           decodeCaller: (p, out) => callerCodec.decode(p, out),
