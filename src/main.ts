@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { hkdfSync, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Registry } from 'prom-client';
@@ -19,6 +19,7 @@ import { rtpBindAddress } from './call/media-address.js';
 import { RtpLegFactory } from './call/rtp-leg.js';
 import { silentDropGate } from './call/scanners.js';
 import { CallAdmission, tenantCallLimit } from './call/admission.js';
+import { InboundAuthenticator } from './call/inbound-auth.js';
 import type { Config } from './config/config.js';
 import { SwitchboardError } from './errors.js';
 import { registerAuthMetrics } from './http/auth-metrics.js';
@@ -40,6 +41,7 @@ import { DrachtioSignaling } from './sip/drachtio/index.js';
 import { EmbeddedSignaling } from './sip/embedded/index.js';
 import type { Signaling } from './sip/signaling.js';
 import { createTenantStore } from './tenants/index.js';
+import { SIP_INBOUND_CREDENTIAL, SIP_INBOUND_INFO, sipInboundSchema } from './tenants/sip-inbound.js';
 import type { TenantStore } from './tenants/store.js';
 
 /** Something main.ts started and must stop on shutdown, in reverse order of starting. */
@@ -101,13 +103,16 @@ function providerCatalog(registry: ProviderRegistry): ProviderCatalog {
       },
     ],
     validateCredential(slug, raw) {
-      if (slug !== 'sip-trunk') return { ...registry.validateCredential(slug, raw) };
-      const r = trunkSchema.safeParse(raw);
+      const schema =
+        slug === 'sip-trunk' ? trunkSchema : slug === SIP_INBOUND_CREDENTIAL ? sipInboundSchema : undefined;
+      if (schema === undefined) return { ...registry.validateCredential(slug, raw) };
+      const r = schema.safeParse(raw);
       if (r.success) return r.data;
       const field = r.error.issues[0]?.path[0];
       throw new SwitchboardError(
         'AGENT_CREDENTIAL_INVALID',
-        `sip-trunk credential has an invalid "${String(field)}"`,
+      SIP_INBOUND_INFO,
+        `${slug} credential has an invalid "${String(field)}"`,
       );
     },
   };
@@ -280,8 +285,23 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
       bridge: createBridgeTransfer({ signaling, media: legs, publicHost: mediaHost, logger }),
       // Used for the SDP c=/o= lines of calls (inbound answers and outbound offers).
       publicHost: mediaHost,
+    // Digest nonces (dialplan `auth`) are HMAC-signed: with MASTER_KEY every instance derives the same key and
+    // accepts the others' nonces; without it (one instance) a random key per process does.
+    const nonceSecret =
+      config.MASTER_KEY === undefined
+        ? randomBytes(32)
+        : Buffer.from(
+            hkdfSync(
+              'sha256',
+              Buffer.from(config.MASTER_KEY, 'base64'),
+              '',
+              'switchboard sip digest nonce',
+              32,
+            ),
+          );
       logger,
       metrics: callMetrics,
+      inboundAuth: new InboundAuthenticator({ secret: nonceSecret, store }),
       instanceId,
       playPrompt: (media, path) => prompts.play(media, path),
       defaultUnavailablePrompt: DEFAULT_UNAVAILABLE_PROMPT,

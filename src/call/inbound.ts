@@ -3,7 +3,8 @@
  *
  * When the 200 is sent (issue 10): the caller should hear the agent from the first moment the call is
  * answered, and a CANCEL sent at any point before the answer must win. So:
- *  1. route, reserve the RTP port and negotiate the offer (rejections go out at once: 404/403/488/503);
+ *  1. route, admit, authenticate (dialplan `auth`: 401/403), reserve the RTP port and negotiate the offer
+ *     (rejections go out at once: 404/403/488/503);
  *  2. send 180 Ringing at once, and start the agent (provider connect) while it rings;
  *  3. answer 200 when the agent is ready, or after `agentReadyWaitMs` (3 s) anyway: the session then
  *     greets once the agent is ready, and plays the fallback prompt if it never is.
@@ -15,11 +16,12 @@
 import { randomUUID } from 'node:crypto';
 import type { AgentProfile } from '../routing/dialplan.js';
 import type { Logger } from '../observability/logger.js';
-import { route } from '../routing/router.js';
+import { route, type RouteResult } from '../routing/router.js';
 import { createOffer, negotiateAnswer, parseAnswer, type NegotiatedMedia } from '../sip/sdp.js';
 import type { Dialog, IncomingCall } from '../sip/signaling.js';
 import { WireTapBuffer, type PreparedAgent } from './agent-launch.js';
 import type { CallManagerDeps, EstablishedCall } from './call-ports.js';
+import type { AuthRefusal } from './inbound-auth.js';
 
 /** Default bound on how long the 200 OK waits for the agent. */
 export const AGENT_READY_WAIT_MS = 3000;
@@ -42,6 +44,23 @@ export interface InboundHooks {
     readonly wire: WireTapBuffer;
   }) => PreparedAgent;
   readonly answered: (call: AnsweredCall) => void;
+}
+
+/** The dialplan's `auth` (issue 11): after routing and admission, before any port or agent is taken. */
+async function authenticate(
+  deps: CallManagerDeps,
+  call: IncomingCall,
+  routed: Extract<RouteResult, { ok: true }>,
+  log: Logger,
+): Promise<AuthRefusal | undefined> {
+  // The same synchronous turn as route(): the plan found by file is the one that routed the call.
+  const policy = deps.dialplans().find((d) => d.file === routed.file)?.dialplan.auth;
+  if (policy === undefined) return undefined;
+  if (deps.inboundAuth === undefined) {
+    log.error('dialplan requires auth but no authenticator is configured; refusing');
+    return { status: 403, reason: 'Forbidden', cause: 'auth-failed' };
+  }
+  return deps.inboundAuth.check(call, routed.tenant, policy, log);
 }
 
 /** Waits for `ready` at most `ms`, returning early on CANCEL; never rejects. */
@@ -83,6 +102,11 @@ export async function handleInvite(
     return reject(routed.status, routed.reason);
   }
   const { tenant, profile } = routed;
+  const denied = await authenticate(deps, call, routed, log);
+  if (denied !== undefined) {
+    log.info({ cause: denied.cause, status: denied.status, to: calledUser }, 'call refused by digest auth');
+    return reject(denied.status, denied.reason, { ...denied.headers });
+  }
   const pending = await deps.media
     .allocate({ signalingAddress: call.source.address })
     .catch((err: unknown) => {

@@ -117,11 +117,33 @@ const outboundSchema = z
   })
   .strict();
 
+/**
+ * Inbound SIP digest authentication (issue 11), checked after `allow_from`: an INVITE without a valid
+ * answer to our challenge gets 401, a wrong password 403, and neither takes an RTP port or an agent. The
+ * username and password are the tenant's `sip-inbound` credential (admin-written, never returned).
+ */
+const inboundAuthSchema = z
+  .object({
+    credential: z.literal('sip-inbound').default('sip-inbound'),
+    /** The challenge's realm (default: the tenant name); the caller's HA1 is computed over it. */
+    realm: z
+      .string()
+      .regex(
+        /^[\x20\x21\x23-\x5b\x5d-\x7e]{1,128}$/,
+        'printable ASCII without " or \\, at most 128 characters',
+      )
+      .optional(),
+    /** How long a nonce answers a challenge; an older one gets 401 `stale=true`. */
+    nonce_ttl_s: z.number().int().min(1).max(3600).default(30),
+  })
+  .strict();
+
 export const dialplanSchema = z
   .object({
     tenant: tenantNameSchema,
     numbers: z.array(numberPattern).min(1),
     allow_from: z.array(z.string()).optional(),
+    auth: inboundAuthSchema.optional(),
     outbound: outboundSchema.default({ allow: [], max_concurrent_calls: 10, calls_per_minute: 30 }),
     /** Inbound calls this tenant may hold at once (INVITEs awaiting ACK included); beyond it 486 (issue 11). */
     limits: z
@@ -135,3 +157,4 @@ export const dialplanSchema = z
 export type Dialplan = z.output<typeof dialplanSchema>;
 export type AgentProfile = z.output<typeof agentProfileSchema>;
 export type OutboundPolicy = z.output<typeof outboundSchema>;
+export type InboundAuthPolicy = z.output<typeof inboundAuthSchema>;

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { SIP_INBOUND_CREDENTIAL } from '../../tenants/sip-inbound.js';
 import type { TenantStore } from '../../tenants/store.js';
 import { tenantNameSchema } from '../../routing/dialplan.js';
 import { assertAdmin, assertTenantAccess, newApiKey, type Authenticator, type Principal } from '../auth.js';
@@ -18,8 +19,11 @@ export function maskSecret(value: unknown): string {
   return s.length <= 4 ? '****' : `****${s.slice(-4)}`;
 }
 
-/** The operator's outbound trunk: admin-written only, tenants read it masked (issue 11, toll fraud). */
-const ADMIN_ONLY_CREDENTIALS: ReadonlySet<string> = new Set(['sip-trunk']);
+/**
+ * The operator's outbound trunk and the inbound digest credentials: admin-written only, tenants read them
+ * masked (issue 11: toll fraud; a tenant key must not open its own numbers to the internet).
+ */
+const ADMIN_ONLY_CREDENTIALS: ReadonlySet<string> = new Set(['sip-trunk', SIP_INBOUND_CREDENTIAL]);
 
 function assertMayWrite(principal: Principal, provider: string): void {
   if (principal.kind === 'tenant' && ADMIN_ONLY_CREDENTIALS.has(provider))

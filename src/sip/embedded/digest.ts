@@ -2,8 +2,8 @@
  * HTTP Digest for SIP (RFC 3261 §22, RFC 2617, RFC 7616): MD5, SHA-256 and their -sess variants, qop=auth
  * (or no qop, RFC 2069 style). The password only ever flows into the hash; never log it.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { splitList } from './syntax.js';
+import { randomBytes } from 'node:crypto';
+import { digestResponse as responseFor, parseDigestParams, quoteDigestValue } from '../digest-hash.js';
 
 export interface DigestChallenge {
   readonly realm: string;
@@ -29,16 +29,8 @@ const SUPPORTED = new Set(['MD5', 'MD5-SESS', 'SHA-256', 'SHA-256-SESS']);
 
 /** Parse a `WWW-Authenticate`/`Proxy-Authenticate` value; undefined when it is not a usable Digest challenge. */
 export function parseChallenge(value: string): DigestChallenge | undefined {
-  const m = /^\s*Digest\s+(.*)$/is.exec(value);
-  if (m === null) return undefined;
-  const fields = new Map<string, string>();
-  for (const part of splitList(m[1] as string)) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    let v = part.slice(eq + 1).trim();
-    if (v.startsWith('"') && v.endsWith('"') && v.length >= 2) v = v.slice(1, -1).replace(/\\(.)/g, '$1');
-    fields.set(part.slice(0, eq).trim().toLowerCase(), v);
-  }
+  const fields = parseDigestParams(value);
+  if (fields === undefined) return undefined;
   const realm = fields.get('realm');
   const nonce = fields.get('nonce');
   if (realm === undefined || nonce === undefined) return undefined;
@@ -63,12 +55,6 @@ export function pickChallenge(values: readonly string[]): DigestChallenge | unde
   return parsed.find((c) => c.algorithm.startsWith('SHA-256')) ?? parsed[0];
 }
 
-function hash(algorithm: string, data: string): string {
-  return createHash(algorithm.startsWith('SHA-256') ? 'sha256' : 'md5')
-    .update(data, 'utf8')
-    .digest('hex');
-}
-
 /** The `response` value (RFC 7616 §3.4.1). */
 export function digestResponse(
   input: DigestInput,
@@ -76,14 +62,13 @@ export function digestResponse(
   nc: string,
   qop: string | undefined,
 ): string {
-  const { challenge, username, password, method, uri } = input;
-  const alg = challenge.algorithm;
-  let ha1 = hash(alg, `${username}:${challenge.realm}:${password}`);
-  if (alg.endsWith('-SESS')) ha1 = hash(alg, `${ha1}:${challenge.nonce}:${cnonce}`);
-  const ha2 = hash(alg, `${method}:${uri}`);
-  return qop === undefined
-    ? hash(alg, `${ha1}:${challenge.nonce}:${ha2}`)
-    : hash(alg, `${ha1}:${challenge.nonce}:${nc}:${cnonce}:${qop}:${ha2}`);
+  const { challenge } = input;
+  return responseFor(
+    { ...input, algorithm: challenge.algorithm, realm: challenge.realm, nonce: challenge.nonce },
+    cnonce,
+    nc,
+    qop,
+  );
 }
 
 /** A complete `Authorization`/`Proxy-Authorization` header value. */
@@ -94,18 +79,14 @@ export function authorizationHeader(input: DigestInput): string {
   const nc = (input.nc ?? 1).toString(16).padStart(8, '0');
   const response = digestResponse(input, cnonce, nc, qop);
   const parts = [
-    `username="${quote(input.username)}"`,
-    `realm="${quote(challenge.realm)}"`,
-    `nonce="${quote(challenge.nonce)}"`,
-    `uri="${quote(input.uri)}"`,
+    `username=${quoteDigestValue(input.username)}`,
+    `realm=${quoteDigestValue(challenge.realm)}`,
+    `nonce=${quoteDigestValue(challenge.nonce)}`,
+    `uri=${quoteDigestValue(input.uri)}`,
     `response="${response}"`,
     `algorithm=${challenge.algorithm}`,
   ];
   if (qop !== undefined) parts.push(`qop=${qop}`, `nc=${nc}`, `cnonce="${cnonce}"`);
-  if (challenge.opaque !== undefined) parts.push(`opaque="${quote(challenge.opaque)}"`);
+  if (challenge.opaque !== undefined) parts.push(`opaque=${quoteDigestValue(challenge.opaque)}`);
   return `Digest ${parts.join(', ')}`;
-}
-
-function quote(value: string): string {
-  return value.replace(/["\\]/g, '\\$&');
 }
