@@ -18,6 +18,12 @@ export interface KamailioOptions {
   readonly port: number;
   /** How long to wait for the first SIP worker (default 15 s). */
   readonly readyTimeoutMs?: number;
+  /** `-A NAME=value` preprocessor defines (a shipped config's site settings, e.g. deploy/kamailio/). */
+  readonly defines?: Readonly<Record<string, string>>;
+  /** The config's `listen=` comes from `defines`: no `-l` on the command line. */
+  readonly listenFromConfig?: boolean;
+  /** The log line that says the first worker runs (default /PEER ready/). */
+  readonly readyPattern?: RegExp;
 }
 
 /** One "PEER request …" line: a request the proxy received. */
@@ -51,8 +57,8 @@ export class Kamailio {
       args: [
         '-f',
         options.config,
-        '-l',
-        `udp:${options.listenIp}:${options.port}`,
+        ...(options.listenFromConfig === true ? [] : ['-l', `udp:${options.listenIp}:${options.port}`]),
+        ...Object.entries(options.defines ?? {}).flatMap(([name, value]) => ['-A', `${name}=${value}`]),
         '-DD',
         '-E',
         '-Y',
@@ -71,7 +77,7 @@ export class Kamailio {
     });
     const kamailio = new Kamailio(process, dir, `${options.listenIp}:${options.port}`);
     try {
-      await process.waitFor(/PEER ready/, options.readyTimeoutMs ?? 15_000);
+      await process.waitFor(options.readyPattern ?? /PEER ready/, options.readyTimeoutMs ?? 15_000);
     } catch (err) {
       await kamailio.stop();
       throw err;
@@ -98,6 +104,16 @@ export class Kamailio {
   /** Waits for a log line matching `pattern` (e.g. the proxy relaying the server's BYE). */
   async waitForLog(pattern: RegExp, timeoutMs: number): Promise<string> {
     return (await this.#process.waitFor(pattern, timeoutMs))[0];
+  }
+
+  /** Position in the log; pass it to `waitForLogAfter` to match only lines printed afterwards. */
+  logMark(): number {
+    return this.#process.mark();
+  }
+
+  /** Like `waitForLog`, for a line printed after `mark` (see `logMark`). */
+  async waitForLogAfter(pattern: RegExp, mark: number, timeoutMs: number): Promise<string> {
+    return (await this.#process.waitFor(pattern, timeoutMs, mark))[0];
   }
 
   async stop(): Promise<void> {
