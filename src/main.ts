@@ -33,7 +33,7 @@ import { createCodec } from './media/codecs/index.js';
 import { PortPool } from './media/rtp/port-pool.js';
 import { Ticker } from './media/ticker.js';
 import type { Logger } from './observability/logger.js';
-import { counter } from './observability/metrics.js';
+import { counter, labelInstance } from './observability/metrics.js';
 import { registerClockMetrics } from './observability/ticker-metrics.js';
 import { DialplanStore, type LoadedDialplan } from './routing/dialplan-store.js';
 import { route } from './routing/router.js';
@@ -47,7 +47,15 @@ import type { TenantStore } from './tenants/store.js';
 /** Something main.ts started and must stop on shutdown, in reverse order of starting. */
 export interface Service {
   readonly name: string;
-  close(): Promise<void>;
+  close(options?: CloseOptions): Promise<void>;
+}
+
+export interface CloseOptions {
+  /**
+   * Test hook for instance death (issue 12): leave the cluster without cleanup — heartbeat and call entries
+   * stay in Redis until their TTL, as a killed process leaves them — then stop the rest as usual.
+   */
+  readonly abrupt?: boolean;
 }
 
 export interface Server {
@@ -60,7 +68,7 @@ export interface Server {
   readonly httpPort: number;
   /** The RTP port pool, read-only (leak checks: `inUse` is 0 once every call has ended). */
   readonly rtpPorts: { readonly inUse: number };
-  close(): Promise<void>;
+  close(options?: CloseOptions): Promise<void>;
 }
 
 export interface ServerDeps {
@@ -135,10 +143,10 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
   const logger =
     config.INSTANCE_ID === undefined ? deps.logger : deps.logger.child({ instance: config.INSTANCE_ID });
   const services: Service[] = [];
-  const closeAll = async (): Promise<void> => {
+  const closeAll = async (options?: CloseOptions): Promise<void> => {
     for (const s of services.reverse()) {
       try {
-        await s.close();
+        await s.close(options);
       } catch (err) {
         logger.error({ err, service: s.name }, 'error while stopping service');
       }
@@ -247,6 +255,8 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
     };
     // Unique per server, even for several servers in one process (tests).
     const instanceId = `${config.INSTANCE_ID ?? hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    // Issue 12: every metric series names its instance.
+    labelInstance(metrics, instanceId);
     // SDP advertises SIP_MEDIA_HOST (else SIP_PUBLIC_HOST); RTP leaves from that address when it is ours.
     const mediaHost = config.SIP_MEDIA_HOST ?? config.SIP_PUBLIC_HOST;
     const legs = new RtpLegFactory({
@@ -320,8 +330,16 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
         instanceId,
         local: calls,
         logger,
+        metrics,
+        heartbeatMs: config.CLUSTER_HEARTBEAT_MS,
+        instanceTtlMs: config.CLUSTER_INSTANCE_TTL_MS,
+        lostRetentionMs: config.CLUSTER_LOST_RETENTION_MS,
+        relayTimeoutMs: config.CLUSTER_RELAY_TIMEOUT_MS,
       });
-      services.push({ name: 'cluster', close: () => cluster.close() });
+      services.push({
+        name: 'cluster',
+        close: async (options) => (options?.abrupt === true ? cluster.crash() : cluster.close()),
+      });
       callControl = cluster.calls;
     }
     // Issue 11: every API dial passes the outbound policy (to/from grammar, admin-only URIs, outbound.allow,

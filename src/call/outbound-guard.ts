@@ -4,7 +4,7 @@
  * tenants only to numbers their dialplan's `outbound.allow` permits, and per-tenant rate and concurrency
  * limits counted over every instance's live calls.
  */
-import type { CallControl, CallSummary, DialRequest } from '../http/ports.js';
+import { CALL_STATE_LOST, type CallControl, type CallSummary, type DialRequest } from '../http/ports.js';
 import type { Logger } from '../observability/logger.js';
 import type { LoadedDialplan } from '../routing/dialplan-store.js';
 import { OutboundLimiter } from '../routing/outbound-limits.js';
@@ -60,7 +60,8 @@ export class OutboundGuard implements CallControl {
     // The call manager applies the trunk (it owns the credential) to the compact number rebuilt here.
     const to = checked.destination.kind === 'uri' ? checked.destination.uri : checked.destination.number;
     const live = (await this.#o.inner.list()).filter(
-      (c) => c.tenant === request.tenant && c.direction === 'outbound',
+      // A lost call (its instance died) is over: it no longer holds a concurrency slot.
+      (c) => c.tenant === request.tenant && c.direction === 'outbound' && c.state !== CALL_STATE_LOST,
     ).length;
     const dialling = this.#dialling.get(request.tenant) ?? 0;
     const refusal = this.#limiter.take(request.tenant, policy, live + dialling);

@@ -15,13 +15,29 @@ const summarySchema = z.object({
   instance: z.string().optional(),
 });
 
-const entrySchema = z.object({ instance: z.string(), summary: summarySchema });
+const entrySchema = z.object({
+  instance: z.string(),
+  /** The owner's boot id (its heartbeat record's `boot`); absent in entries of older versions. */
+  boot: z.string().optional(),
+  /** Set by a janitor once the owner was seen dead (ISO time). */
+  lostAt: z.string().optional(),
+  summary: summarySchema,
+});
 
 /** A call as the registry holds it: its summary and the instance that owns its media and dialog. */
 export interface RegisteredCall {
   readonly instance: string;
+  readonly boot?: string;
+  readonly lostAt?: string;
   readonly summary: CallSummary;
+  /** The stored JSON, for compare-and-set. */
+  readonly raw: string;
 }
+
+/** Replace (with a new TTL) or delete a key only if it still holds what we read: never undo an owner's write. */
+const COMPARE_AND_SET = `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+return 1`;
 
 /** Parse a relayed or stored summary (another instance wrote it: validate, don't trust). */
 export function parseSummary(value: unknown): CallSummary | undefined {
@@ -42,7 +58,15 @@ function parseEntry(raw: string | null): RegisteredCall | undefined {
   const r = entrySchema.safeParse(json);
   if (!r.success) return undefined;
   const summary = parseSummary(r.data.summary);
-  return summary === undefined ? undefined : { instance: r.data.instance, summary };
+  if (summary === undefined) return undefined;
+  const { boot, lostAt } = r.data;
+  return {
+    instance: r.data.instance,
+    ...(boot === undefined ? {} : { boot }),
+    ...(lostAt === undefined ? {} : { lostAt }),
+    summary,
+    raw,
+  };
 }
 
 /**
@@ -61,7 +85,7 @@ export class RedisCallRegistry {
 
   /** Write (or refresh) the given calls with `ttlMs`, and drop the ended ones, in one round trip. */
   async sync(
-    instance: string,
+    owner: { readonly instance: string; readonly boot?: string },
     calls: readonly CallSummary[],
     ended: readonly string[],
     ttlMs: number,
@@ -69,11 +93,34 @@ export class RedisCallRegistry {
     if (calls.length === 0 && ended.length === 0) return;
     const pipe = this.#redis.multi();
     for (const summary of calls)
-      pipe.set(this.#prefix + summary.id, JSON.stringify({ instance, summary }), 'PX', ttlMs);
+      pipe.set(this.#prefix + summary.id, JSON.stringify({ ...owner, summary }), 'PX', ttlMs);
     if (ended.length > 0) pipe.del(...ended.map((id) => this.#prefix + id));
     const results = await pipe.exec();
     const failed = results?.find(([err]) => err !== null);
     if (results === null || failed !== undefined) throw failed?.[0] ?? new Error('redis transaction aborted');
+  }
+
+  /** Mark a call of a dead owner lost, unless the entry changed since it was read. True when marked. */
+  async markLost(entry: RegisteredCall, lostAt: string, ttlMs: number): Promise<boolean> {
+    const { raw: _raw, ...stored } = entry;
+    const value = JSON.stringify({ ...stored, lostAt });
+    return (await this.#compareAndSet(entry, value, ttlMs)) === 1;
+  }
+
+  /** Delete a call's entry, unless it changed since it was read. True when this call deleted it. */
+  async removeIfUnchanged(entry: RegisteredCall): Promise<boolean> {
+    return (await this.#compareAndSet(entry, '', 0)) === 1;
+  }
+
+  async #compareAndSet(entry: RegisteredCall, value: string, ttlMs: number): Promise<unknown> {
+    return this.#redis.eval(
+      COMPARE_AND_SET,
+      1,
+      this.#prefix + entry.summary.id,
+      entry.raw,
+      value,
+      String(Math.max(1, Math.round(ttlMs))),
+    );
   }
 
   async lookup(id: string): Promise<RegisteredCall | undefined> {

@@ -1,6 +1,8 @@
-import type { CallControl, CallSummary, DialRequest } from '../http/ports.js';
+import { callLost } from '../http/errors.js';
+import { CALL_STATE_LOST, type CallControl, type CallSummary, type DialRequest } from '../http/ports.js';
 import type { Logger } from '../observability/logger.js';
-import { parseSummary, type RedisCallRegistry } from './call-registry.js';
+import { parseSummary, type RedisCallRegistry, type RegisteredCall } from './call-registry.js';
+import { isLost, isOwn, type LivenessReader } from './lost-calls.js';
 import type { ClusterRelay, RelayOp } from './relay.js';
 
 export interface ClusterCallControlOptions {
@@ -9,12 +11,17 @@ export interface ClusterCallControlOptions {
   readonly registry: RedisCallRegistry;
   /** Unique per process; the owner recorded with each call. */
   readonly instanceId: string;
+  /** This process's heartbeat boot id, recorded with each call so a restart under the same id is told apart. */
+  readonly boot: string;
+  /** Liveness of call owners: a call whose owner is dead is listed `lost` and answers 410, with no relay. */
+  readonly liveness: LivenessReader;
   readonly logger: Logger;
   /** How often local calls are published (new ones, ended ones, state changes). Default 1000. */
   readonly syncIntervalMs?: number;
   /** Every call's key is rewritten (TTL refreshed) at least this often. Default 5000. */
   readonly heartbeatMs?: number;
-  /** Key TTL: a crashed instance's calls vanish after this. Default 15000. */
+  /** Key TTL: a crashed instance's calls vanish after this (longer than the instance TTL, so they are listed
+   * `lost` meanwhile). Default 15000. */
   readonly ttlMs?: number;
 }
 
@@ -91,7 +98,7 @@ export class ClusterCallControl implements CallControl {
     const live = new Map(calls.map((c) => [c.id, JSON.stringify(c)]));
     const changed = calls.filter((c) => full || this.#published.get(c.id) !== live.get(c.id));
     const ended = [...this.#published.keys()].filter((id) => !live.has(id));
-    await this.#o.registry.sync(this.#o.instanceId, changed, ended, this.#o.ttlMs ?? 15_000);
+    await this.#o.registry.sync(this.#owner, changed, ended, this.#o.ttlMs ?? 15_000);
     for (const id of ended) this.#published.delete(id);
     for (const c of changed) this.#published.set(c.id, live.get(c.id) ?? '');
     if (full) this.#lastFullWriteMs = nowMs;
@@ -117,31 +124,50 @@ export class ClusterCallControl implements CallControl {
     }
   }
 
+  get #owner(): { instance: string; boot: string } {
+    return { instance: this.#o.instanceId, boot: this.#o.boot };
+  }
+
+  /** A registered call as listed here: its owner named, and state `lost` when that owner is dead. */
+  static #summary(entry: RegisteredCall, lost: boolean): CallSummary {
+    return { ...entry.summary, instance: entry.instance, ...(lost ? { state: CALL_STATE_LOST } : {}) };
+  }
+
   async list(): Promise<CallSummary[]> {
     const local = await this.#o.local.list();
     let remote: CallSummary[] = [];
     try {
       const seen = new Set(local.map((c) => c.id));
-      remote = (await this.#o.registry.all())
-        .filter((e) => e.instance !== this.#o.instanceId && !seen.has(e.summary.id))
-        .map((e) => ({ ...e.summary, instance: e.instance }));
+      const entries = (await this.#o.registry.all()).filter(
+        (e) => !isOwn(e, this.#o.instanceId, this.#o.boot) && !seen.has(e.summary.id),
+      );
+      const liveness = await this.#o.liveness(entries.map((e) => e.instance));
+      remote = entries.map((e) => ClusterCallControl.#summary(e, isLost(e, liveness)));
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'call registry unreachable; listing local calls only');
     }
     return [...local, ...remote].sort((a, b) => a.startedAt.localeCompare(b.startedAt));
   }
 
-  /** The owner of a call that is not local, or undefined if no instance has it. */
-  async #owner(id: string): Promise<string | undefined> {
-    let entry;
+  /** The registry entry of a call that is not local and whether its owner is dead; undefined if none. */
+  async #remote(id: string): Promise<{ entry: RegisteredCall; lost: boolean } | undefined> {
     try {
-      entry = await this.#o.registry.lookup(id);
+      const entry = await this.#o.registry.lookup(id);
+      // An entry of our own that the local table no longer has is a call that just ended.
+      if (entry === undefined || isOwn(entry, this.#o.instanceId, this.#o.boot)) return undefined;
+      return { entry, lost: isLost(entry, await this.#o.liveness([entry.instance])) };
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'call registry unreachable; only local calls visible');
       return undefined;
     }
-    // An entry of our own that the local table no longer has is a call that just ended.
-    return entry === undefined || entry.instance === this.#o.instanceId ? undefined : entry.instance;
+  }
+
+  /** The live owner of a remote call; a dead owner is a 410 at once (waiting for a relay reply is pointless). */
+  async #liveOwner(id: string): Promise<string | undefined> {
+    const remote = await this.#remote(id);
+    if (remote === undefined) return undefined;
+    if (remote.lost) throw callLost(id, remote.entry.instance);
+    return remote.entry.instance;
   }
 
   async #relayTo(owner: string, request: RelayOp): Promise<unknown> {
@@ -152,8 +178,11 @@ export class ClusterCallControl implements CallControl {
   async get(id: string): Promise<CallSummary | undefined> {
     const local = await this.#o.local.get(id);
     if (local !== undefined) return local;
-    const owner = await this.#owner(id);
-    if (owner === undefined) return undefined;
+    const remote = await this.#remote(id);
+    if (remote === undefined) return undefined;
+    // The HTTP layer answers 410 for a lost call once it checked the tenant may see it.
+    if (remote.lost) return ClusterCallControl.#summary(remote.entry, true);
+    const owner = remote.entry.instance;
     const summary = parseSummary(await this.#relayTo(owner, { op: 'get', callId: id }));
     return summary === undefined ? undefined : { ...summary, instance: owner };
   }
@@ -164,7 +193,7 @@ export class ClusterCallControl implements CallControl {
       this.sync();
       return done;
     }
-    const owner = await this.#owner(id);
+    const owner = await this.#liveOwner(id);
     if (owner === undefined) return false;
     return (await this.#relayTo(owner, { op: 'hangup', callId: id })) === true;
   }
@@ -178,7 +207,7 @@ export class ClusterCallControl implements CallControl {
       this.sync();
       return result;
     }
-    const owner = await this.#owner(id);
+    const owner = await this.#liveOwner(id);
     if (owner === undefined) return { ok: false, message: 'no such call' };
     return transferResult(await this.#relayTo(owner, { op: 'transfer', callId: id, destination }));
   }
@@ -197,6 +226,13 @@ export class ClusterCallControl implements CallControl {
     await this.#syncing;
     const ids = [...this.#published.keys()];
     this.#published.clear();
-    await this.#o.registry.sync(this.#o.instanceId, [], ids, 1).catch(() => undefined);
+    await this.#o.registry.sync(this.#owner, [], ids, 1).catch(() => undefined);
+  }
+
+  /** Stop publishing and leave the registry as it is (test hook for a crash: see `Cluster.crash`). */
+  abandon(): void {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
   }
 }

@@ -41,6 +41,14 @@ const envShape = z.object({
   DRACHTIO_PORT: port.default(9022),
   DRACHTIO_SECRET: nonEmpty.optional(),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  /** Cluster liveness: each instance rewrites its heartbeat key (and its call keys) this often. */
+  CLUSTER_HEARTBEAT_MS: z.coerce.number().int().min(100).default(5000),
+  /** An instance whose heartbeat is older than this is dead: its calls are listed `lost`, answer 410. */
+  CLUSTER_INSTANCE_TTL_MS: z.coerce.number().int().min(200).optional(),
+  /** A lost call stays listed this long before a live instance removes it (reason `instance-lost`). */
+  CLUSTER_LOST_RETENTION_MS: z.coerce.number().int().min(100).default(300_000),
+  /** A relayed request (GET/DELETE/transfer of another live instance's call) gets 504 after this long. */
+  CLUSTER_RELAY_TIMEOUT_MS: z.coerce.number().int().min(100).default(3000),
   /** Redis key (and channel) prefix shared by the instances of one deployment; default `switchboard:`. */
   REDIS_KEY_PREFIX: nonEmpty.optional(),
   DATA_DIR: nonEmpty.default('./data'),
@@ -115,11 +123,22 @@ export const configSchema = envShape
         message: 'range must hold at least one even port pair',
       });
     }
+    if (c.CLUSTER_INSTANCE_TTL_MS !== undefined && c.CLUSTER_INSTANCE_TTL_MS < 2 * c.CLUSTER_HEARTBEAT_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CLUSTER_INSTANCE_TTL_MS'],
+        message: 'must be at least twice CLUSTER_HEARTBEAT_MS (one late heartbeat must not kill an instance)',
+      });
+    }
     if (c.SIGNALING === 'drachtio' && c.DRACHTIO_HOST === undefined) {
       ctx.addIssue({ code: 'custom', path: ['DRACHTIO_HOST'], message: 'required when SIGNALING=drachtio' });
     }
   })
-  .transform((c) => ({ ...c, SIP_PUBLIC_HOST: c.SIP_PUBLIC_HOST ?? defaultPublicHost() }));
+  .transform((c) => ({
+    ...c,
+    SIP_PUBLIC_HOST: c.SIP_PUBLIC_HOST ?? defaultPublicHost(),
+    CLUSTER_INSTANCE_TTL_MS: c.CLUSTER_INSTANCE_TTL_MS ?? 3 * c.CLUSTER_HEARTBEAT_MS,
+  }));
 
 export type Config = Readonly<z.output<typeof configSchema>>;
 

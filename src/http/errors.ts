@@ -26,6 +26,14 @@ export class HttpError extends SwitchboardError {
 export const notFound = (what = 'resource'): HttpError =>
   new HttpError(404, 'HTTP_NOT_FOUND', `${what} not found`);
 
+/** 410: the call's owner instance died (no heartbeat); nothing can reach the call any more. */
+export const callLost = (id: string, instance: string): HttpError =>
+  new HttpError(
+    410,
+    'HTTP_CALL_LOST',
+    `call ${id} was owned by instance ${instance}, which stopped sending heartbeats: the call is lost`,
+  );
+
 /** Parse a body/params/query with zod; a failure is a 400 carrying the zod issues. */
 export function parseOr400<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const r = schema.safeParse(value);

@@ -13,6 +13,9 @@ export interface ProviderCatalog {
   validateCredential(slug: string, raw: unknown): Record<string, unknown>;
 }
 
+/** `state` of a call whose owner instance died (several instances behind Redis): listed, not controllable. */
+export const CALL_STATE_LOST = 'lost';
+
 export interface CallSummary {
   readonly id: string;
   readonly tenant: string;

@@ -21,3 +21,12 @@ export function counter<L extends string>(
   if (existing !== undefined) return existing as Counter<L>;
   return new Counter<L>({ name, help, labelNames, registers: [registry] });
 }
+
+/**
+ * Every series of `registry` carries `instance="<id>"` (issue 12), so the instances of one deployment stay
+ * apart once aggregated. Prometheus also sets an `instance` target label when it scrapes: without
+ * `honor_labels: true` it keeps ours as `exported_instance`.
+ */
+export function labelInstance(registry: Registry, instanceId: string): void {
+  registry.setDefaultLabels({ instance: instanceId });
+}

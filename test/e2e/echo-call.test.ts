@@ -41,13 +41,16 @@ describe('a call to the echo agent (default dialplan shape)', () => {
   });
 
   it('exposes call and media-clock metrics', async () => {
-    const res = await fetch(`${srv.baseUrl}/metrics`, { headers: { authorization: `Bearer ${srv.adminToken}` } });
+    const res = await fetch(`${srv.baseUrl}/metrics`, {
+      headers: { authorization: `Bearer ${srv.adminToken}` },
+    });
     expect(res.status).toBe(200);
     const text = await res.text();
-    const ticks = /switchboard_media_ticks\{kind="run"\} (\d+)/.exec(text);
+    // Every series carries the instance label (issue 12), after the metric's own labels.
+    const ticks = /switchboard_media_ticks\{kind="run",instance="[^"]+"\} (\d+)/.exec(text);
     expect(Number(ticks?.[1])).toBeGreaterThan(100);
-    expect(text).toMatch(/switchboard_media_tick_lateness_ms\{quantile="0\.99"\} [\d.]+/);
-    expect(text).toMatch(/switchboard_calls_total\{reason="[a-z-]+"\} 1/);
+    expect(text).toMatch(/switchboard_media_tick_lateness_ms\{quantile="0\.99",instance="[^"]+"\} [\d.]+/);
+    expect(text).toMatch(/switchboard_calls_total\{reason="[a-z-]+",instance="[^"]+"\} 1/);
   });
 
   it('hangs up when the caller presses # (echo asks end_call)', async () => {

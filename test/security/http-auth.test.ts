@@ -28,7 +28,8 @@ async function metric(srv: TestServer, name: string): Promise<number> {
   const res = await fetch(`${srv.baseUrl}/metrics`, {
     headers: { authorization: `Bearer ${srv.adminToken}` },
   });
-  const m = new RegExp(`^${name} (\\d+)`, 'm').exec(await res.text());
+  // Every series carries the instance label (issue 12).
+  const m = new RegExp(`^${name}\\{instance="[^"]+"\\} (\\d+)`, 'm').exec(await res.text());
   return Number(m?.[1] ?? NaN);
 }
 

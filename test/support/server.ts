@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config/config.js';
 import type { ProviderRegistry } from '../../src/agent/registry.js';
-import { startServer, type Server } from '../../src/main.js';
+import { startServer, type CloseOptions, type Server } from '../../src/main.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createMetricsRegistry } from '../../src/observability/metrics.js';
 import type { EmbeddedSignaling } from '../../src/sip/embedded/index.js';
@@ -47,7 +47,8 @@ export interface TestServer {
   uri(user: string): string;
   /** Authenticated JSON request to the control API. */
   api(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; json: any }>;
-  close(): Promise<void>;
+  /** `{ abrupt: true }`: the instance leaves the cluster as a killed process would (see CloseOptions). */
+  close(options?: CloseOptions): Promise<void>;
 }
 
 /** All log lines of every test server in this worker, for the no-secrets-in-logs check. */
@@ -127,8 +128,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       const text = await res.text();
       return { status: res.status, json: text === '' ? undefined : JSON.parse(text) };
     },
-    async close() {
-      await server.close();
+    async close(closeOptions) {
+      await server.close(closeOptions);
       await rm(root, { recursive: true, force: true });
     },
   };

@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { dialFromSchema, dialToSchema, isSipUriText, OutboundError } from '../../call/outbound-target.js';
 import { tenantNameSchema } from '../../routing/dialplan.js';
 import { assertTenantAccess, type Authenticator, type Principal } from '../auth.js';
-import { HttpError, notFound, parseOr400 } from '../errors.js';
-import type { CallControl, CallSummary } from '../ports.js';
+import { callLost, HttpError, notFound, parseOr400 } from '../errors.js';
+import { CALL_STATE_LOST, type CallControl, type CallSummary } from '../ports.js';
 
 const idParams = z.object({ id: z.string().min(1).max(128) });
 const transferBody = z.object({ destination: z.string().min(1).max(64) }).strict();
@@ -30,6 +30,8 @@ async function visibleCall(calls: CallControl, principal: Principal, id: string)
   const call = await calls.get(id);
   if (call === undefined) throw notFound('call');
   assertTenantAccess(principal, call.tenant, 'call');
+  // Its owner instance died: say so at once (after the tenant check, so no other tenant learns the id).
+  if (call.state === CALL_STATE_LOST) throw callLost(id, call.instance ?? 'unknown');
   return call;
 }
 
