@@ -22,7 +22,7 @@ import type { IncomingCall } from '../sip/signaling.js';
 import { SIP_INBOUND_CREDENTIAL, sipInboundFrom } from '../tenants/sip-inbound.js';
 import type { TenantStore } from '../tenants/store.js';
 
-export type AuthCall = Pick<IncomingCall, 'header' | 'source' | 'callId' | 'requestUri'>;
+export type AuthCall = Pick<IncomingCall, 'header' | 'source' | 'callId' | 'requestUri' | 'to'>;
 
 export type AuthRefusalCause = 'auth-challenge' | 'auth-stale' | 'auth-failed' | 'auth-unavailable';
 
@@ -79,10 +79,11 @@ export class InboundAuthenticator {
       log.warn({ tenant, credential: SIP_INBOUND_CREDENTIAL }, 'dialplan requires auth but no credential');
       return { status: 403, reason: 'Forbidden', cause: 'auth-failed' };
     }
-    // RFC 7616 §3.4.6: the answer must be for this request. A proxy may rewrite the host, so the user part
-    // (the number called) is what must match: an answer for one number cannot open another.
+    // RFC 3261 §22.4, RFC 7616 §3.4.6: the answer must be for this request. A proxy may rewrite the
+    // Request-URI (host, or a number prefix), so the number called — the Request-URI's user or the To user —
+    // is what must match: an answer computed for one number cannot open another.
     const ok =
-      sameTarget(auth.uri, call.requestUri) && verifyAuthorization(auth, { method: 'INVITE', ...credential });
+      forCalledNumber(auth.uri, call) && verifyAuthorization(auth, { method: 'INVITE', ...credential });
     if (!ok) return { status: 403, reason: 'Forbidden', cause: 'auth-failed' };
     // The caller knows the password but answered an expired nonce: a fresh one, no new prompt.
     if (state === 'stale') return this.challenge(binding, true);
@@ -99,11 +100,12 @@ export class InboundAuthenticator {
   }
 }
 
-/** The user part of a sip:/sips: URI, or the whole URI when it has none. */
-function targetOf(uri: string): string {
-  return /^sips?:([^@;?]+)@/i.exec(uri.trim())?.[1] ?? uri.trim();
+/** The user part of a sip:/sips: URI, or undefined when it has none. */
+function userOf(uri: string): string | undefined {
+  return /^sips?:([^@;?]+)@/i.exec(uri.trim())?.[1];
 }
 
-function sameTarget(digestUri: string, requestUri: string): boolean {
-  return targetOf(digestUri) === targetOf(requestUri);
+function forCalledNumber(digestUri: string, call: AuthCall): boolean {
+  const user = userOf(digestUri);
+  return user !== undefined && (user === userOf(call.requestUri) || user === call.to.user);
 }

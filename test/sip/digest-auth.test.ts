@@ -146,6 +146,7 @@ describe('InboundAuthenticator', () => {
       callId: 'call-1',
       requestUri,
       source: { address: '192.0.2.1', port: 5060, transport: 'udp' },
+      to: { uri: 'sip:+100@example.com', user: '+100', host: 'example.com' },
       header: (name) => (name === 'Authorization' ? authorization : undefined),
     });
     const answer = (www: string, password: string, uri = 'sip:100@192.0.2.9'): string =>
@@ -174,6 +175,12 @@ describe('InboundAuthenticator', () => {
     // An answer computed for another number does not open this one.
     const elsewhere = t.answer(www, 'correct horse battery', 'sip:200@192.0.2.9');
     expect(await t.auth.check(t.call(elsewhere), 'acme', policy, log)).toMatchObject({ status: 403 });
+    // Nor one without a number (a host-only uri).
+    const hostOnly = t.answer(www, 'correct horse battery', 'sip:192.0.2.9');
+    expect(await t.auth.check(t.call(hostOnly), 'acme', policy, log)).toMatchObject({ status: 403 });
+    // A proxy rewrote the Request-URI's number: the To user, which the caller dialled, still matches.
+    const dialled = t.answer(www, 'correct horse battery', 'sip:+100@example.com');
+    expect(await t.auth.check(t.call(dialled, 'sip:100@10.0.0.5'), 'acme', policy, log)).toBeUndefined();
   });
 
   it('an expired nonce with the right password gets 401 stale=true; with a wrong one 403', async () => {
