@@ -1,5 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import type { Codec } from '../media/codecs/codec.js';
+import type { NegotiatedCodec, TelephoneEventFormat } from '../sip/sdp.js';
 import type { PlayoutControl } from './barge-in.js';
 
 export interface MediaLegEvents {
@@ -66,6 +67,12 @@ export interface MediaLeg extends EventEmitter<MediaLegEvents> {
   sendDtmf(digits: string): Promise<void>;
   /** New remote address from a re-INVITE; `hold` stops sending (a=sendonly/inactive, c=0.0.0.0). */
   updateRemote(remote: { readonly address: string; readonly port: number }, hold: boolean): void;
+  /**
+   * A re-offer switched the audio format on the wire (RFC 3264 §8.3.2); `codec` above stays the call's and
+   * the leg converts. Absent: the leg cannot switch (re-offers must keep the call codec). Throws when the
+   * format cannot be built, leaving the leg as it was.
+   */
+  setWireFormat?(codec: NegotiatedCodec, telephoneEvent: TelephoneEventFormat | undefined): void;
   stats(): MediaLegStats;
   /** Releases the RTP port. Idempotent. */
   close(): void;

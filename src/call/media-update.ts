@@ -4,10 +4,19 @@
  * (RFC 4028) and an offerless re-INVITE all arrive here and are answered per RFC 3264 §8.
  */
 import type { Logger } from '../observability/logger.js';
-import { createOffer, negotiateAnswer, nextVersion, parseAnswer, type NegotiatedMedia } from '../sip/sdp.js';
+import {
+  createOffer,
+  negotiateAnswer,
+  nextVersion,
+  parseAnswer,
+  type CodecName,
+  type NegotiatedMedia,
+  WARNING_INCOMPATIBLE,
+} from '../sip/sdp.js';
 import type { Dialog, ModifyRequest } from '../sip/signaling.js';
 import type { MediaLeg } from './media-leg.js';
 import type { MediaDirectionState } from './session.js';
+import { switchableCodecs } from './wire-format.js';
 
 /** How long (and how often) to look for the answer an ACK carries after our offer in a 200 (see below). */
 const ACK_ANSWER_POLL_MS = 100;
@@ -48,9 +57,10 @@ function withoutOrigin(sdp: string): string {
 }
 
 /**
- * Answers the caller's in-dialog offers for one call. The codec is fixed for the call's life (the leg and
- * the agent's audio formats are built for it), so a new offer is answered with the same codec or refused
- * with 488, which RFC 3261 §14.2 says leaves the session as it was.
+ * Answers the caller's in-dialog offers for one call. An offer may switch the codec (RFC 3264 §8.3.2): the
+ * answer names the first offered codec the leg can switch its wire to (wire-format.ts; the agent keeps the
+ * call's codec and the leg converts). An offer with none of them is refused with 488, which RFC 3261 §14.2
+ * says leaves the session as it was.
  */
 export class MediaUpdater {
   readonly #d: MediaUpdateDeps;
@@ -87,7 +97,7 @@ export class MediaUpdater {
     const version = nextVersion(dialog.localSdp);
     const answer = negotiateAnswer(offer, {
       ...local,
-      supported: [this.#current.codec.name],
+      supported: this.#answerable(),
       // The running leg keeps its packetization (its jitter buffer and clock are built for it).
       ptimeMs: this.#d.media.ptimeMs,
       ...(version === undefined ? {} : version),
@@ -100,11 +110,27 @@ export class MediaUpdater {
       });
       return;
     }
+    try {
+      // Before the 200: a format the leg cannot build refuses the offer and changes nothing.
+      this.#d.media.setWireFormat?.(answer.codec, answer.telephoneEvent);
+    } catch (err) {
+      logger.warn({ err, codec: answer.codec.name }, 're-offer codec unusable; media unchanged');
+      request.reject(488, { reason: 'Not Acceptable Here', headers: { Warning: WARNING_INCOMPATIBLE } });
+      return;
+    }
     // §8: our answer keeps its o= version when nothing in it changed (a re-offer that only moved the peer).
     const sameAsBefore = withoutOrigin(answer.answerSdp) === withoutOrigin(dialog.localSdp);
     request.accept(sameAsBefore ? dialog.localSdp : answer.answerSdp);
     this.#remoteOrigin = origin;
     this.#apply(answer, request.method);
+  }
+
+  /** Codecs an answer may name: any the leg can switch its wire to, else only the one in use. */
+  #answerable(): CodecName[] {
+    const { media } = this.#d;
+    const call = media.codec.name;
+    if (media.setWireFormat === undefined || call === 'G722') return [this.#current.codec.name];
+    return switchableCodecs(call, media.ptimeMs);
   }
 
   /**
@@ -130,7 +156,13 @@ export class MediaUpdater {
         const answer = parseAnswer(offer, dialog.remoteSdp);
         if (answer.ok && answer.codec.name === this.#current.codec.name) {
           this.#remoteOrigin = originOf(dialog.remoteSdp);
-          this.#apply(answer, 'INVITE');
+          try {
+            // Our offer used the codec's default payload type, which may not be the number in use.
+            this.#d.media.setWireFormat?.(answer.codec, answer.telephoneEvent);
+            this.#apply(answer, 'INVITE');
+          } catch (err) {
+            this.#d.logger.warn({ err }, 'answer in the ACK unusable; media unchanged');
+          }
         } else {
           this.#d.logger.warn('answer in the ACK unusable; media unchanged');
         }
@@ -154,7 +186,7 @@ export class MediaUpdater {
     const moved =
       previous.remote.address !== media.remote.address || previous.remote.port !== media.remote.port;
     this.#d.logger.info(
-      { method, direction: media.direction, moved, ...state },
+      { method, direction: media.direction, codec: media.codec.name, moved, ...state },
       'call media updated by the caller',
     );
   }

@@ -7,13 +7,13 @@ import { FrameClock } from '../media/frame-clock.js';
 import { MAX_QUEUED_AUDIO_MS, PlayoutStream, type RtpSink } from '../media/playout.js';
 import { JitterBuffer } from '../media/rtp/jitter-buffer.js';
 import { RTP_HEADER_BYTES, writeRtpHeader, type RtpPacket } from '../media/rtp/packet.js';
-import type { PortPool } from '../media/rtp/port-pool.js';
-import { RtpSocket } from '../media/rtp/socket.js';
-import { TelephoneEventReceiver, scheduleTelephoneEvents } from '../media/rtp/dtmf.js';
+import type { RtpSocket } from '../media/rtp/socket.js';
+import { TelephoneEventReceiver } from '../media/rtp/dtmf.js';
 import type { Ticker, TickSubscriber } from '../media/ticker.js';
-import type { NegotiatedMedia } from '../sip/sdp.js';
-import type { MediaLegFactory, PendingMediaLeg } from './call-manager.js';
+import type { NegotiatedCodec, NegotiatedMedia, TelephoneEventFormat } from '../sip/sdp.js';
+import { DtmfOutQueue } from './dtmf-out.js';
 import type { CallPlayout, MediaLeg, MediaLegEvents, MediaLegStats } from './media-leg.js';
+import { WireTranscoder } from './wire-format.js';
 
 const MAX_PACKET_BYTES = RTP_HEADER_BYTES + 1500;
 const OUT_RING = 16;
@@ -44,6 +44,9 @@ export interface RtpLegOptions {
  * frameSamples, exactly) and emits one 'frame' and one 'tick', so recordings stay aligned in media time and
  * barge-in's `sentMs` counts whole packets sent.
  *
+ * Codec: `codec` is the call's for its whole life; a re-offer may switch the wire to another one
+ * ({@link setWireFormat}, wire-format.ts), and the leg then converts at the RTP boundary.
+ *
  * Failures: anything thrown while ticking takes the leg off the clock and emits 'failed' once; the call
  * layer ends the call (BYE, port released) rather than leave dead air (issue 10).
  */
@@ -55,10 +58,9 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
   readonly #ticker: Ticker;
   readonly #log: Logger;
   readonly #jitter: JitterBuffer;
-  readonly #dtmfIn: TelephoneEventReceiver | undefined;
-  readonly #telephoneEventPt: number | undefined;
-  readonly #telephoneEvent: { readonly payloadType: number; readonly clockRateHz: number } | undefined;
-  readonly #ssrc = randomInt(0, 0x1_0000_0000);
+  #dtmfIn: TelephoneEventReceiver | undefined;
+  #telephoneEvent: TelephoneEventFormat | undefined;
+  #ssrc = randomInt(0, 0x1_0000_0000);
   readonly #initialTimestamp = randomInt(0, 0x1_0000_0000);
   /**
    * Outgoing packets are written into a small ring of preallocated buffers: dgram reads the buffer only on
@@ -86,13 +88,13 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
   /** The remote media address of the current SDP (the latched source may differ: NAT). */
   #sdpRemote: { readonly address: string; readonly port: number };
   #closed = false;
-  #dtmfQueue: Array<{
-    slot: number;
-    payload?: Buffer;
-    marker: boolean;
-    timestamp: number;
-    done?: () => void;
-  }> = [];
+  readonly #dtmfOut = new DtmfOutQueue();
+  /**
+   * The audio format on the wire (a re-offer may change it) and the one before it: RFC 3264 §8.3.2, the
+   * caller may still send the old format until our answer reached it. No transcoder: the call codec itself.
+   */
+  #wire: WirePath;
+  #previousWire: WirePath | undefined;
   #otherPtDropped = 0;
   readonly #overflowCounter: OverflowCounter | undefined;
 
@@ -132,14 +134,8 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
     this.playout.once('overflow', ({ maxQueuedMs }) =>
       this.#log.warn({ maxQueuedMs }, 'agent audio ahead of playout reached the cap; excess dropped'),
     );
-    this.#telephoneEventPt = media.telephoneEvent?.payloadType;
-    this.#telephoneEvent = media.telephoneEvent;
-    if (media.telephoneEvent !== undefined) {
-      this.#dtmfIn = new TelephoneEventReceiver({
-        clockRateHz: media.telephoneEvent.clockRateHz,
-        onDigit: (e) => this.emit('dtmf', { digit: e.digit, durationMs: e.durationMs }),
-      });
-    }
+    this.#wire = { payloadType: media.codec.payloadType, name: media.codec.name };
+    this.#setTelephoneEvent(media.telephoneEvent);
     this.#socket.setRemote(media.remote.address, media.remote.port);
     this.#sdpRemote = media.remote;
     this.#hold = media.hold;
@@ -165,10 +161,30 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
     return out.subarray(0, n);
   }
 
+  #setTelephoneEvent(format: TelephoneEventFormat | undefined): void {
+    const before = this.#telephoneEvent;
+    this.#telephoneEvent = format;
+    if (format === undefined) this.#dtmfIn = undefined;
+    else if (this.#dtmfIn === undefined || before?.clockRateHz !== format.clockRateHz) {
+      this.#dtmfIn = new TelephoneEventReceiver({
+        clockRateHz: format.clockRateHz,
+        onDigit: (e) => this.emit('dtmf', { digit: e.digit, durationMs: e.durationMs }),
+      });
+    }
+  }
+
   #onPacket(packet: RtpPacket): void {
-    if (packet.payloadType === this.codec.payloadType) {
-      this.#jitter.push(packet);
-    } else if (packet.payloadType === this.#telephoneEventPt) {
+    const pt = packet.payloadType;
+    const wire =
+      pt === this.#wire.payloadType
+        ? this.#wire
+        : pt === this.#previousWire?.payloadType
+          ? this.#previousWire
+          : undefined;
+    if (wire !== undefined) {
+      const audio = wire.transcoder === undefined ? packet : wire.transcoder.toCall(packet);
+      if (audio !== undefined) this.#jitter.push(audio);
+    } else if (pt === this.#telephoneEvent?.payloadType) {
       // RFC 4733 events share the audio's sequence space: tell the jitter buffer they are not lost audio.
       this.#jitter.noteDiverted(packet.sequence, packet.ssrc);
       this.#dtmfIn?.receive(
@@ -208,7 +224,9 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
     // On hold the queue is paused, not drained: the agent's reply resumes where it stopped after unhold
     // (the stream counts the skipped periods into its RTP timestamps and marks the next packet).
     if (!this.#hold) this.playout.playSlot(slot);
-    this.#sendDtmfIfDue();
+    this.#dtmfOut.playSlot(slot, this.#hold, (payload, timestamp, marker) =>
+      this.#write(payload, this.#telephoneEvent?.payloadType ?? 101, timestamp, marker),
+    );
     this.emit('tick', caller, this.#sentThisTick);
   }
 
@@ -249,9 +267,15 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
   send(payload: Buffer, _sequence: number, timestamp: number, marker: boolean): void {
     if (this.#hold || this.#closed) return;
     // A digit in progress replaces audio (RFC 4733 §2.5: events and audio share the stream's timeline).
-    const digit = this.#dtmfQueue[0];
-    if (digit?.payload !== undefined && digit.slot <= this.#slot) return;
-    this.#write(payload, this.codec.payloadType, timestamp, marker);
+    if (this.#dtmfOut.replacesAudio(this.#slot)) return;
+    const transcoder = this.#wire.transcoder;
+    if (transcoder === undefined) {
+      this.#write(payload, this.#wire.payloadType, timestamp, marker);
+    } else {
+      const out = transcoder.toWire(payload, timestamp);
+      if (out !== undefined) this.#write(out.payload, out.payloadType, out.timestamp, marker);
+    }
+    // The call-codec frame: what the recorder decodes as "sent".
     this.#sentThisTick = payload;
   }
 
@@ -271,50 +295,54 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
     this.#socket.send(out, RTP_HEADER_BYTES + payload.length);
   }
 
-  /** RTP timestamp of media slot `slot` (RFC 3550 §5.1: the media clock, continuous across silence). */
+  /** RTP timestamp of media slot `slot` on the wire (RFC 3550 §5.1: the media clock, continuous across silence). */
   #timestampOf(slot: number): number {
-    return (this.#initialTimestamp + slot * this.#frameSamples) >>> 0;
+    const timestamp = (this.#initialTimestamp + slot * this.#frameSamples) >>> 0;
+    return this.#wire.transcoder === undefined ? timestamp : this.#wire.transcoder.wireTimestamp(timestamp);
   }
 
-  #sendDtmfIfDue(): void {
-    const next = this.#dtmfQueue[0];
-    if (next === undefined || next.slot > this.#slot) return;
-    this.#dtmfQueue.shift();
-    if (next.payload !== undefined && !this.#hold) {
-      this.#write(next.payload, this.#telephoneEventPt ?? 101, next.timestamp, next.marker);
-    }
-    next.done?.();
-  }
-
-  /**
-   * RFC 4733 out: one event packet per audio packet slot (RFC 4733 §2.5.1.2: events go at the audio's
-   * packetization; audio is paused meanwhile), all packets of a digit stamped with the media time of its first
-   * slot (§2.5.1.1), durations in the event's negotiated clock, the end packet sent three times (§2.5.1.4),
-   * and a pause between digits.
-   */
+  /** RFC 4733 out (dtmf-out.ts), at this leg's packetization and the event's negotiated clock. */
   sendDtmf(digits: string): Promise<void> {
     const te = this.#telephoneEvent;
     if (te === undefined || this.#closed || this.#failed || digits === '') return Promise.resolve();
-    const ptimeMs = this.ptimeMs;
-    const lastQueued = this.#dtmfQueue.at(-1)?.slot ?? this.#slot;
-    const slot = Math.max(lastQueued, this.#slot) + 1;
-    return new Promise<void>((resolve) => {
-      // One slot per ptime: the plan's ticks are slots, its timestamps offsets from this slot's.
-      const plan = scheduleTelephoneEvents(digits, {
-        clockRateHz: te.clockRateHz,
-        ptimeMs,
-        tickPeriodMs: ptimeMs,
-        durationMs: 160,
-        pauseMs: 100,
-      });
-      const base = this.#timestampOf(slot);
-      for (const p of plan.packets) {
-        const timestamp = (base + p.timestampOffset) >>> 0;
-        this.#dtmfQueue.push({ slot: slot + p.tick, payload: p.payload, marker: p.marker, timestamp });
-      }
-      // A marker entry with no payload resolves the promise after the last pause.
-      this.#dtmfQueue.push({ slot: slot + plan.endTick, timestamp: 0, marker: false, done: resolve });
+    const slot = Math.max(this.#dtmfOut.lastSlot ?? this.#slot, this.#slot) + 1;
+    return this.#dtmfOut.schedule(digits, {
+      slot,
+      ptimeMs: this.ptimeMs,
+      clockRateHz: te.clockRateHz,
+      timestampOf: (s) => this.#timestampOf(s),
     });
+  }
+
+  /**
+   * A re-offer's answer named another audio format (RFC 3264 §8.3.2): from now on caller packets of `codec`
+   * are decoded and packets go out in it, converted from and to the call codec (wire-format.ts); those of
+   * the format before stay accepted (the caller may send them until our answer reached it). A wire on another
+   * RTP clock goes out under a new SSRC (RFC 7160 §4.1). Throws (leaving the leg as it was) when the codec
+   * cannot be built; the caller then refuses the offer.
+   */
+  setWireFormat(codec: NegotiatedCodec, telephoneEvent: TelephoneEventFormat | undefined): void {
+    if (codec.payloadType !== this.#wire.payloadType || codec.name !== this.#wire.name) {
+      const next: WirePath =
+        codec.name === this.codec.name
+          ? { payloadType: codec.payloadType, name: codec.name }
+          : {
+              payloadType: codec.payloadType,
+              name: codec.name,
+              transcoder: new WireTranscoder(this.codec, codec, randomInt(0, 0x1_0000_0000)),
+            };
+      const clockBefore = this.#wire.transcoder?.clockRateHz ?? this.codec.clockRateHz;
+      const clockAfter = next.transcoder?.clockRateHz ?? this.codec.clockRateHz;
+      if (clockBefore !== clockAfter) this.#ssrc = randomInt(0, 0x1_0000_0000);
+      this.#previousWire?.transcoder?.close();
+      this.#previousWire = this.#wire;
+      this.#wire = next;
+      this.#log.info(
+        { codec: codec.name, payloadType: codec.payloadType, call: this.codec.name },
+        'RTP codec switched',
+      );
+    }
+    this.#setTelephoneEvent(telephoneEvent);
   }
 
   updateRemote(remote: { readonly address: string; readonly port: number }, hold: boolean): void {
@@ -347,8 +375,9 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
     this.#ticker.remove(this);
     this.#socket.close();
     this.codec.close?.();
-    for (const d of this.#dtmfQueue) d.done?.();
-    this.#dtmfQueue = [];
+    this.#wire.transcoder?.close();
+    this.#previousWire?.transcoder?.close();
+    this.#dtmfOut.clear();
     const overflow = this.playout.stats().overflowFrames;
     if (overflow > 0) this.#overflowCounter?.inc(overflow);
     const j = this.#jitter.stats();
@@ -363,68 +392,8 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
   }
 }
 
-/** Allocates RTP ports before the SDP answer and starts legs on the shared ticker. */
-export class RtpLegFactory implements MediaLegFactory {
-  readonly #pool: PortPool;
-  readonly #host: string;
-  readonly #ticker: Ticker;
-  readonly #logger: Logger;
-  readonly #inactivityTimeoutMs: number;
-  readonly #playoutOverflow: OverflowCounter | undefined;
-
-  constructor(options: {
-    pool: PortPool;
-    /** Local address RTP binds to: the advertised media address when it is ours (see media-address.ts). */
-    host: string;
-    ticker: Ticker;
-    logger: Logger;
-    inactivityTimeoutMs?: number;
-    playoutOverflow?: OverflowCounter;
-  }) {
-    this.#pool = options.pool;
-    this.#host = options.host;
-    this.#ticker = options.ticker;
-    this.#logger = options.logger;
-    this.#inactivityTimeoutMs = options.inactivityTimeoutMs ?? 30_000;
-    this.#playoutOverflow = options.playoutOverflow;
-  }
-
-  /**
-   * `signalingAddress`: the source address of the call's INVITE (IncomingCall.source.address), the media
-   * source RTP latching prefers (issue 11: an attacker elsewhere cannot take the call over).
-   */
-  async allocate(options: { readonly signalingAddress?: string } = {}): Promise<PendingMediaLeg> {
-    const socket = await RtpSocket.open({
-      pool: this.#pool,
-      host: this.#host,
-      inactivityTimeoutMs: this.#inactivityTimeoutMs,
-      logger: this.#logger,
-      ...(options.signalingAddress === undefined ? {} : { signalingAddress: options.signalingAddress }),
-    });
-    let started = false;
-    return {
-      localPort: socket.port,
-      start: (media) => {
-        // A leg that cannot start (a bug, an unusable negotiated format) must not keep its port: the 200 is
-        // already out, so the caller hangs up and nothing may stay bound (issue 10).
-        try {
-          const leg = new RtpLeg({
-            socket,
-            media,
-            ticker: this.#ticker,
-            logger: this.#logger,
-            ...(this.#playoutOverflow === undefined ? {} : { playoutOverflow: this.#playoutOverflow }),
-          });
-          started = true;
-          return leg;
-        } catch (err) {
-          socket.close();
-          throw err;
-        }
-      },
-      release: () => {
-        if (!started) socket.close();
-      },
-    };
-  }
+interface WirePath {
+  readonly payloadType: number;
+  readonly name: NegotiatedCodec['name'];
+  readonly transcoder?: WireTranscoder;
 }
