@@ -8,6 +8,8 @@
  *     (a source outside `allow_from` is not told that the number exists: no 403)
  *  4. global concurrent calls, `SIP_MAX_CALLS`            → 503 + Retry-After
  *  5. the tenant's `limits.max_concurrent_calls`          → 486 Busy Here + Retry-After (§21.4.24)
+ * Then, in inbound.ts, a dialplan with `auth` asks for digest credentials (inbound-auth.ts: 401/403) before any
+ * port or agent: every guess at a password has already spent a rate-limit token here.
  * Calls count from admission on: an INVITE still waiting for its ACK (Timer H, §17.2.1) holds a place like an
  * established call, so never-ACKed INVITEs cannot take more than the caps allow.
  */

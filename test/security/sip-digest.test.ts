@@ -5,7 +5,9 @@
  * What an unauthenticated INVITE may cost is counted with spies on the running server's RTP port pool and
  * agent registry: nothing, for no answer, a wrong password or a forged nonce; one port and one agent for the
  * authenticated call, whose audio is echoed back (VictimRtp: PCMU written from G.711, not the server's codec).
- * Addresses 127.0.0.40–44, ports 49000–49099.
+ * A second server with a tight INVITE rate (1/s, burst 6) shows a password guesser held by the rate limit:
+ * only the guesses the limiter lets through cost a credential read.
+ * Addresses 127.0.0.40–44, ports 49000–49099 (SDP ports at signalling port + 2).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -266,4 +268,77 @@ describe('SIP digest auth on a dialplan (issue 11)', () => {
     expect(logs).not.toContain(PASSWORD);
     expect(logs).not.toContain(md5(`${USER}:${REALM}:${PASSWORD}`));
   });
+});
+
+describe('SIP digest auth: a password guesser is held by the INVITE rate limit before any check', () => {
+  const RATE_PER_S = 1;
+  const BURST = 6;
+  let srv: TestServer;
+  let reads = 0;
+
+  beforeAll(async () => {
+    srv = await startTestServer({
+      dialplans: { 'acme.yaml': DIALPLANS['acme.yaml'] },
+      env: { SIP_INVITE_RATE: String(RATE_PER_S), SIP_INVITE_BURST: String(BURST) },
+      credentials: [
+        { tenant: 'acme', provider: 'sip-inbound', fields: { username: USER, password: PASSWORD } },
+      ],
+      logLevel: 'warn',
+    });
+    // Every password check reads the credential: count them on the server's own store.
+    const store = srv.server.store as unknown as { getCredential: (...a: unknown[]) => Promise<unknown> };
+    const get = store.getCredential.bind(store);
+    store.getCredential = (...a) => {
+      if (a[1] === 'sip-inbound') reads++;
+      return get(...a);
+    };
+  });
+  afterAll(async () => {
+    await srv?.close();
+  });
+
+  it(
+    '20 guessing calls from one address: most are refused 503 unread, every guess checked is a 403',
+    { timeout: 60_000 },
+    async () => {
+      const calls = 20; // two INVITEs each: the challenge and the guess
+      const started = performance.now();
+      const r = await runSipp({
+        scenario: scenario('digest-guess.xml'),
+        target: `127.0.0.1:${srv.sipPort}`,
+        localIp: '127.0.0.44',
+        localPort: 49060,
+        service: '100',
+        calls,
+        vars: { rtp_port: '49062' },
+        timeoutMs: 40_000,
+        extraArgs: [
+          '-r',
+          '20',
+          '-l',
+          '20',
+          '-au',
+          USER,
+          '-ap',
+          'guess-guess-guess',
+          '-auth_uri',
+          `100@127.0.0.1:${srv.sipPort}`,
+        ],
+      });
+      const elapsedS = (performance.now() - started) / 1000;
+      expect(r.exitCode, describeSipp(r)).toBe(0);
+      const forbidden = received(r, 403).length;
+      const limited = received(r, 503).length;
+      console.info(
+        `[sip-digest] guesser: ${calls} calls in ${elapsedS.toFixed(1)} s: ${forbidden} guesses checked (403), ` +
+          `${limited} INVITEs refused 503, ${reads} credential reads`,
+      );
+      // Each checked guess cost exactly one credential read; a refused INVITE cost none.
+      expect(reads).toBe(forbidden);
+      expect(forbidden + limited).toBeGreaterThanOrEqual(calls);
+      // Tokens: the burst, then RATE_PER_S per second however slow the machine (two tokens per checked guess).
+      expect(forbidden).toBeLessThanOrEqual(Math.floor((BURST + RATE_PER_S * elapsedS) / 2) + 1);
+      expect(limited).toBeGreaterThan(0);
+    },
+  );
 });
