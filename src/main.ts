@@ -10,8 +10,6 @@ import { createCallMetrics } from './call/call-metrics.js';
 import { CallManager, type CallRecorderFactory } from './call/call-manager.js';
 import { startCluster } from './cluster/index.js';
 import { RevocationChannel } from './cluster/revocation.js';
-import type { DrainController } from './cluster/drain.js';
-import { createServerDrain } from './cluster/server-drain.js';
 import { PromptPlayer } from './call/prompt.js';
 import { OutboundGuard } from './call/outbound-guard.js';
 import { tenantRecordingsDir } from './agent/providers/replay/confine.js';
@@ -70,8 +68,6 @@ export interface Server {
   readonly httpPort: number;
   /** The RTP port pool, read-only (leak checks: `inUse` is 0 once every call has ended). */
   readonly rtpPorts: { readonly inUse: number };
-  /** Graceful drain (issue 12): SIGTERM and POST /v1/admin/drain start it; `done` says when to exit. */
-  readonly drain: DrainController;
   close(options?: CloseOptions): Promise<void>;
 }
 
@@ -113,7 +109,6 @@ function providerCatalog(registry: ProviderRegistry): ProviderCatalog {
           { name: 'password', required: false, secret: true },
         ],
       },
-      SIP_INBOUND_INFO,
     ],
     validateCredential(slug, raw) {
       const schema =
@@ -124,6 +119,7 @@ function providerCatalog(registry: ProviderRegistry): ProviderCatalog {
       const field = r.error.issues[0]?.path[0];
       throw new SwitchboardError(
         'AGENT_CREDENTIAL_INVALID',
+      SIP_INBOUND_INFO,
         `${slug} credential has an invalid "${String(field)}"`,
       );
     },
@@ -288,9 +284,17 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
       // Only asked once an INVITE arrives, after `calls` exists.
       liveCalls: (): Iterable<{ readonly tenant: string }> => calls.liveCalls(),
       onRefused: (refusal) => admissionRefused.inc({ cause: refusal.cause }),
-      // `drain` exists before signaling starts, so before any INVITE asks.
-      draining: () => drain.refusing,
     });
+    const calls: CallManager = new CallManager({
+      admission,
+      signaling,
+      dialplans: () => dialplans.all(),
+      store: withConfinedReplay(store, config.RECORDINGS_DIR),
+      agents: registry,
+      media: legs,
+      bridge: createBridgeTransfer({ signaling, media: legs, publicHost: mediaHost, logger }),
+      // Used for the SDP c=/o= lines of calls (inbound answers and outbound offers).
+      publicHost: mediaHost,
     // Digest nonces (dialplan `auth`) are HMAC-signed: with MASTER_KEY every instance derives the same key and
     // accepts the others' nonces; without it (one instance) a random key per process does.
     const nonceSecret =
@@ -305,33 +309,13 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
               32,
             ),
           );
-    const calls: CallManager = new CallManager({
-      admission,
-      inboundAuth: new InboundAuthenticator({ secret: nonceSecret, store }),
-      signaling,
-      dialplans: () => dialplans.all(),
-      store: withConfinedReplay(store, config.RECORDINGS_DIR),
-      agents: registry,
-      media: legs,
-      bridge: createBridgeTransfer({ signaling, media: legs, publicHost: mediaHost, logger }),
-      // Used for the SDP c=/o= lines of calls (inbound answers and outbound offers).
-      publicHost: mediaHost,
       logger,
       metrics: callMetrics,
+      inboundAuth: new InboundAuthenticator({ secret: nonceSecret, store }),
       instanceId,
       playPrompt: (media, path) => prompts.play(media, path),
       defaultUnavailablePrompt: DEFAULT_UNAVAILABLE_PROMPT,
       recorder,
-    });
-    const instanceRecord: { setStatus?: (status: 'serving' | 'draining') => void } = {};
-    const drain = createServerDrain({
-      timeoutS: config.DRAIN_TIMEOUT_S,
-      retryAfterS: 5, // admission's Retry-After
-      signaling,
-      liveCalls: () => calls.liveCalls(),
-      pendingCalls: () => admission.pendingCount,
-      instanceStatus: (status) => instanceRecord.setStatus?.(status),
-      logger,
     });
     await signaling.start();
     services.push({ name: 'signaling', close: () => signaling.close() });
@@ -357,7 +341,6 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
         close: async (options) => (options?.abrupt === true ? cluster.crash() : cluster.close()),
       });
       callControl = cluster.calls;
-      instanceRecord.setStatus = (status) => void cluster.setStatus(status);
     }
     // Issue 11: every API dial passes the outbound policy (to/from grammar, admin-only URIs, outbound.allow,
     // per-tenant rate and concurrency over every instance's live calls).
@@ -396,11 +379,7 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
     const http = createHttpServer({
       metrics,
       logger,
-      readiness: {
-        signaling: () => signaling.connected,
-        store: () => store.ping(),
-        serving: () => !drain.refusing,
-      },
+      readiness: { signaling: () => signaling.connected, store: () => store.ping() },
       api: {
         auth,
         store,
@@ -408,7 +387,6 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
         calls: callControl,
         knownTenants: () => dialplans.all().map((d) => d.dialplan.tenant),
         providerUrls: new ProviderUrlPolicy({ allow: config.PROVIDER_URL_ALLOW }),
-        drain,
       },
     });
     await http.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
@@ -432,17 +410,7 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
       },
       'switchboard listening',
     );
-    return {
-      calls,
-      signaling,
-      registry,
-      store,
-      dialplans,
-      httpPort,
-      rtpPorts: pool,
-      drain,
-      close: closeAll,
-    };
+    return { calls, signaling, registry, store, dialplans, httpPort, rtpPorts: pool, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;
