@@ -1,0 +1,185 @@
+/**
+ * An instance crashes behind Kamailio (issue 12): two production servers as child processes
+ * (test/support/server-process.ts) behind the shipped deploy/kamailio/kamailio.cfg, sharing the real Redis.
+ * With calls up on both, one is killed with SIGKILL: the dispatcher's OPTIONS keepalive marks it inactive,
+ * 20 new calls all succeed on the survivor, and the survivor's running calls go on untouched (every RTP
+ * packet of the caller's pcap arrives, then they are hung up through the API and the caller gets the BYE
+ * through the proxy).
+ * Addresses: kamailio 127.0.0.80:49401; instances 127.0.0.81:49402 and 127.0.0.82:49403; sipp (held calls)
+ * 127.0.0.86:49430 (RTP 49440), sipp (new calls) 127.0.0.87:49450 (RTP 49460).
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../support/eventually.js';
+import { startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { describeSipp, runSipp, SIPP_PCAP_DIR, startSipp, type SippOptions } from '../support/sipp.js';
+import { SwitchboardProxy } from '../support/switchboard-proxy.js';
+
+const PROXY = { ip: '127.0.0.80', port: 49401 };
+const A = { ip: '127.0.0.81', port: 49402 };
+const B = { ip: '127.0.0.82', port: 49403 };
+const HELD = { ip: '127.0.0.86', port: 49430 };
+const FRESH = { ip: '127.0.0.87', port: 49450 };
+const REDIS_URL = 'redis://127.0.0.1:6379';
+const HELD_CALLS = 6;
+const NEW_CALLS = 20;
+const scenario = (name: string): string => fileURLToPath(new URL(`./scenarios/${name}`, import.meta.url));
+const DIALPLAN = {
+  'demo.yaml': 'tenant: demo\nnumbers: ["*"]\nagent: { provider: echo, tools: { end_call: {} } }\n',
+};
+
+/** Packets in a classic pcap file (24-byte global header, then 16-byte record headers + data). */
+function pcapPackets(path: string): number {
+  const buf = readFileSync(path);
+  let n = 0;
+  for (let off = 24; off + 16 <= buf.length && n < 1_000_000; n++) off += 16 + buf.readUInt32LE(off + 8);
+  return n;
+}
+
+interface ListedCall {
+  readonly id: string;
+  readonly instance?: string;
+  readonly state?: string;
+}
+
+describe('an instance killed with SIGKILL behind Kamailio', () => {
+  const prefix = `sbtest:kamfo:${randomBytes(4).toString('hex')}:`;
+  const env = {
+    MASTER_KEY: randomBytes(32).toString('base64'),
+    // Every INVITE comes from the proxy: per-source limits are Kamailio's (see README "Scaling out").
+    SIP_INVITE_RATE: '1000',
+    SIP_INVITE_BURST: '1000',
+  };
+  let a: ServerProcess;
+  let b: ServerProcess;
+  let proxy: SwitchboardProxy;
+
+  beforeAll(async () => {
+    const start = (at: { ip: string; port: number }, id: string): Promise<ServerProcess> =>
+      startServerProcess({
+        dialplans: DIALPLAN,
+        sipHost: at.ip,
+        sipPort: at.port,
+        redisUrl: REDIS_URL,
+        redisKeyPrefix: prefix,
+        logLevel: 'info',
+        env: { ...env, INSTANCE_ID: id },
+      });
+    [a, b] = await Promise.all([start(A, 'kam-a'), start(B, 'kam-b')]);
+    proxy = await SwitchboardProxy.start({
+      listenIp: PROXY.ip,
+      port: PROXY.port,
+      instances: [
+        { address: `${A.ip}:${A.port}`, name: 'switchboard-a' },
+        { address: `${B.ip}:${B.port}`, name: 'switchboard-b' },
+      ],
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await proxy?.stop();
+    await a?.close();
+    await b?.close();
+    const redis = new Redis(REDIS_URL);
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  const sipp = (
+    file: string,
+    at: { ip: string; port: number },
+    extra: Partial<SippOptions>,
+  ): SippOptions => ({
+    scenario: scenario(file),
+    target: `${PROXY.ip}:${PROXY.port}`,
+    localIp: at.ip,
+    localPort: at.port,
+    mediaPort: at.port + 10,
+    service: '100',
+    timeoutMs: 60_000,
+    ...extra,
+  });
+  const ownCalls = async (s: ServerProcess, id: string): Promise<ListedCall[]> =>
+    ((await s.api('GET', '/v1/calls')).json.calls as ListedCall[]).filter((c) =>
+      (c.instance ?? '').startsWith(`${id}:`),
+    );
+  const ended = (s: ServerProcess): Array<{ reason?: string; rtp?: { packetsReceived?: number } }> =>
+    s.logsWithMsg('call ended');
+
+  it(
+    'marks it inactive, puts every new call on the survivor and leaves its calls alone',
+    { timeout: 120_000 },
+    async () => {
+      const pcap = `${SIPP_PCAP_DIR}/g711a.pcap`;
+      const pcapCount = pcapPackets(pcap);
+      // Calls that stay up until hung up: half land on each instance (round robin).
+      const held = startSipp(
+        sipp('uac-dispatch-hold.xml', HELD, {
+          calls: HELD_CALLS,
+          extraArgs: ['-r', '10', '-l', String(HELD_CALLS)],
+        }),
+      );
+      let survivorCalls: ListedCall[] = [];
+      try {
+        await eventually(async () => {
+          expect(await ownCalls(a, 'kam-a')).toHaveLength(HELD_CALLS / 2);
+          survivorCalls = await ownCalls(b, 'kam-b');
+          expect(survivorCalls).toHaveLength(HELD_CALLS / 2);
+        }, 15_000);
+
+        const mark = proxy.kamailio.logMark();
+        const killedAt = Date.now();
+        expect((await a.kill9()).signal).toBe('SIGKILL');
+        // The keepalive (OPTIONS every 2 s, inactive after 2 unanswered) takes it out of the set.
+        await proxy.kamailio.waitForLogAfter(
+          new RegExp(`SBPROXY instance down sip:${A.ip.replaceAll('.', '\\.')}:${A.port}`),
+          mark,
+          30_000,
+        );
+        const downAfterMs = Date.now() - killedAt;
+        console.info(`kamailio marked the killed instance inactive ${downAfterMs} ms after SIGKILL`);
+
+        const dispatchedBefore = proxy.dispatched().length;
+        const fresh = await runSipp(
+          sipp('uac-dispatch.xml', FRESH, {
+            calls: NEW_CALLS,
+            extraArgs: ['-r', '5', '-l', String(NEW_CALLS)],
+          }),
+        );
+        const diag = `${describeSipp(fresh)}\nkamailio:\n${proxy.log().slice(-6000)}`;
+        expect(fresh.exitCode, diag).toBe(0);
+        // None of them was even tried on the dead instance.
+        expect(proxy.dispatched().slice(dispatchedBefore), diag).toEqual(
+          Array<string>(NEW_CALLS).fill(`${B.ip}:${B.port}`),
+        );
+        await eventually(() => {
+          expect(ended(b).filter((c) => c.reason === 'caller-bye')).toHaveLength(NEW_CALLS);
+        }, 15_000);
+
+        // The survivor's held calls are still up; ending them through its API sends the BYE via the proxy.
+        const still = await ownCalls(b, 'kam-b');
+        expect(still.map((c) => c.id).sort()).toEqual(survivorCalls.map((c) => c.id).sort());
+        for (const call of still) expect((await b.api('DELETE', `/v1/calls/${call.id}`)).status).toBe(204);
+      } catch (err) {
+        held.kill();
+        throw err;
+      }
+      // The survivor's callers got their BYE; the killed instance's never do (sipp gives up on them after
+      // its 25 s wait, so its exit code says some calls failed).
+      const r = await held.result;
+      const byes = r.messages
+        .split(/^-{10,} .*$/m)
+        .filter((m) => /^UDP message received/m.test(m) && /^BYE sip:/m.test(m));
+      expect(new Set(byes.map((m) => /^Call-ID: (.*)$/m.exec(m)?.[1])).size, describeSipp(r)).toBe(
+        HELD_CALLS / 2,
+      );
+      // Their media went on across the crash: every packet of the caller's pcap reached the survivor.
+      const apiEnded = ended(b).filter((c) => c.reason !== 'caller-bye');
+      expect(apiEnded).toHaveLength(HELD_CALLS / 2);
+      for (const c of apiEnded) expect(c.rtp?.packetsReceived ?? 0).toBeGreaterThanOrEqual(pcapCount - 2);
+    },
+  );
+});
