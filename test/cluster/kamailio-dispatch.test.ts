@@ -11,10 +11,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endedCalls } from '../support/call-audio.js';
 import { eventually } from '../support/eventually.js';
+import { clearRedisPrefix } from '../support/redis-keys.js';
 import { describeSipp, runSipp, startSipp, type SippOptions, type SippResult } from '../support/sipp.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { SwitchboardProxy } from '../support/switchboard-proxy.js';
@@ -61,10 +61,7 @@ describe('Kamailio dispatcher in front of two instances', () => {
     await proxy?.stop();
     await a?.close();
     await b?.close();
-    const redis = new Redis(REDIS_URL);
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
-    await redis.quit();
+    await clearRedisPrefix(REDIS_URL, prefix);
   });
 
   function sippOptions(file: string, extra: Partial<SippOptions> = {}): SippOptions {

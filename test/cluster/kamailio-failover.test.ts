@@ -11,9 +11,9 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/eventually.js';
+import { clearRedisPrefix } from '../support/redis-keys.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { describeSipp, runSipp, SIPP_PCAP_DIR, startSipp, type SippOptions } from '../support/sipp.js';
 import { SwitchboardProxy } from '../support/switchboard-proxy.js';
@@ -82,10 +82,7 @@ describe('an instance killed with SIGKILL behind Kamailio', () => {
     await proxy?.stop();
     await a?.close();
     await b?.close();
-    const redis = new Redis(REDIS_URL);
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
-    await redis.quit();
+    await clearRedisPrefix(REDIS_URL, prefix);
   });
 
   const sipp = (
