@@ -1,12 +1,14 @@
 import { EventEmitter } from 'node:events';
-import type { Agent, AgentErrorEvent } from '../agent/agent.js';
+import type { Agent } from '../agent/agent.js';
 import type { Logger } from '../observability/logger.js';
-import { parseInfoDtmf } from '../sip/dtmf-info.js';
+import { handlerBoundary, inCallScope } from '../observability/process-guard.js';
+import { AgentSupervisor } from './agent-supervisor.js';
 import { InboundBridge, OutboundBridge } from './audio-bridge.js';
 import { BargeInController } from './barge-in.js';
 import { CallTimers, firstRtpOrTimeout } from './call-timers.js';
-import { KeywordWatcher } from './keywords.js';
+import { agentListener, listenToLeg } from './leg-events.js';
 import { ReplyTracker } from './reply-tracker.js';
+import { ToolQueue } from './tool-queue.js';
 import type { CallSessionDeps, CallSessionEvents, EndReason, MediaDirectionState } from './session-types.js';
 import {
   ToolDispatcher,
@@ -34,19 +36,15 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
   readonly #d: CallSessionDeps;
   readonly #log: Logger;
   readonly #now: () => number;
-  #agent: Agent | undefined;
+  readonly #sup: AgentSupervisor;
   #inbound: InboundBridge | undefined;
   #outbound: OutboundBridge | undefined;
   readonly #bargeIn: BargeInController;
-  readonly #tools: ToolDispatcher;
-  readonly #keywords: KeywordWatcher | undefined;
+  readonly #tools: ToolQueue;
   #state: 'starting' | 'active' | 'transferring' | 'ended' = 'starting';
   #endReason: EndReason | undefined;
   readonly #timers: CallTimers;
-  #toolChain: Promise<unknown> = Promise.resolve();
-  #agentRetried = false;
   readonly #reply: ReplyTracker;
-  readonly #toolOutcomes: ToolOutcome[] = [];
   #speechEndedAt: number | undefined;
   #speechStartMs: number | undefined;
   #media: MediaDirectionState = { sending: true, receiving: true };
@@ -77,12 +75,13 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
       enabled: deps.profile.barge_in.enabled,
       playout: deps.media.playout,
       interrupt: (heard) => {
-        this.#agent
+        this.#sup.agent
           ?.interrupt(heard)
           .catch((err: unknown) => this.#log.warn({ err }, 'agent interrupt failed'));
       },
       onDecision: (decision) => {
         if (decision.action === 'interrupted') {
+          this.#sup.interrupted();
           this.#outbound?.reset();
           deps.metrics.bargeIns.inc();
         }
@@ -92,7 +91,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
         this.emit('barge-in', event);
       },
     });
-    this.#tools = new ToolDispatcher({
+    const dispatcher = new ToolDispatcher({
       profile: deps.profile,
       logger: this.#log,
       context: { callId: deps.id, tenant: deps.tenant },
@@ -102,14 +101,34 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
         transfer: (target) => this.#transfer(target),
         sendDtmf: (digits) => deps.media.sendDtmf(digits),
         sendToolResult: async (callId, result) => {
-          await this.#agent?.sendToolResult(callId, result);
+          await this.#sup.agent?.sendToolResult(callId, result);
         },
       },
     });
-    const kw = deps.profile.keywords;
-    if (kw !== undefined && (kw.hangup.length > 0 || kw.transfer.length > 0)) {
-      this.#keywords = new KeywordWatcher(kw.hangup, kw.transfer);
-    }
+    this.#tools = new ToolQueue({
+      tools: dispatcher,
+      profile: deps.profile,
+      logger: this.#log,
+      ended: () => this.#state === 'ended',
+      onOutcome: (outcome) => {
+        this.#timeline('tool.result', { ...outcome });
+        this.emit('tool.outcome', outcome);
+      },
+    });
+    this.#sup = new AgentSupervisor(deps, {
+      now: this.#now,
+      wire: (agent, live) => this.#wireAgent(agent, live),
+      audible: () => this.#state === 'active' && this.#media.sending,
+      ended: () => this.#state === 'ended',
+      abandonReply: (responseId) => {
+        this.#outbound?.endItem();
+        this.#bargeIn.turnEnded(responseId);
+        this.#reply.turnEnded(responseId);
+      },
+      transfer: (target) => this.#transfer(target),
+      end: (reason) => this.end(reason),
+      timeline: (kind, data) => this.#timeline(kind, data),
+    });
   }
 
   get state(): string {
@@ -117,11 +136,11 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
   }
 
   get agentProvider(): string {
-    return this.#agent?.provider ?? this.#d.profile.provider;
+    return this.#sup.agent?.provider ?? this.#d.profile.provider;
   }
 
   get toolOutcomes(): readonly ToolOutcome[] {
-    return this.#toolOutcomes;
+    return this.#tools.outcomes;
   }
 
   /** True when caller audio reaches the agent without decoding or resampling. */
@@ -159,92 +178,68 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     this.emit('media', state);
   }
 
-  async start(): Promise<void> {
+  /** Runs within the call's scope, so a stray error from any of its async work is logged with its id. */
+  start(): Promise<void> {
+    return inCallScope({ callId: this.id, tenant: this.#d.tenant }, () => this.#start());
+  }
+
+  async #start(): Promise<void> {
     const { dialog, media, profile } = this.#d;
-    dialog.on('ended', ({ reason }) => {
-      void this.end(reason === 'remote-bye' ? 'caller-bye' : 'error');
-    });
+    listenToLeg(
+      dialog,
+      media,
+      {
+        ended: (reason) => void this.end(reason === 'remote-bye' ? 'caller-bye' : 'error'),
+        // A held call may legitimately be silent (RFC 3264 §8.4); the idle timeout and max duration end it.
+        inactive: () => {
+          if (this.#media.receiving && this.#media.sending) void this.end('rtp-timeout');
+        },
+        // The leg stopped on an error after the 200 (issue 10): end with BYE and free the port, no dead air.
+        failed: () => void this.end('error'),
+        dtmf: (digit, via) => this.#onCallerDtmf(digit, via),
+        frame: (payload) => {
+          // On hold (we may not send) what the phone sends is music on hold, not the caller: not forwarded.
+          if (!this.#media.receiving || !this.#media.sending) return;
+          try {
+            this.#inbound?.frame(payload);
+          } catch (err) {
+            this.#handlerFailed(err);
+          }
+        },
+      },
+      this.#boundary,
+      this.#log,
+    );
     if (dialog.ended) {
       // The BYE overtook the session's start (it came in the same turn as the ACK).
       await this.end('caller-bye');
       return;
     }
-    media.on('inactive', () => {
-      // A held call may legitimately be silent (RFC 3264 §8.4); the idle timeout and max duration end it.
-      if (this.#media.receiving && this.#media.sending) void this.end('rtp-timeout');
-    });
-    // The leg stopped on an error after the 200 (issue 10): end with BYE and free the port, no dead air.
-    media.on('failed', () => void this.end('error'));
-    media.on('dtmf', ({ digit }) => this.#onCallerDtmf(digit, 'rtp'));
-    dialog.on('info', (info) => {
-      // RFC 6086 legacy INFO: only the DTMF bodies we know (Content-Type checked by the parser); anything
-      // else was answered 200 by the stack and is ignored here.
-      const dtmf = parseInfoDtmf(info.contentType, info.body);
-      if (dtmf === undefined) {
-        this.#log.debug({ contentType: info.contentType }, 'INFO without DTMF ignored');
-        return;
-      }
-      this.#onCallerDtmf(dtmf.digit, 'info');
-    });
-    media.on('frame', (payload) => {
-      // On hold (we may not send) what the phone sends is music on hold, not the caller: not forwarded.
-      if (this.#media.receiving && this.#media.sending) this.#inbound?.frame(payload);
-    });
     this.#timers.start();
 
-    if (!(await this.#attachAgent())) {
-      await this.#fallback();
+    if (!(await this.#sup.attach())) {
+      await this.#sup.fallback();
       return;
     }
+    const { input, output } = this.#d.agentFormats;
+    this.#inbound = new InboundBridge(media.codec, input, (audio) => this.#pushToAgent(audio));
+    // The playout itself is the sink: the bridge drops what exceeds the per-call cap before encoding it.
+    this.#outbound = new OutboundBridge(output, media.codec, media.ptimeMs, media.playout);
     this.#state = 'active';
     this.#timeline('call.active', { passthrough: this.passthrough });
     if (profile.greeting !== undefined) await this.#greet();
   }
 
-  /** Create and start the agent (or adopt the one started before the 200 OK); false when it failed. */
-  async #attachAgent(): Promise<boolean> {
-    const { media } = this.#d;
-    let agent: Agent;
-    const prepared = this.#agentRetried ? undefined : this.#d.firstAgent;
-    try {
-      if (prepared !== undefined) {
-        agent = await prepared.ready;
-        this.#wireAgent(agent);
-        // Errors the agent reported before it was wired (between start and the ACK) are handled now.
-        for (const e of prepared.adopt()) queueMicrotask(() => this.#onAgentError(e));
-      } else {
-        agent = await this.#d.createAgent();
-        this.#wireAgent(agent);
-        try {
-          await agent.start();
-        } catch (err) {
-          // A half-open provider session must not outlive the attempt.
-          await agent.close().catch(() => undefined);
-          throw err;
-        }
-      }
-    } catch (err) {
-      if (this.#state === 'ended') return false;
-      this.#log.error({ err }, 'agent could not start');
-      this.#d.metrics.agentErrors.inc({ code: (err as { code?: string }).code ?? 'AGENT_START_FAILED' });
-      return false;
-    }
-    if (this.#state === 'ended') {
-      await agent.close();
-      return false;
-    }
-    this.#agent = agent;
-    if (this.#inbound === undefined || this.#outbound === undefined) {
-      const { input, output } = this.#d.agentFormats;
-      this.#inbound = new InboundBridge(media.codec, input, (audio) => this.#pushToAgent(audio));
-      // The playout itself is the sink: the bridge drops what exceeds the per-call cap before encoding it.
-      this.#outbound = new OutboundBridge(output, media.codec, media.ptimeMs, media.playout);
-    }
-    return true;
+  /** The error boundary of the session's handlers: a handler that throws ends this call (BYE, port freed). */
+  readonly #boundary = handlerBoundary((err) => this.#handlerFailed(err));
+
+  #handlerFailed(err: unknown): void {
+    this.#log.error({ err }, 'call handler threw; ending the call');
+    void this.end('error');
   }
 
   #pushToAgent(audio: Buffer | Int16Array): void {
-    const agent = this.#agent;
+    const agent = this.#sup.agent;
     if (agent === undefined || this.#state === 'ended') return;
     try {
       agent.pushAudio(audio);
@@ -253,18 +248,21 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     }
   }
 
-  #wireAgent(agent: Agent): void {
+  /** The session's handlers of one agent's events; those of an agent that was replaced are ignored. */
+  #wireAgent(agent: Agent, live: () => boolean): void {
     const { metrics } = this.#d;
-    agent.on('user.speech.started', ({ audioStartMs }) => {
+    const on = agentListener(agent, this.#boundary, live);
+    on('user.speech.started', ({ audioStartMs }) => {
       this.#timers.activity();
       this.#speechStartMs = audioStartMs;
       this.#bargeIn.userSpeechStarted();
     });
-    agent.on('user.speech.ended', () => {
+    on('user.speech.ended', () => {
       this.#timers.activity();
       this.#speechEndedAt = this.#now();
     });
-    agent.on('assistant.audio', ({ audio, itemId, responseId }) => {
+    on('user.transcript', ({ text, final }) => this.#sup.userTranscript(text, final));
+    on('assistant.audio', ({ audio, itemId, responseId }) => {
       if (!this.#bargeIn.acceptAudio(responseId)) return;
       if (this.#speechEndedAt !== undefined) {
         metrics.responseLatency.observe((this.#now() - this.#speechEndedAt) / 1000);
@@ -273,117 +271,62 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
       this.#timers.activity();
       this.#outbound?.push(audio, itemId, responseId);
       this.#reply.audio(responseId);
+      this.#sup.audio(responseId);
     });
-    agent.on('assistant.turn.end', ({ responseId }) => {
+    on('assistant.turn.end', ({ responseId, status }) => {
       this.#outbound?.endItem();
       this.#bargeIn.turnEnded(responseId);
       this.#reply.turnEnded(responseId);
+      this.#sup.turnEnded(responseId, status);
     });
-    agent.on('assistant.text', ({ text, final }) => {
-      if (this.#keywords === undefined || !final) return;
-      const action = this.#keywords.match(text);
-      if (action === 'hangup')
-        void this.#queueTool({ callId: 'keyword', name: 'end_call', args: { reason: 'keyword' } });
-      if (action === 'transfer') {
-        const target =
-          this.#d.profile.fallback?.transfer_to ??
-          Object.keys(this.#d.profile.tools.transfer_call?.targets ?? {})[0];
-        if (target !== undefined)
-          void this.#queueTool({ callId: 'keyword', name: 'transfer_call', args: { destination: target } });
-      }
+    on('assistant.text', ({ text, final, responseId }) => {
+      this.#sup.assistantText(text, final, responseId);
+      if (final) this.#tools.assistantSaid(text);
     });
-    agent.on('tool.call', (call) => {
+    on('tool.call', (call) => {
       // The response carrying the call has not ended yet: its sentence may still be on its way.
       this.#reply.toolCall();
       metrics.toolCalls.inc({ name: call.name });
       this.#timeline('tool.call', { ...call });
-      void this.#queueTool(call);
+      void this.#tools.queue(call);
     });
-    agent.on('error', (e) => this.#onAgentError(e));
-  }
-
-  #queueTool(call: {
-    callId: string;
-    name: string;
-    args: Readonly<Record<string, unknown>>;
-  }): Promise<unknown> {
-    // Tool calls run one at a time, in order: a transfer must not race an end_call.
-    this.#toolChain = this.#toolChain.then(async () => {
-      if (this.#state === 'ended') return;
-      const outcome = await this.#tools.handle(call);
-      this.#toolOutcomes.push(outcome);
-      this.#timeline('tool.result', { ...outcome });
-      this.emit('tool.outcome', outcome);
-    });
-    this.#toolChain = this.#toolChain.catch((err: unknown) => this.#log.error({ err }, 'tool call failed'));
-    return this.#toolChain;
+    on('error', (e) => this.#sup.error(e));
   }
 
   #onCallerDtmf(digit: string, via: 'rtp' | 'info'): void {
     this.#timers.activity();
     this.#timeline('dtmf', { digit, via });
     this.emit('dtmf', { digit, via });
-    this.#agent
+    this.#sup.agent
       ?.sendText(`The caller pressed ${digit}`)
       .catch((err: unknown) => this.#log.warn({ err }, 'could not send DTMF to agent'));
-  }
-
-  #onAgentError(e: AgentErrorEvent): void {
-    this.#d.metrics.agentErrors.inc({ code: e.code });
-    this.#timeline('agent.error', { ...e });
-    if (!e.fatal || this.#state === 'ended') {
-      this.#log.warn({ code: e.code, providerCode: e.providerCode }, 'agent reported a recoverable error');
-      return;
-    }
-    this.#log.error({ code: e.code, providerCode: e.providerCode }, 'agent failed');
-    void this.#recoverAgent();
-  }
-
-  /** A provider that dies mid-call must not leave dead air: reconnect once, else fallback (DESIGN.md §4). */
-  async #recoverAgent(): Promise<void> {
-    const old = this.#agent;
-    this.#agent = undefined;
-    this.#d.media.playout.flush();
-    await old?.close().catch(() => undefined);
-    if (!this.#agentRetried) {
-      this.#agentRetried = true;
-      if (await this.#attachAgent()) {
-        this.#log.info('agent reconnected after a fatal error');
-        return;
-      }
-    }
-    await this.#fallback();
-  }
-
-  async #fallback(): Promise<void> {
-    const fb = this.#d.profile.fallback;
-    if (this.#state === 'ended') return;
-    const prompt = fb?.audio ?? this.#d.defaultFallbackPrompt;
-    if (prompt !== undefined && this.#d.playPrompt !== undefined) {
-      try {
-        await this.#d.playPrompt(prompt);
-      } catch (err) {
-        this.#log.warn({ err }, 'fallback prompt failed');
-      }
-    }
-    const target = fb?.transfer_to;
-    const uri = target === undefined ? undefined : this.#d.profile.tools.transfer_call?.targets[target];
-    if (target !== undefined && uri !== undefined) {
-      const outcome = await this.#transfer({
-        name: target,
-        uri,
-        method: this.#d.profile.tools.transfer_call?.method ?? 'refer',
-      });
-      if (outcome.callLeft) return;
-    }
-    await this.end('agent-failed');
   }
 
   async #greet(): Promise<void> {
     // NAT latching: the first inbound packet tells us where to send; greet once it arrives (≤ 2 s).
     await firstRtpOrTimeout(this.#d.media, this.#d.greetingLatchWaitMs ?? 2000);
     if (this.#state !== 'active') return;
-    await this.#agent?.greet().catch((err: unknown) => this.#log.warn({ err }, 'greeting failed'));
+    await this.#sup.agent?.greet().catch((err: unknown) => this.#log.warn({ err }, 'greeting failed'));
+  }
+
+  /**
+   * Drain deadline (issue 12): the agent leaves, the profile's fallback prompt plays (if it has one, for at
+   * most `maxPromptMs`), then BYE.
+   */
+  async goodbye(reason: EndReason, maxPromptMs: number): Promise<void> {
+    if (this.#ended) return;
+    this.#d.media.playout.flush();
+    await this.#sup.detach();
+    const prompt = this.#d.profile.fallback?.audio;
+    if (prompt !== undefined && this.#d.playPrompt !== undefined && !this.#ended) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.#d.playPrompt(prompt).catch((err: unknown) => this.#log.warn({ err }, 'goodbye prompt failed')),
+        new Promise((resolve) => (timer = setTimeout(resolve, maxPromptMs))),
+      ]);
+      clearTimeout(timer);
+    }
+    await this.end(reason);
   }
 
   /** Transfer on the server's initiative (control API): the same path as the transfer_call tool. */
@@ -409,9 +352,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     if (this.#ended) return outcome;
     if (outcome.callLeft) {
       // The agent is detached: the caller now talks to the transfer target.
-      const agent = this.#agent;
-      this.#agent = undefined;
-      await agent?.close().catch(() => undefined);
+      await this.#sup.detach();
       // A bridged call stays up (the bridge ends it); a REFERred one is the transferee's now.
       if (outcome.via !== 'bridge' || !outcome.ok) await this.end('transferred');
       return outcome;
@@ -428,13 +369,9 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     this.#timers.stop();
     this.#reply.end();
     const { dialog, media, metrics } = this.#d;
-    const agent = this.#agent;
-    this.#agent = undefined;
     const stats = media.stats();
     media.close();
-    // An agent still starting (the session never adopted it) is stopped too.
-    await this.#d.firstAgent?.close();
-    await agent?.close().catch((err: unknown) => this.#log.warn({ err }, 'agent close failed'));
+    await this.#sup.close();
     if (!dialog.ended && reason !== 'caller-bye') {
       await dialog.hangup().catch((err: unknown) => this.#log.warn({ err }, 'BYE failed'));
     }
@@ -447,7 +384,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
         reason,
         durationMs: this.#now() - this.startedAt.getTime(),
         bargeIns: this.#bargeIn.bargeIns,
-        tools: this.#toolOutcomes.map((t) => `${t.name}:${t.ok ? 'ok' : 'failed'}`),
+        tools: this.#tools.outcomes.map((t) => `${t.name}:${t.ok ? 'ok' : 'failed'}`),
         rtp: stats,
       },
       'call ended',
