@@ -66,6 +66,8 @@ export const agentProfileSchema = z
       .object({
         max_duration_s: z.number().int().min(1).max(86_400).default(3600),
         idle_timeout_s: z.number().int().min(1).max(3600).default(30),
+        /** Dead air inside a reply after which the provider counts as stalled (default 2000, issue 11). */
+        provider_stall_ms: z.number().int().min(200).max(30_000).optional(),
       })
       .strict()
       .default({ max_duration_s: 3600, idle_timeout_s: 30 }),
