@@ -193,6 +193,21 @@ describe('SIP digest auth on a dialplan (issue 11)', () => {
     },
   );
 
+  it(
+    'over TCP too: challenge and answer on one connection, the call answered',
+    { timeout: 60_000 },
+    async () => {
+      const r = await sipp(
+        'digest-call.xml',
+        { localIp: '127.0.0.42', localPort: 49070, service: '100' },
+        { transport: 'tcp', durationMs: 500, extraArgs: authArgs('100', PASSWORD) },
+      );
+      expect(r.exitCode, describeSipp(r)).toBe(0);
+      expect(received(r, 401)).toHaveLength(1);
+      expect(received(r, 200).length).toBeGreaterThanOrEqual(2); // the INVITE's and the BYE's
+    },
+  );
+
   it('wrong password: 403 after the challenge, nothing allocated', async () => {
     const before = { allocations, agents };
     const r = await sipp(
