@@ -20,7 +20,7 @@ const MANIFEST = fileURLToPath(
 const CALL_MS = 4000;
 
 function preStopScript(): string {
-  const sts = parseYaml(readFileSync(MANIFEST, 'utf8')) as any;
+  const sts = parseYaml(readFileSync(MANIFEST, 'utf8'));
   const container = sts.spec.template.spec.containers.find((c: any) => c.name === 'switchboard');
   const command = container.lifecycle.preStop.exec.command as string[];
   expect(command.slice(0, 2)).toEqual(['node', '-e']);
