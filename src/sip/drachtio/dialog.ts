@@ -19,6 +19,17 @@ export function parseSipfrag(body: string): ReferResult | undefined {
   return m ? { status: Number(m[1]), reason: (m[2] ?? '').trim() } : undefined;
 }
 
+/**
+ * Why drachtio ended a dialog. drachtio-server sends some BYEs itself and reports each to the app as a BYE
+ * received, marked `source: 'application'`, with its Reason text (which drachtio-srf passes along): "ACK
+ * timeout" (no ACK for our 2xx, RFC 3261 §13.3.1.4) and "Session timer expired" (RFC 4028 §10: the peer
+ * did not refresh, or our refresh failed).
+ */
+export function endReasonOf(req: DrachtioRequest | undefined, reason: string | undefined): DialogEndReason {
+  if (req?.meta?.source !== 'application') return 'remote-bye';
+  return /session timer/i.test(reason ?? '') ? 'session-expired' : 'ack-timeout';
+}
+
 function statusOf(err: unknown): number {
   if (typeof err === 'object' && err !== null && 'status' in err && typeof err.status === 'number')
     return err.status;
@@ -67,10 +78,7 @@ export class DrachtioDialogAdapter extends EventEmitter<DialogEvents> implements
     this.#setTimer = options.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
     this.#clearTimer = options.clearTimer ?? ((h) => clearTimeout(h as NodeJS.Timeout));
 
-    dlg.on('destroy', (req) => {
-      // drachtio-server sends the BYE itself when the ACK never comes; it reaches us marked 'application'.
-      this.#end(req?.meta?.source === 'application' ? 'ack-timeout' : 'remote-bye');
-    });
+    dlg.on('destroy', (req, reason) => this.#end(endReasonOf(req, reason)));
     dlg.on('ack', (req) => {
       // Delayed offer (initial or re-INVITE): the answer arrives in the ACK.
       if (req.body) this.#remoteSdp = req.body;
@@ -116,6 +124,12 @@ export class DrachtioDialogAdapter extends EventEmitter<DialogEvents> implements
 
   #onModify(method: 'INVITE' | 'UPDATE', req: DrachtioRequest, res: DrachtioResponse): void {
     const offer = req.body ? req.body : undefined;
+    const contentType = req.get('Content-Type');
+    if (offer !== undefined && contentType !== undefined && !/^\s*application\/sdp\b/i.test(contentType)) {
+      // As the embedded backend (RFC 3261 §21.4.13): a body we cannot read as an offer is 415, not a 400/488.
+      res.send(415, 'Unsupported Media Type', { headers: { Accept: 'application/sdp' } });
+      return;
+    }
     let settled = false;
     const request: ModifyRequest = {
       method,
