@@ -31,6 +31,12 @@ describe('loadConfig', () => {
     }
   });
 
+  it('derives the instance TTL from the heartbeat (3 beats) unless given', () => {
+    expect(loadConfig({ CLUSTER_HEARTBEAT_MS: '400' }).CLUSTER_INSTANCE_TTL_MS).toBe(1200);
+    expect(loadConfig({}).CLUSTER_INSTANCE_TTL_MS).toBe(15_000);
+    expect(loadConfig({ CLUSTER_INSTANCE_TTL_MS: '10000' }).CLUSTER_INSTANCE_TTL_MS).toBe(10_000);
+  });
+
   it('is frozen', () => {
     const c = loadConfig({ SIP_PORT: '5070' });
     expect(c.SIP_PORT).toBe(5070);
@@ -52,6 +58,7 @@ describe('loadConfig', () => {
     [{ MASTER_KEY: 'c2hvcnQ=' }, 'MASTER_KEY'],
     [{ REDIS_URL: 'http://x' }, 'REDIS_URL'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ CLUSTER_HEARTBEAT_MS: '1000', CLUSTER_INSTANCE_TTL_MS: '1500' }, 'CLUSTER_INSTANCE_TTL_MS'],
   ])('rejects %o naming %s', (env, variable) => {
     let caught: unknown;
     try {
