@@ -1,5 +1,5 @@
 /**
- * `npm run loadtest -- --calls N --duration S [--provider echo|openai] [--ramp-ms M]`
+ * `npm run loadtest -- --calls N --duration S [--provider echo|openai] [--ramp-ms M] [--instances K1,K2,…]`
  *
  * N concurrent calls from an in-repo SIP load client (this process: one EmbeddedSignaling, one Ticker, one
  * port pool, Softphone per call) to a Switchboard server in a separate process (`node dist/src/cli.js
@@ -9,11 +9,15 @@
  *
  * `--sweep 50,100,200,400` runs each N in turn (fresh server each time) and stops at the first failure:
  * the largest passing N holds zero lost frames with p99 lateness under 10 ms (`--keep-going` runs them all).
+ *
+ * `--instances 1,2` runs each N once per instance count K: K server processes (the `serve --instances K`
+ * layout: own SIP/HTTP ports, own RTP slice), N calls *per instance* spread round robin, and prints calls
+ * per core of server CPU for each K and its ratio to K = 1 (1.00 = linear scaling).
  */
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../src/observability/logger.js';
-import { printRun, tableHeader, tableRow } from './loadtest/report.js';
+import { printRun, printScaling, tableHeader, tableRow } from './loadtest/report.js';
 import { runOnce, type Provider, type RunResult } from './loadtest/run-once.js';
 import { fmt } from './util.js';
 
@@ -21,11 +25,14 @@ const MAX_CALLS = 2000;
 const MAX_DURATION_S = 300;
 const MAX_RAMP_MS = 60_000;
 const MAX_SWEEP_STEPS = 10;
+const MAX_INSTANCES = 8;
 /** Beyond ramp + settle + duration: establishing, hang-up, idle wait, server start/stop. */
 const WATCHDOG_SLACK_MS = 120_000;
 
 interface Args {
   readonly calls: number[];
+  /** Instance counts; with more than one or K > 1, `calls` are per instance. */
+  readonly instances: number[];
   readonly durationS: number;
   readonly provider: Provider;
   readonly rampMs: number | undefined;
@@ -40,7 +47,8 @@ function usage(message: string): never {
     `loadtest: ${message}\n` +
       'usage: npm run loadtest -- --calls N --duration S [--provider echo|openai] [--ramp-ms M]\n' +
       '                          [--sweep N1,N2,… [--keep-going]] [--settle-ms M] [--pause-ms M]\n' +
-      `limits: N ≤ ${MAX_CALLS}, S ≤ ${MAX_DURATION_S}, M ≤ ${MAX_RAMP_MS}\n`,
+      '                          [--instances K1,K2,… (N calls per instance)]\n' +
+      `limits: N ≤ ${MAX_CALLS} in total, S ≤ ${MAX_DURATION_S}, M ≤ ${MAX_RAMP_MS}, K ≤ ${MAX_INSTANCES}\n`,
   );
   process.exit(64); // EX_USAGE
 }
@@ -54,6 +62,7 @@ function int(name: string, raw: string | undefined, min: number, max: number): n
 
 function parseArgs(argv: readonly string[]): Args {
   let calls: number[] = [];
+  let instances: number[] = [1];
   let durationS = 20;
   let provider: Provider = 'echo';
   let rampMs: number | undefined;
@@ -71,6 +80,10 @@ function parseArgs(argv: readonly string[]): Args {
       case '--sweep':
         calls = (value ?? '').split(',').map((x) => int('--sweep entry', x.trim(), 1, MAX_CALLS));
         if (calls.length > MAX_SWEEP_STEPS) usage(`--sweep takes at most ${MAX_SWEEP_STEPS} values`);
+        break;
+      case '--instances':
+        instances = (value ?? '').split(',').map((x) => int('--instances entry', x.trim(), 1, MAX_INSTANCES));
+        if (instances.length > MAX_SWEEP_STEPS) usage(`--instances takes at most ${MAX_SWEEP_STEPS} values`);
         break;
       case '--duration':
         durationS = int('--duration', value, 1, MAX_DURATION_S);
@@ -97,7 +110,9 @@ function parseArgs(argv: readonly string[]): Args {
     }
   }
   if (calls.length === 0) usage('--calls or --sweep is required');
-  return { calls, durationS, provider, rampMs, settleMs, pauseMs, keepGoing };
+  for (const n of calls)
+    if (n * Math.max(...instances) > MAX_CALLS) usage(`N × K must not exceed ${MAX_CALLS} calls`);
+  return { calls, instances, durationS, provider, rampMs, settleMs, pauseMs, keepGoing };
 }
 
 const print = (line: string): void => {
@@ -115,37 +130,48 @@ print(
       .join(' ')}`,
 );
 const results: RunResult[] = [];
-for (const calls of args.calls) {
-  // Default ramp: 10 ms per call (100 calls per second), at least 1 s.
-  const rampMs = Math.min(MAX_RAMP_MS, args.rampMs ?? Math.max(1000, calls * 10));
-  const watchdogMs = rampMs + args.settleMs + args.durationS * 1000 + WATCHDOG_SLACK_MS;
-  const watchdog = setTimeout(() => {
-    process.stderr.write(`loadtest: run of ${calls} calls exceeded ${watchdogMs} ms, giving up\n`);
-    process.exit(2);
-  }, watchdogMs);
-  print(`\n## ${calls} calls, ${args.durationS} s, ${args.provider}`);
-  let result: RunResult;
-  try {
-    result = await runOnce({
-      calls,
-      durationS: args.durationS,
-      provider: args.provider,
-      rampMs,
-      settleMs: args.settleMs,
-      pauseMs: args.pauseMs,
-      promptPath: here('../../test/fixtures/audio/caller-billing-question.wav'),
-      cliPath: here('../src/cli.js'),
-      mockMainPath: here('./loadtest/openai-mock-main.js'),
-      tickerProbePath: here('./loadtest/ticker-probe.js'),
-      logger,
-      progress: print,
-    });
-  } finally {
-    clearTimeout(watchdog);
+let stop = false;
+for (const perInstance of args.calls) {
+  for (const instances of args.instances) {
+    const calls = perInstance * instances;
+    // Default ramp: 10 ms per call (100 calls per second), at least 1 s.
+    const rampMs = Math.min(MAX_RAMP_MS, args.rampMs ?? Math.max(1000, calls * 10));
+    const watchdogMs = rampMs + args.settleMs + args.durationS * 1000 + WATCHDOG_SLACK_MS;
+    const watchdog = setTimeout(() => {
+      process.stderr.write(`loadtest: run of ${calls} calls exceeded ${watchdogMs} ms, giving up\n`);
+      process.exit(2);
+    }, watchdogMs);
+    print(
+      `\n## ${calls} calls` +
+        (instances > 1 ? ` over ${instances} instances (${perInstance} each)` : '') +
+        `, ${args.durationS} s, ${args.provider}`,
+    );
+    let result: RunResult;
+    try {
+      result = await runOnce({
+        calls,
+        instances,
+        durationS: args.durationS,
+        provider: args.provider,
+        rampMs,
+        settleMs: args.settleMs,
+        pauseMs: args.pauseMs,
+        promptPath: here('../../test/fixtures/audio/caller-billing-question.wav'),
+        cliPath: here('../src/cli.js'),
+        mockMainPath: here('./loadtest/openai-mock-main.js'),
+        tickerProbePath: here('./loadtest/ticker-probe.js'),
+        logger,
+        progress: print,
+      });
+    } finally {
+      clearTimeout(watchdog);
+    }
+    printRun(result, print);
+    results.push(result);
+    if (!result.passed && !args.keepGoing) stop = true;
+    if (stop) break;
   }
-  printRun(result, print);
-  results.push(result);
-  if (!result.passed && !args.keepGoing) break;
+  if (stop) break;
 }
 
 print('\n' + tableHeader());
@@ -156,7 +182,8 @@ for (const r of [...results].sort((a, b) => a.options.calls - b.options.calls)) 
   if (!r.passed) break;
   held = r.options.calls;
 }
-if (args.calls.length > 1) {
+if (args.instances.length > 1) printScaling(results, print);
+if (args.calls.length > 1 && args.instances.length === 1 && args.instances[0] === 1) {
   print(
     held !== undefined
       ? `\nlargest N held (it and every smaller N passed): ${held}`

@@ -16,6 +16,11 @@ export function printRun(r: RunResult, print: (line: string) => void): void {
     `server CPU ${fmt(s.cpuPercent, 1)} % of one core = ${fmt(s.cpuPerCallPercent, 3)} % per call ` +
       `(${fmt(s.cpuPerCallPercent > 0 ? 100 / s.cpuPerCallPercent : Number.NaN, 0)} calls per core at this rate)`,
   );
+  if (r.options.instances > 1)
+    print(
+      `${r.options.instances} instances: CPU ${s.instanceCpuPercent.map((x) => `${fmt(x, 1)} %`).join(', ')} ` +
+        `of one core each; ${fmt(s.callsPerCore, 0)} calls per core of server CPU used`,
+    );
   print(
     `server RSS ${fmt(s.rssBaselineMb, 1)} MB idle → ${fmt(s.rssLoadedMb, 1)} MB loaded = ` +
       `${fmt(s.rssPerCallKb, 0)} KB per call (heap used ${fmt(s.heapLoadedMb, 1)} MB)`,
@@ -40,7 +45,7 @@ export function printRun(r: RunResult, print: (line: string) => void): void {
   print(
     `server event-loop delay (beyond 10 ms sampling): p50 ${fmt(s.eldP50Ms, 2)} ms  ` +
       `p99 ${fmt(s.eldP99Ms, 2)} ms  max ${fmt(s.eldMaxMs, 2)} ms; main thread waited ` +
-      `${fmt(s.runQueueWaitMs, 0)} ms for a CPU (${fmt(s.runQueueWaitMs / 10 / r.windowS, 1)} % of the window)`,
+      `${fmt(s.runQueueWaitMs, 0)} ms for a CPU (${fmt(s.runQueueWaitMs / 10 / r.windowS / r.options.instances, 1)} % of the window)`,
   );
   print(
     `server→client: ${c.serverPacketsSent} packets sent (by sequence), ${c.serverPacketsReceived} received, ` +
@@ -79,9 +84,9 @@ export function printRun(r: RunResult, print: (line: string) => void): void {
 
 export function tableHeader(): string {
   return (
-    '| calls | provider | server CPU % | CPU %/call | RSS KB/call | RTP lateness p50/p99 ms | server send p99/max ms | server ELD p99 ms | server CPU wait % | ' +
+    '| calls | inst | calls/core | provider | server CPU % | CPU %/call | RSS KB/call | RTP lateness p50/p99 ms | server send p99/max ms | server ELD p99 ms | server CPU wait % | ' +
     'lost s→c | gaps | lost c→s | late c→s | client ticker p99/max ms | load avg (1 min) | result |\n' +
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|'
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|'
   );
 }
 
@@ -89,14 +94,36 @@ export function tableRow(r: RunResult): string {
   const c = r.client;
   const s = r.server;
   return (
-    `| ${c.established}/${r.options.calls} | ${r.options.provider} | ${fmt(s.cpuPercent, 1)} | ` +
+    `| ${c.established}/${r.options.calls} | ${r.options.instances} | ${fmt(s.callsPerCore, 0)} | ` +
+    `${r.options.provider} | ${fmt(s.cpuPercent, 1)} | ` +
     `${fmt(s.cpuPerCallPercent, 3)} | ${fmt(s.rssPerCallKb, 0)} | ` +
     `${fmt(c.lateness.percentileMs(50), 1)} / ${fmt(c.lateness.percentileMs(99), 1)} | ` +
     `${s.ticker === undefined ? '–' : `${fmt(s.ticker.sendDoneP99Ms, 1)} / ${fmt(s.ticker.sendDoneMaxMs, 1)}`} | ` +
     `${fmt(s.eldP99Ms, 1)} | ` +
-    `${fmt(s.runQueueWaitMs / 10 / r.windowS, 1)} | ` +
+    `${fmt(s.runQueueWaitMs / 10 / r.windowS / r.options.instances, 1)} | ` +
     `${c.serverPacketsLost} | ${c.shortGapFrames} | ${s.rtpLost} | ${s.rtpLate} | ` +
     `${fmt(c.tickerLatenessP99Ms, 1)} / ${fmt(c.tickerLatenessMaxMs, 1)} | ` +
     `${fmt(r.loadBefore[0] ?? 0, 2)} → ${fmt(r.loadAfter[0] ?? 0, 2)} | ${r.passed ? 'pass' : 'FAIL'} |`
   );
+}
+
+/**
+ * 1 → K instances at the same calls per instance: calls per core of server CPU for each K and its ratio to
+ * K = 1 (1.00: the K-th instance costs what the first did, i.e. linear scaling while cores are free).
+ */
+export function printScaling(results: readonly RunResult[], print: (line: string) => void): void {
+  print(
+    '\n| calls per instance | instances | calls | server CPU % | calls per core | vs 1 instance | result |',
+  );
+  print('|---|---|---|---|---|---|---|');
+  for (const r of results) {
+    const perInstance = r.options.calls / r.options.instances;
+    const base = results.find((x) => x.options.instances === 1 && x.options.calls === perInstance);
+    const ratio = base === undefined ? Number.NaN : r.server.callsPerCore / base.server.callsPerCore;
+    print(
+      `| ${perInstance} | ${r.options.instances} | ${r.client.established}/${r.options.calls} | ` +
+        `${fmt(r.server.cpuPercent, 1)} | ${fmt(r.server.callsPerCore, 0)} | ${fmt(ratio, 2)} | ` +
+        `${r.passed ? 'pass' : 'FAIL'} |`,
+    );
+  }
 }

@@ -9,7 +9,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Logger } from '../../src/observability/logger.js';
 import type { LatencyHistogram, TickerStats } from '../../src/media/ticker.js';
 import { LoadClient, type LoadClientTotals } from './load-client.js';
-import { ServerProcess, type ServerSnapshot } from './server-process.js';
+import { ServerGroup } from './server-group.js';
+import type { ServerSnapshot } from './server-process.js';
 import type { LoadMockStats } from './openai-load-mock.js';
 import { readSchedStat, waitMsBetween } from './schedstat.js';
 import type { TickerProbeStats } from './ticker-probe.js';
@@ -17,7 +18,10 @@ import type { TickerProbeStats } from './ticker-probe.js';
 export type Provider = 'echo' | 'openai';
 
 export interface RunOptions {
+  /** Calls in total, spread round robin over the instances. */
   readonly calls: number;
+  /** Server processes (one per core, like `serve --instances`), each with its own slice of the RTP range. */
+  readonly instances: number;
   readonly durationS: number;
   readonly provider: Provider;
   readonly rampMs: number;
@@ -33,13 +37,17 @@ export interface RunOptions {
 }
 
 export interface RunResult {
-  readonly options: Pick<RunOptions, 'calls' | 'durationS' | 'provider' | 'rampMs'>;
+  readonly options: Pick<RunOptions, 'calls' | 'instances' | 'durationS' | 'provider' | 'rampMs'>;
   readonly windowS: number;
   readonly loadBefore: readonly number[];
   readonly loadAfter: readonly number[];
   readonly server: {
     readonly cpuPercent: number;
     readonly cpuPerCallPercent: number;
+    /** Each instance's CPU in the window, % of one core. */
+    readonly instanceCpuPercent: readonly number[];
+    /** Calls held per core of server CPU actually used: calls ÷ (server CPU % ÷ 100). */
+    readonly callsPerCore: number;
     readonly rssBaselineMb: number;
     readonly rssLoadedMb: number;
     readonly rssPerCallKb: number;
@@ -159,6 +167,9 @@ async function startMock(mainPath: string, apiKey: string): Promise<MockProcess>
 }
 
 const mb = (bytes: number): number => bytes / (1024 * 1024);
+/** CPU between two scrapes of the same server (or group), % of one core. */
+const cpuPercentBetween = (a: ServerSnapshot, b: ServerSnapshot): number =>
+  ((b.cpuSeconds - a.cpuSeconds) / ((b.atMs - a.atMs) / 1000)) * 100;
 const eldMs = (seconds: number): number => Math.max(0, seconds * 1000 - ELD_RESOLUTION_MS);
 
 export async function runOnce(o: RunOptions): Promise<RunResult> {
@@ -166,7 +177,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
   const apiKey = 'sk-load-test';
   const mock = o.provider === 'openai' ? await startMock(o.mockMainPath, apiKey) : undefined;
   // Server RTP: 20000–29999; client: 40000–49999 (each call takes an even port, RFC 3550 §11).
-  let server: ServerProcess | undefined;
+  let server: ServerGroup | undefined;
   const client = new LoadClient({
     logger: o.logger,
     host: '127.0.0.1',
@@ -176,7 +187,8 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     pauseMs: o.pauseMs,
   });
   try {
-    server = await ServerProcess.start({
+    server = await ServerGroup.start({
+      instances: o.instances,
       cliPath: o.cliPath,
       dialplans: { 'load.yaml': o.provider === 'openai' ? OPENAI_DIALPLAN : ECHO_DIALPLAN },
       rtpPortMin: 20000,
@@ -184,7 +196,10 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
       tickerProbePath: o.tickerProbePath,
     });
     if (mock !== undefined) {
-      const put = await server.api('PUT', '/v1/tenants/load/credentials/openai', { apiKey, url: mock.url });
+      const put = await server.apiAll('PUT', '/v1/tenants/load/credentials/openai', {
+        apiKey,
+        url: mock.url,
+      });
       if (put.status >= 300) throw new Error(`storing the credential: ${put.status} ${put.text}`);
     }
     await client.start();
@@ -203,7 +218,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
       const due = rampStart + i * spacingMs;
       const wait = due - performance.now();
       if (wait > 1) await sleep(wait);
-      client.place(server.uri(`load${i}`));
+      client.place(server.uri(`load${i}`, i));
     }
     const establishDeadline = performance.now() + ESTABLISH_GRACE_MS;
     while (client.settled < o.calls && performance.now() < establishDeadline) await sleep(100);
@@ -213,22 +228,21 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     await sleep(o.settleMs);
 
     // Measurement window.
-    const s1 = await server.snapshot();
+    const i1 = await server.snapshots();
+    const s1 = ServerGroup.combine(i1);
     await server.tickerProbe('reset');
     client.setMeasuring(true);
-    const serverSched0 = server.pid === undefined ? undefined : readSchedStat(server.pid);
+    const serverSched0 = server.schedStats();
     const clientSched0 = readSchedStat(process.pid);
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await sleep(o.durationS * 1000);
-    const s2 = await server.snapshot();
+    const i2 = await server.snapshots();
+    const s2 = ServerGroup.combine(i2);
     const serverTicker = await server.tickerProbe('stats');
     const windowMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
-    const serverWaitMs = waitMsBetween(
-      serverSched0,
-      server.pid === undefined ? undefined : readSchedStat(server.pid),
-    );
+    const serverWaitMs = ServerGroup.waitMs(serverSched0, server.schedStats());
     const clientWaitMs = waitMsBetween(clientSched0, readSchedStat(process.pid));
     client.setMeasuring(false);
     const tick: TickerStats = client.ticker.stats();
@@ -247,6 +261,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
       s1,
       s2,
       s3,
+      instanceCpuPercent: i2.map((b, k) => cpuPercentBetween(i1[k]!, b)),
       windowMs,
       totals,
       server,
@@ -278,9 +293,10 @@ interface Collected {
   readonly s1: ServerSnapshot;
   readonly s2: ServerSnapshot;
   readonly s3: ServerSnapshot;
+  readonly instanceCpuPercent: readonly number[];
   readonly windowMs: number;
   readonly totals: LoadClientTotals;
-  readonly server: ServerProcess;
+  readonly server: ServerGroup;
   readonly client: Omit<RunResult['client'], keyof LoadClientTotals>;
   readonly mock: LoadMockStats | undefined;
   readonly loadBefore: readonly number[];
@@ -292,7 +308,7 @@ function summarize(o: RunOptions, c: Collected): RunResult {
   const { s0, s1, s2, s3, totals } = c;
   const windowS = c.windowMs / 1000;
   const n = Math.max(1, totals.established);
-  const cpuPercent = ((s2.cpuSeconds - s1.cpuSeconds) / ((s2.atMs - s1.atMs) / 1000)) * 100;
+  const cpuPercent = cpuPercentBetween(s1, s2);
   const lateness: LatencyHistogram = totals.lateness;
   const p99 = lateness.percentileMs(99);
   const rtpLost = s3.rtpLost - s0.rtpLost;
@@ -312,23 +328,32 @@ function summarize(o: RunOptions, c: Collected): RunResult {
   if (!(gateP99 < LATENESS_LIMIT_MS))
     problems.push(`${gateName} p99 lateness ${gateP99.toFixed(1)} ms ≥ ${LATENESS_LIMIT_MS} ms`);
   const notes: string[] = [];
-  const waitPercent = c.serverWaitMs / 10 / windowS;
+  // Per instance (the wait is summed over the instances' main threads).
+  const waitPercent = c.serverWaitMs / 10 / windowS / o.instances;
   if (waitPercent > CONTENDED_WAIT_PERCENT)
     notes.push(
-      `machine contended: the server's main thread waited ${waitPercent.toFixed(0)} % of the window for a CPU`,
+      `machine contended: the server's main thread${o.instances > 1 ? 's' : ''} waited ${waitPercent.toFixed(0)} % of the window for a CPU`,
     );
   if (serverP99 !== undefined && !(p99 < LATENESS_LIMIT_MS))
     notes.push(`client-measured p99 ${p99.toFixed(1)} ms ≥ ${LATENESS_LIMIT_MS} ms`);
   if (lateness.count === 0) problems.push('no server audio measured');
   if (s3.activeCalls > 0) problems.push(`${s3.activeCalls} calls still active on the server`);
   return {
-    options: { calls: o.calls, durationS: o.durationS, provider: o.provider, rampMs: o.rampMs },
+    options: {
+      calls: o.calls,
+      instances: o.instances,
+      durationS: o.durationS,
+      provider: o.provider,
+      rampMs: o.rampMs,
+    },
     windowS,
     loadBefore: c.loadBefore,
     loadAfter: loadavg(),
     server: {
       cpuPercent,
       cpuPerCallPercent: cpuPercent / n,
+      instanceCpuPercent: c.instanceCpuPercent,
+      callsPerCore: cpuPercent > 0 ? totals.established / (cpuPercent / 100) : Number.NaN,
       rssBaselineMb: mb(s0.rssBytes),
       rssLoadedMb: mb(s2.rssBytes),
       rssPerCallKb: (s2.rssBytes - s0.rssBytes) / 1024 / n,
