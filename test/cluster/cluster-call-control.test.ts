@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../../src/cluster/index.js';
 import type { CallControl, CallSummary, DialRequest } from '../../src/http/ports.js';
+import { fakeSummary } from '../support/fake-calls.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const logger = pino({ level: 'silent' });
@@ -16,17 +17,7 @@ class FakeCalls implements CallControl {
   readonly calls = new Map<string, CallSummary>();
   readonly hungUp: string[] = [];
   add(id: string, tenant = 'acme'): void {
-    this.calls.set(id, {
-      id,
-      tenant,
-      direction: 'inbound',
-      from: '100',
-      to: '200',
-      startedAt: new Date().toISOString(),
-      codec: 'PCMU',
-      provider: 'echo',
-      state: 'active',
-    });
+    this.calls.set(id, fakeSummary(id, tenant));
   }
   list(): Promise<CallSummary[]> {
     return Promise.resolve([...this.calls.values()]);

@@ -10,8 +10,8 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { instanceKey, startCluster, type Cluster } from '../../src/cluster/index.js';
-import type { CallControl, CallSummary } from '../../src/http/ports.js';
 import { eventually } from '../support/eventually.js';
+import { fakeCallTable as table, fakeSummary as summary } from '../support/fake-calls.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const logger = pino({ level: 'silent' });
@@ -21,36 +21,6 @@ const INSTANCE_TTL_MS = 600;
 const RETENTION_MS = 1500;
 /** Longer than any bounded wait below: a relay waiting for a dead owner would fail the assertion. */
 const RELAY_TIMEOUT_MS = 3000;
-
-function summary(id: string, tenant = 'acme'): CallSummary {
-  return {
-    id,
-    tenant,
-    direction: 'inbound',
-    from: '100',
-    to: '200',
-    startedAt: new Date().toISOString(),
-    codec: 'PCMU',
-    provider: 'echo',
-    state: 'active',
-  };
-}
-
-function table(ids: string[]): CallControl & { readonly hungUp: string[] } {
-  const calls = new Map(ids.map((id) => [id, summary(id)]));
-  const hungUp: string[] = [];
-  return {
-    hungUp,
-    list: () => Promise.resolve([...calls.values()]),
-    get: (id) => Promise.resolve(calls.get(id)),
-    hangup: (id) => {
-      hungUp.push(id);
-      return Promise.resolve(calls.delete(id));
-    },
-    transfer: () => Promise.resolve({ ok: false, message: 'no' }),
-    dial: () => Promise.reject(new Error('no')),
-  };
-}
 
 /** Rejects after `ms`: bounds a call that must not wait for a relay. */
 function within<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -6,36 +6,10 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../../src/cluster/index.js';
-import type { CallControl, CallSummary } from '../../src/http/ports.js';
+import { fakeCallTable as table } from '../support/fake-calls.js';
 import { PrivateRedis, sparePort } from '../support/redis-server.js';
 
 const logger = pino({ level: 'silent' });
-
-function table(ids: string[]): CallControl {
-  const calls = new Map<string, CallSummary>(
-    ids.map((id) => [
-      id,
-      {
-        id,
-        tenant: 't',
-        direction: 'inbound',
-        from: '1',
-        to: '2',
-        startedAt: new Date().toISOString(),
-        codec: 'PCMU',
-        provider: 'echo',
-        state: 'active',
-      },
-    ]),
-  );
-  return {
-    list: () => Promise.resolve([...calls.values()]),
-    get: (id) => Promise.resolve(calls.get(id)),
-    hangup: (id) => Promise.resolve(calls.delete(id)),
-    transfer: () => Promise.resolve({ ok: false, message: 'no' }),
-    dial: () => Promise.reject(new Error('no')),
-  };
-}
 
 async function eventually(check: () => Promise<void>, timeoutMs = 10_000): Promise<void> {
   const until = Date.now() + timeoutMs;

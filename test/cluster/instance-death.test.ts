@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/eventually.js';
+import { clearRedisPrefix } from '../support/redis-keys.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { describeSipp, startSipp, type SippProcess } from '../support/sipp.js';
 
@@ -83,10 +84,7 @@ describe('an instance dies abruptly', () => {
     for (const p of peers) p.kill();
     await a?.close();
     if (!bDead) await b?.close();
-    const redis = new Redis(REDIS_URL);
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
-    await redis.quit();
+    await clearRedisPrefix(REDIS_URL, prefix);
   });
 
   it(
@@ -95,26 +93,20 @@ describe('an instance dies abruptly', () => {
     async () => {
       const otherKey = await a.api('POST', '/v1/tenants/other/keys');
       expect(otherKey.status).toBe(201);
-      const callToB = startSipp({
-        scenario: { builtin: 'uac' },
-        target: `127.0.0.1:${b.sipPort}`,
-        localIp: '127.0.0.62',
-        localPort: 49610,
-        mediaPort: 49612,
-        service: '100',
-        durationMs: 40_000,
-        timeoutMs: 50_000,
-      });
-      const callToA = startSipp({
-        scenario: { builtin: 'uac' },
-        target: `127.0.0.1:${a.sipPort}`,
-        localIp: '127.0.0.63',
-        localPort: 49620,
-        mediaPort: 49622,
-        service: '100',
-        durationMs: 12_000,
-        timeoutMs: 30_000,
-      });
+      // sipp's built-in uac: INVITE, ACK, a pause of `durationMs`, then its own BYE.
+      const call = (srv: TestServer, localIp: string, port: number, durationMs: number): SippProcess =>
+        startSipp({
+          scenario: { builtin: 'uac' },
+          target: `127.0.0.1:${srv.sipPort}`,
+          localIp,
+          localPort: port,
+          mediaPort: port + 2,
+          service: '100',
+          durationMs,
+          timeoutMs: durationMs + 15_000,
+        });
+      const callToB = call(b, '127.0.0.62', 49610, 40_000);
+      const callToA = call(a, '127.0.0.63', 49620, 12_000);
       peers.push(callToB, callToA);
 
       // Both calls are up and A lists both: its own and B's, each with its owner (ids start with INSTANCE_ID).
