@@ -57,17 +57,18 @@ describe('an instance killed with SIGKILL behind Kamailio', () => {
   let b: ServerProcess;
   let proxy: SwitchboardProxy;
 
+  const start = (at: { ip: string; port: number }, id: string): Promise<ServerProcess> =>
+    startServerProcess({
+      dialplans: DIALPLAN,
+      sipHost: at.ip,
+      sipPort: at.port,
+      redisUrl: REDIS_URL,
+      redisKeyPrefix: prefix,
+      logLevel: 'info',
+      env: { ...env, INSTANCE_ID: id },
+    });
+
   beforeAll(async () => {
-    const start = (at: { ip: string; port: number }, id: string): Promise<ServerProcess> =>
-      startServerProcess({
-        dialplans: DIALPLAN,
-        sipHost: at.ip,
-        sipPort: at.port,
-        redisUrl: REDIS_URL,
-        redisKeyPrefix: prefix,
-        logLevel: 'info',
-        env: { ...env, INSTANCE_ID: id },
-      });
     [a, b] = await Promise.all([start(A, 'kam-a'), start(B, 'kam-b')]);
     proxy = await SwitchboardProxy.start({
       listenIp: PROXY.ip,
@@ -137,6 +138,10 @@ describe('an instance killed with SIGKILL behind Kamailio', () => {
           30_000,
         );
         const downAfterMs = Date.now() - killedAt;
+        // kamcmd dispatcher.list: the dead one inactive (still probed, to come back), the survivor active.
+        const states = await proxy.dispatcherStates();
+        expect(states.get(`sip:${A.ip}:${A.port}`)).toMatch(/^I/);
+        expect(states.get(`sip:${B.ip}:${B.port}`)).toMatch(/^A/);
         console.info(`kamailio marked the killed instance inactive ${downAfterMs} ms after SIGKILL`);
 
         const dispatchedBefore = proxy.dispatched().length;
@@ -177,6 +182,52 @@ describe('an instance killed with SIGKILL behind Kamailio', () => {
       const apiEnded = ended(b).filter((c) => c.reason !== 'caller-bye');
       expect(apiEnded).toHaveLength(HELD_CALLS / 2);
       for (const c of apiEnded) expect(c.rtp?.packetsReceived ?? 0).toBeGreaterThanOrEqual(pcapCount - 2);
+    },
+  );
+
+  it(
+    'takes the restarted instance back, and moves a call on when the instance dies unnoticed',
+    { timeout: 90_000 },
+    async () => {
+      const upMark = proxy.kamailio.logMark();
+      await a.close(); // the killed one: only its temp dirs are left
+      a = await start(A, 'kam-a');
+      // Two answered keepalives (ds_inactive_threshold) make it active again.
+      await proxy.kamailio.waitForLogAfter(
+        new RegExp(`SBPROXY instance up sip:${A.ip.replaceAll('.', '\\.')}:${A.port}`),
+        upMark,
+        30_000,
+      );
+      expect((await proxy.dispatcherStates()).get(`sip:${A.ip}:${A.port}`)).toMatch(/^A/);
+
+      // Killed again, and calls come at once: the keepalive cannot have noticed yet (a ping times out
+      // only after 5 s), so round robin still hands one of the first two calls to the dead instance. That
+      // INVITE gets no answer for 2 s (the per-branch timer), then goes to the survivor.
+      await a.kill9();
+      const dispatchedBefore = proxy.dispatched().length;
+      const endedBefore = ended(b).filter((c) => c.reason === 'caller-bye').length;
+      const r = await runSipp(sipp('uac-dispatch.xml', FRESH, { calls: 4, extraArgs: ['-l', '1'] }));
+      const diag = `${describeSipp(r)}\nkamailio:\n${proxy.log().slice(-6000)}`;
+      expect(r.exitCode, diag).toBe(0);
+      const tried = proxy.dispatched().slice(dispatchedBefore);
+      const dead = `${A.ip}:${A.port}`;
+      const survivor = `${B.ip}:${B.port}`;
+      // Exactly one attempt on the dead instance (then it is marked inactive), each call answered by B.
+      expect(
+        tried.filter((x) => x === dead),
+        diag,
+      ).toHaveLength(1);
+      expect(
+        tried.filter((x) => x === survivor),
+        diag,
+      ).toHaveLength(4);
+      expect(proxy.log(), diag).toMatch(
+        new RegExp(`SBPROXY instance sip:${dead.replaceAll('.', '\\.')} failed \\(408\\)`),
+      );
+      expect((await proxy.dispatcherStates()).get(`sip:${dead}`)).toMatch(/^I/);
+      await eventually(() => {
+        expect(ended(b).filter((c) => c.reason === 'caller-bye').length - endedBefore).toBe(4);
+      }, 15_000);
     },
   );
 });

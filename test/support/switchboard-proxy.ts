@@ -5,11 +5,15 @@
  * one `sip:host:port` per instance, into a private temp dir. Its log lines start with "SBPROXY"; the
  * helpers here parse the ones the tests assert on.
  */
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Kamailio } from './kamailio.js';
+
+const run = promisify(execFile);
 
 export const SHIPPED_KAMAILIO_CFG = fileURLToPath(
   new URL('../../deploy/kamailio/kamailio.cfg', import.meta.url),
@@ -29,7 +33,7 @@ export interface SwitchboardProxyOptions {
 }
 
 /** One "SBPROXY dispatch INVITE … to sip:host:port …" line: which instance got a new call. */
-const DISPATCH_LINE = /SBPROXY (?:dispatch|failover) INVITE \S+ to sip:(\S+?)(?:;\S*)? /g;
+const DISPATCH_LINE = /SBPROXY (?:dispatch|failover) INVITE \S+ to sip:([^;\s]+)/g;
 /** One "SBPROXY in-dialog BYE loose-routed to <ruri> du=[…] from <source>" line. */
 const BYE_LINE = /SBPROXY in-dialog BYE loose-routed to (\S+) du=\[[^\]]*\] from (\S+)/g;
 
@@ -42,10 +46,12 @@ export interface RoutedBye {
 export class SwitchboardProxy {
   readonly kamailio: Kamailio;
   readonly #dir: string;
+  readonly #ctl: string;
 
-  private constructor(kamailio: Kamailio, dir: string) {
+  private constructor(kamailio: Kamailio, dir: string, ctl: string) {
     this.kamailio = kamailio;
     this.#dir = dir;
+    this.#ctl = ctl;
   }
 
   static async start(options: SwitchboardProxyOptions): Promise<SwitchboardProxy> {
@@ -53,6 +59,7 @@ export class SwitchboardProxy {
     const list = join(dir, 'dispatcher.list');
     await writeFile(list, options.instances.map((i) => `1 sip:${i.address} 0 0 duid=${i.name}\n`).join(''));
     const listen = `${options.listenIp}:${options.port}`;
+    const ctl = `unix:${join(dir, 'kamailio_ctl')}`;
     try {
       const kamailio = await Kamailio.start({
         config: SHIPPED_KAMAILIO_CFG,
@@ -63,10 +70,11 @@ export class SwitchboardProxy {
           LISTEN: `udp:${listen}`,
           LISTEN_TCP: `tcp:${listen}`,
           DISPATCHER_LIST: `"${list}"`,
+          CTL_SOCKET: `"${ctl}"`,
         },
         readyPattern: /SBPROXY ready/,
       });
-      return new SwitchboardProxy(kamailio, dir);
+      return new SwitchboardProxy(kamailio, dir, ctl);
     } catch (err) {
       await rm(dir, { recursive: true, force: true });
       throw err;
@@ -92,6 +100,17 @@ export class SwitchboardProxy {
       requestUri: m[1] ?? '',
       source: m[2] ?? '',
     }));
+  }
+
+  /**
+   * The dispatcher's view of each destination (`kamcmd dispatcher.list` over the ctl socket): URI →
+   * flags, e.g. "AP" (active, probing) or "IP" (inactive, probing).
+   */
+  async dispatcherStates(): Promise<Map<string, string>> {
+    const { stdout } = await run('kamcmd', ['-s', this.#ctl, 'dispatcher.list'], { timeout: 5000 });
+    const states = new Map<string, string>();
+    for (const m of stdout.matchAll(/URI: (\S+)\s+FLAGS: (\S+)/g)) states.set(m[1] ?? '', m[2] ?? '');
+    return states;
   }
 
   async stop(): Promise<void> {
