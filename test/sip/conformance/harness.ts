@@ -6,7 +6,16 @@
  * Backend: the embedded SIP stack by default; `SIGNALING=drachtio` (or `DRACHTIO_HOST` set) runs the same
  * server against a drachtio-server (DRACHTIO_HOST, DRACHTIO_PORT 9022, DRACHTIO_SECRET cymru; where it takes
  * SIP: DRACHTIO_SIP_HOST, DRACHTIO_SIP_PORT 5060). A server that cannot start fails the suite.
+ *
+ * One drachtio-server serves one application at a time here (every file's server would register for the
+ * same INVITEs), so on that backend the files must run one after another (`--no-file-parallelism`, see
+ * README.md); a file that finds another file's server still holding drachtio fails at once, saying so,
+ * rather than take that file's calls.
  */
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { expect } from 'vitest';
 import type { LiveCall } from '../../../src/call/call-manager.js';
 import { eventually } from '../../support/eventually.js';
@@ -39,19 +48,66 @@ function backendEnv(): { backend: 'embedded' | 'drachtio'; env: Record<string, s
       DRACHTIO_PORT: process.env.DRACHTIO_PORT ?? '9022',
       DRACHTIO_SECRET: process.env.DRACHTIO_SECRET ?? 'cymru',
       SIP_PUBLIC_HOST: process.env.DRACHTIO_SIP_HOST ?? process.env.DRACHTIO_HOST ?? '127.0.0.1',
+      // Media stays here whatever host drachtio-server runs on: RTP is ours, not drachtio's, and the peers
+      // (sipp, baresip) are on this machine's loopback.
+      SIP_MEDIA_HOST: '127.0.0.1',
     },
   };
+}
+
+const DRACHTIO_LOCK = join(tmpdir(), 'switchboard-conformance-drachtio.lock');
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Takes the one drachtio-server for this file; throws when another live file holds it. Bounded: 2 tries. */
+function lockDrachtio(): () => void {
+  const me = `${process.pid}:${threadId}`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(DRACHTIO_LOCK, 'wx');
+      writeSync(fd, me);
+      closeSync(fd);
+      return () => rmSync(DRACHTIO_LOCK, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = readFileSync(DRACHTIO_LOCK, 'utf8').trim();
+    const pid = Number(holder.split(':')[0]);
+    // A live holder that is not this very worker (a stale lock of ours, or of a dead process, is taken over).
+    if (holder !== me && Number.isInteger(pid) && alive(pid)) {
+      throw new Error(
+        `another conformance file (${holder}) is using drachtio-server: on the drachtio backend run the ` +
+          'files serially (npx vitest run --no-file-parallelism test/sip/conformance)',
+      );
+    }
+    rmSync(DRACHTIO_LOCK, { force: true });
+  }
+  throw new Error(`could not take ${DRACHTIO_LOCK}`);
 }
 
 /** Starts the production server for a conformance file (echo dialplan unless `options.dialplans`). */
 export async function startConformanceServer(options: TestServerOptions = {}): Promise<ServerUnderTest> {
   const { backend, env } = backendEnv();
-  const srv = await startTestServer({
-    dialplans: { 'conformance.yaml': ECHO_DIALPLAN },
-    logLevel: process.env.CONFORMANCE_LOG ?? 'info',
-    ...options,
-    env: { ...env, ...options.env },
-  });
+  const unlock = backend === 'drachtio' ? lockDrachtio() : () => undefined;
+  let srv: TestServer;
+  try {
+    srv = await startTestServer({
+      dialplans: { 'conformance.yaml': ECHO_DIALPLAN },
+      logLevel: process.env.CONFORMANCE_LOG ?? 'info',
+      ...options,
+      env: { ...env, ...options.env },
+    });
+  } catch (err) {
+    unlock();
+    throw err;
+  }
   const sipHost = backend === 'drachtio' ? (env.SIP_PUBLIC_HOST ?? '127.0.0.1') : '127.0.0.1';
   const sipPort = backend === 'drachtio' ? Number(process.env.DRACHTIO_SIP_PORT ?? 5060) : srv.sipPort;
   return {
@@ -60,7 +116,13 @@ export async function startConformanceServer(options: TestServerOptions = {}): P
     sipHost,
     sipPort,
     target: `${sipHost}:${sipPort}`,
-    close: () => srv.close(),
+    close: async () => {
+      try {
+        await srv.close();
+      } finally {
+        unlock();
+      }
+    },
   };
 }
 
