@@ -10,20 +10,23 @@ COPY src ./src
 COPY bench ./bench
 RUN npm run build
 
-# Runtime stage: production dependencies only, non-root.
+# Production dependencies, built in the build stage (it has the compiler), copied into the runtime stage.
+FROM build AS prod-deps
+RUN npm prune --omit=dev
+
+# Runtime stage: no compiler, no npm install; non-root.
 FROM node:20-bookworm-slim AS runtime
 WORKDIR /app
 ENV NODE_ENV=production
-ENV npm_config_build_from_source=true
-COPY package.json package-lock.json .npmrc ./
-# The opus addon compiles from source; the toolchain is removed again in the same layer.
-RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ \
- && npm ci --omit=dev && npm cache clean --force \
- && apt-get purge -y python3 make g++ && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json ./
+COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY dialplans ./dialplans
 COPY prompts ./prompts
 RUN mkdir -p /app/data /app/recordings && chown -R node:node /app/data /app/recordings
 USER node
 EXPOSE 5060/udp 5060/tcp 8080/tcp 20000-30000/udp
+# Ready = SIP and HTTP up and not draining (GET /readyz answers 200); HTTP_PORT as configured (default 8080).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||8080)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 CMD ["node", "dist/src/cli.js", "serve"]

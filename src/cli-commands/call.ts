@@ -1,7 +1,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { writeWavFile } from '../media/wav.js';
+import { readWavFile, writeWavFile } from '../media/wav.js';
 import { createLogger } from '../observability/logger.js';
 import { Softphone } from '../softphone/softphone.js';
+import { CliError, EXIT } from './cli-errors.js';
 
 /** `switchboard call <sip-uri>`: a test softphone on the embedded UAC. */
 export function registerCallCommand(program: Command): void {
@@ -30,6 +31,8 @@ export function registerCallCommand(program: Command): void {
           logLevel: string;
         },
       ) => {
+        // The file is checked before anything is dialled: a bad --play must not leave a call up.
+        if (o.play !== undefined) checkPlayable(o.play);
         const logger = createLogger({ level: o.logLevel });
         const phone = new Softphone({ logger, host: o.host });
         await phone.start();
@@ -72,4 +75,15 @@ function parsePtime(value: string): number {
   if (!Number.isInteger(ms) || ms < 10 || ms > 120)
     throw new InvalidArgumentError('--ptime must be 10..120 ms');
   return ms;
+}
+
+/** `--play`: a readable 16-bit PCM WAV, or a one-line usage error before the call is placed. */
+function checkPlayable(path: string): void {
+  try {
+    readWavFile(path);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === 'ENOENT') throw new CliError(`--play ${path}: no such file`, EXIT.noInput);
+    throw new CliError(`--play ${path}: ${err instanceof Error ? err.message : String(err)}`, EXIT.noInput);
+  }
 }

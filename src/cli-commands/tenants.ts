@@ -2,11 +2,13 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ADMIN_TOKEN_FILE } from '../http/auth.js';
+import { CliError, EXIT, systemCode } from './cli-errors.js';
 
 interface ApiOptions {
   url: string;
   token?: string;
   dataDir: string;
+  timeoutMs?: number;
 }
 
 async function token(opts: ApiOptions): Promise<string> {
@@ -14,20 +16,38 @@ async function token(opts: ApiOptions): Promise<string> {
   try {
     return (await readFile(join(opts.dataDir, ADMIN_TOKEN_FILE), 'utf8')).trim();
   } catch {
-    throw new Error(`no --token given and no ${ADMIN_TOKEN_FILE} in ${opts.dataDir}`);
+    throw new CliError(`no --token given and no ${ADMIN_TOKEN_FILE} in ${opts.dataDir}`);
   }
 }
 
 /** Calls the control API and prints the JSON answer; exits non-zero with the API's error message. */
 async function call(opts: ApiOptions, method: string, path: string, body?: unknown): Promise<void> {
-  const res = await fetch(new URL(path, opts.url), {
-    method,
-    headers: {
-      authorization: `Bearer ${await token(opts)}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+  let url: URL;
+  try {
+    url = new URL(path, opts.url);
+  } catch {
+    throw new CliError(`--url ${opts.url} is not a URL`);
+  }
+  const bearer = await token(opts);
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method,
+      headers: {
+        authorization: `Bearer ${bearer}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
+    });
+  } catch (err) {
+    const why =
+      systemCode(err) ?? (err instanceof Error && err.name === 'TimeoutError' ? 'timed out' : 'failed');
+    throw new CliError(
+      `cannot reach the control API at ${url.origin} (${why}): is the server running? (--url sets the address)`,
+      EXIT.unavailable,
+    );
+  }
   const text = await res.text();
   if (!res.ok) {
     let message = text;
@@ -51,7 +71,7 @@ export function parseFields(pairs: readonly string[]): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
-    if (eq <= 0) throw new Error(`expected key=value, got "${pair}"`);
+    if (eq <= 0) throw new CliError(`expected key=value, got "${pair}" (e.g. apiKey=sk-…)`);
     const key = pair.slice(0, eq);
     const raw = pair.slice(eq + 1);
     fields[key] = raw === 'true' ? true : raw === 'false' ? false : raw;

@@ -220,13 +220,26 @@ export class Softphone {
     options.onEstablished?.(leg, dialog);
 
     const timers: NodeJS.Timeout[] = [];
+    let playError: unknown;
+    let endedBy: 'local' | 'remote' = 'remote';
+    // Wait for our BYE's final response too, so closing the phone right after cannot lose it.
+    let hangingUp: Promise<void> = Promise.resolve();
     if (options.playPath !== undefined || options.playPcm8k !== undefined) {
       timers.push(
         setTimeout(() => {
-          const frames =
-            options.playPath !== undefined
-              ? this.#prompts.frames(options.playPath, leg.codec, leg.ptimeMs)
-              : this.#framesFromPcm(options.playPcm8k ?? new Int16Array(0), leg);
+          let frames: Buffer[];
+          try {
+            frames =
+              options.playPath !== undefined
+                ? this.#prompts.frames(options.playPath, leg.codec, leg.ptimeMs)
+                : this.#framesFromPcm(options.playPcm8k ?? new Int16Array(0), leg);
+          } catch (err) {
+            // An unreadable file must not leave the call up: hang up, then report why (after 'ended').
+            playError = err;
+            endedBy = 'local';
+            hangingUp = dialog.hangup().catch(() => undefined);
+            return;
+          }
           for (const f of frames) leg.playout.enqueue(f, 'caller', 'caller');
         }, options.playDelayMs ?? 0),
       );
@@ -235,9 +248,6 @@ export class Softphone {
       const digits = options.dtmf;
       timers.push(setTimeout(() => void leg.sendDtmf(digits), options.dtmfDelayMs ?? 500));
     }
-    let endedBy: 'local' | 'remote' = 'remote';
-    // Wait for our BYE's final response too, so closing the phone right after cannot lose it.
-    let hangingUp: Promise<void> = Promise.resolve();
     const ended = once(dialog, 'ended');
     if (options.durationMs !== undefined) {
       timers.push(
@@ -252,6 +262,11 @@ export class Softphone {
     for (const t of timers) clearTimeout(t);
     leg.off('tick', onTick);
     if (feed !== undefined) leg.off('tick', feed);
+    if (playError !== undefined) {
+      leg.close();
+      decoder.close?.();
+      throw playError instanceof Error ? playError : new Error('cannot play the file');
+    }
     const stats = leg.stats();
     const counters = socket.counters;
     const report = {
