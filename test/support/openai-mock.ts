@@ -226,6 +226,16 @@ function encodeReply(pcm24k: Int16Array, e: Enc): Buffer {
   return Buffer.from(e === 'pcmu' ? mulaw.encode(pcm8k) : alaw.encode(pcm8k));
 }
 
+/**
+ * A provider failure in the middle of a reply (issue 11): after `afterMs` of the reply's audio the mock
+ * either stops sending (`stall`: no more deltas, no response.done, the socket stays open) or drops the
+ * socket without a close frame (`drop`).
+ */
+export interface ReplyFault {
+  readonly kind: 'stall' | 'drop';
+  readonly afterMs: number;
+}
+
 type TurnDetectionWire = { create_response?: boolean; interrupt_response?: boolean } | null | undefined;
 
 // ---- the server -----------------------------------------------------------------------------------------
@@ -260,6 +270,9 @@ export class OpenAIMockServer implements MockProviderServer {
   readonly #lateChunks: number;
   readonly #turns: MockTurn[] = [];
   #conn: Connection | undefined;
+  #fault: ReplyFault | undefined;
+  /** WebSocket sessions accepted so far (a reconnect is a new one). */
+  connections = 0;
 
   constructor(options: OpenAIMockOptions = {}) {
     this.#mode = options.mode ?? 'ga';
@@ -272,7 +285,7 @@ export class OpenAIMockServer implements MockProviderServer {
       (req, url) => this.#check(req, url),
       (ws) => {
         this.#conn?.stop();
-        this.#conn = new Connection(this, ws, this.#base);
+        this.#conn = new Connection(this, ws, this.#base, ++this.connections);
       },
     );
   }
@@ -326,6 +339,16 @@ export class OpenAIMockServer implements MockProviderServer {
   }
   dropConnection(): void {
     this.#base.dropConnection();
+  }
+  /** The next reply with audio fails after `fault.afterMs` of it (once). */
+  failNextReply(fault: ReplyFault): void {
+    this.#fault = fault;
+  }
+  /** The pending fault, taken by the reply that will suffer it. */
+  takeFault(): ReplyFault | undefined {
+    const f = this.#fault;
+    this.#fault = undefined;
+    return f;
   }
   refuseConnections(on: boolean): void {
     this.#base.refuseConnections(on);
@@ -401,6 +424,8 @@ class Connection {
     private readonly server: OpenAIMockServer,
     private readonly ws: WebSocket,
     private readonly base: WsMockBase,
+    /** Numbers ids, so a reconnected session never reuses an id of the one before (like the real service). */
+    private readonly index: number,
   ) {
     this.#inputs = { enc: 'pcm', vad: this.#makeVad('pcm') };
     ws.on('message', (data: Buffer, isBinary) => this.#onMessage(data.toString('utf8'), isBinary));
@@ -433,7 +458,7 @@ class Connection {
   }
 
   #id(prefix: string): string {
-    return `${prefix}_mock${(++this.#seq).toString().padStart(6, '0')}`;
+    return `${prefix}_mock${this.index}x${(++this.#seq).toString().padStart(6, '0')}`;
   }
 
   #makeVad(enc: Enc): EnergyVad {
@@ -789,10 +814,17 @@ class Connection {
     const chunkBytes = this.server.chunkMs * bpm;
     const words = (turn.replyText ?? '').split(/(?<= )/).filter((w) => w.length > 0);
     const rec = this.#items.get(itemId)!;
+    const fault = this.server.takeFault();
+    const faultBytes = fault === undefined ? Infinity : Math.round(fault.afterMs * bpm);
     let offset = 0;
     let heard = '';
     const step = (): void => {
       if (this.#stopped) return;
+      if (fault !== undefined && offset >= faultBytes) {
+        // Stall: this reply just stops (deltas, transcript, response.done never come); drop: the socket dies.
+        if (fault.kind === 'drop') this.ws.terminate();
+        return;
+      }
       if (offset < bytes.length && (!response.cancelled || response.lateLeft-- > 0)) {
         const chunk = bytes.subarray(offset, Math.min(bytes.length, offset + chunkBytes));
         offset += chunk.length;
