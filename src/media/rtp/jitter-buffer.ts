@@ -9,30 +9,39 @@
  * and tell a sender's discontinuity from a late packet:
  * - a packet newer by sequence whose timestamp went backwards (an SBC switching source without a new SSRC)
  *   or, with frames still buffered, jumped beyond the ring: the timeline is rebased so it follows the last
- *   packet by its sequence distance — no gap, no packet "late" forever;
- * - a new SSRC (RFC 3550 §8.2) continues right after the old stream's last packet; stragglers of the old
- *   SSRC are dropped as `stale`; a sequence jump beyond RFC 3550 §A.1's MAX_DROPOUT restarts the stream
- *   once a second packet follows it (as RTP's own probation);
+ *   packet by its sequence distance — no gap, no packet "late" forever (jitter-timeline.ts);
+ * - a new SSRC continues right after the old stream's last packet; a confirmed sequence jump restarts the
+ *   numbering (jitter-stream.ts);
  * - newest packets late in a row for 200 ms of media mean the path got slower for good: the stream is
- *   re-anchored at the target depth rather than dropped packet after packet forever (a shorter run is a
- *   stall's tail: dropped, so time never shifts).
+ *   re-anchored at the target depth (jitter-adapt.ts).
  *
  * Timing: every pop() advances the playout point by exactly one frame, whether the frame was there or not —
- * a loss never shifts time. The depth changes only at deliberate points:
- * - grow: at a gap (a frame missing while later ones are buffered) with the depth below target, or when
- *   the buffer has run empty and the next packet would be played with less than the target depth,
- *   concealment frames are inserted without advancing ("hold") — the listener hears concealment anyway;
- * - shrink: at the start of a talkspurt (marker bit, RFC 3551 §4.1, or the next sequence number after a
- *   timestamp gap: nothing can be in flight) we jump straight to the target depth, and in a continuous
- *   stream, when the depth stayed above target for a whole adaptation window, one frame is skipped.
- * The target depth is jitter-depth.ts; slot storage jitter-ring.ts; the timestamp timeline jitter-timeline.ts.
+ * a loss never shifts time. The depth changes only at deliberate points (grow by holding, jump at a
+ * talkspurt start, shrink at silence only): jitter-adapt.ts. The target depth is jitter-depth.ts; slot
+ * storage jitter-ring.ts; the timestamp timeline jitter-timeline.ts; what counts as silence jitter-silence.ts.
  *
  * Neither push() nor pop() allocates.
  */
 import { seqDiff } from './packet.js';
+import { DepthAdaptation, SHRINK_ANY, SHRINK_LOST, SHRINK_NONE } from './jitter-adapt.js';
 import { DepthTarget } from './jitter-depth.js';
 import { JitterRing, ReusableJitterFrame, SLOT_FILLED, SLOT_PLAYED, type SlotLayout } from './jitter-ring.js';
-import { JitterTimeline } from './jitter-timeline.js';
+import {
+  frameKindAt,
+  LOST_FRAME,
+  SPEECH_FRAME,
+  silentFrameTestFor,
+  type SilentFrameTest,
+} from './jitter-silence.js';
+import {
+  CONFIRMED_JUMP,
+  MAX_DROPOUT,
+  MAX_MISORDER,
+  NEW_SSRC,
+  STALE_STREAM,
+  StreamIdentity,
+} from './jitter-stream.js';
+import { JitterTimeline, PLACE_STRAY, PLACED_RESYNC } from './jitter-timeline.js';
 import { ReceptionStats } from './reception-stats.js';
 import type {
   JitterBufferOptions,
@@ -52,17 +61,8 @@ export type {
   JitterPushResult,
 } from './jitter-types.js';
 
-/** RFC 3550 §A.1: sequence steps beyond these are not a reorder or a loss but a restart of the numbering. */
-const MAX_DROPOUT = 3000;
-const MAX_MISORDER = 100;
-/**
- * Newest packets late in a row, covering at least this much media time, mean the path delay stepped up for
- * good: re-anchor. Shorter runs are the tail of a stall: dropping them keeps time (no shift), which is what
- * the echo canceller and barge-in accounting want.
- */
-const LATE_RUN_MS = 200;
-/** "No minimum yet" for the shrink window; a small integer (not Infinity) keeps the field a V8 Smi. */
-const NO_MIN = 0x3fffffff;
+/** No horizon for placeNewer(): the buffer is empty, any jump ahead is a silence. */
+const NO_HORIZON = 0x3fffffff;
 
 export class JitterBuffer {
   readonly #frameSamples: number;
@@ -72,7 +72,7 @@ export class JitterBuffer {
   readonly #maxPayload: number;
   /** Bytes per RTP timestamp unit in sample mode; 0 in packet mode. */
   readonly #bytesPerUnit: number;
-  readonly #window: number;
+  readonly #isSilent: SilentFrameTest;
   readonly #now: () => number;
   readonly #ring: JitterRing;
   /** How packets map to slot bytes (see JitterRing.writeSpan). */
@@ -80,29 +80,19 @@ export class JitterBuffer {
   readonly #frame: JitterFrame;
 
   #started = false;
-  // 32-bit values kept as signed int32 (`| 0`) so V8 stores them unboxed; compared and diffed mod 2^32.
-  #ssrc = 0;
-  #prevSsrc = 0;
-  #havePrev = false;
+  readonly #stream = new StreamIdentity();
   readonly #timeline: JitterTimeline;
-  #strayArmed = false;
-  #straySeq = 0;
-  /** Timestamp units covered by the current run of late newest packets, and the run that re-anchors. */
-  #lateRun = 0;
-  readonly #lateRunLimit: number;
   /** The next #place is the packet a (re)started ReceptionStats already counted. */
   #counted = false;
   #highestFrame = 0;
   #firstFrame = 0;
   #playIndex = 0;
   #pending = 0;
-  #hold = 0;
-  #gapIndex = -1;
-  #gapHolds = 0;
+  /** Sequence number of the last frame played: an empty frame before its successor is a silence gap. */
+  #playedSeq = -1;
   readonly #depth: DepthTarget;
+  readonly #adapt: DepthAdaptation;
   readonly #reception: ReceptionStats;
-  #windowPops = 0;
-  #windowMin = NO_MIN;
   readonly #stats = newJitterCounters();
 
   constructor(options: JitterBufferOptions) {
@@ -121,8 +111,6 @@ export class JitterBuffer {
     this.#maxPayload = options.maxPayloadBytes ?? 1500;
     this.#bytesPerUnit = Math.max(0, options.bytesPerTimestampUnit ?? 0);
     const frameBytes = this.#bytesPerUnit > 0 ? Math.ceil(F * this.#bytesPerUnit) : 0;
-    this.#window = options.adaptWindowFrames ?? 50;
-    this.#lateRunLimit = Math.max(3, Math.ceil(LATE_RUN_MS / this.#frameMs)) * F;
     this.#now = options.nowMs ?? (() => performance.now());
     // Room for the deepest target, the longest packet, and as much again for reordering and bursts.
     const longest = this.#bytesPerUnit > 0 ? Math.ceil(this.#maxPayload / this.#bytesPerUnit / F) : 1;
@@ -138,12 +126,14 @@ export class JitterBuffer {
       frameBytes,
       fillByte: options.fillByte ?? 0,
     };
+    this.#isSilent = options.silentFrame ?? silentFrameTestFor(this.#bytesPerUnit, this.#layout.fillByte);
     this.#depth = new DepthTarget(
       this.#reception,
       this.#frameMs,
       { minMs, maxMs, initialMs },
       this.#ring.size,
     );
+    this.#adapt = new DepthAdaptation(options.adaptWindowFrames ?? 50, this.#depth, F, this.#frameMs);
     this.#frame = new ReusableJitterFrame(this.#ring.view(0).subarray(0, 0));
   }
 
@@ -180,50 +170,30 @@ export class JitterBuffer {
       this.#startStream(packet);
       return this.#place(packet, units, 0, 0, 1, arrivalMs);
     }
-    if ((packet.ssrc | 0) !== this.#ssrc) {
-      if (this.#havePrev && (packet.ssrc | 0) === this.#prevSsrc) {
-        s.stale++; // a straggler of the stream we switched away from
-        return 'stale';
-      }
-      // RFC 3550 §8.2: a new SSRC is a new stream (the peer restarted, or an SBC re-pointed media).
-      s.ssrcChanges++;
-      this.#prevSsrc = this.#ssrc;
-      this.#havePrev = true;
-      this.#ssrc = packet.ssrc | 0;
-      return this.#continueWith(packet, units, arrivalMs);
+    const identity = this.#stream.classify(packet.ssrc, seq);
+    if (identity === STALE_STREAM) {
+      s.stale++; // a straggler of the stream we switched away from
+      return 'stale';
     }
-    if (this.#strayArmed && seq === ((this.#straySeq + 1) & 0xffff)) {
-      // Two in a row on the far side of a jump: the sender really moved its numbering or its clock.
-      s.resyncs++;
+    if (identity === NEW_SSRC || identity === CONFIRMED_JUMP) {
+      if (identity === NEW_SSRC) s.ssrcChanges++;
+      else s.resyncs++;
       return this.#continueWith(packet, units, arrivalMs);
     }
     const tl = this.#timeline;
     const d = seqDiff(seq, tl.lastSeq);
     if (d > MAX_DROPOUT || d < -MAX_MISORDER) return this.#stray(seq);
 
-    tl.locate(packet.timestamp);
-    let frame = tl.frame;
-    let off = tl.offset;
     if (d > 0) {
-      // Where the sequence number says this packet starts: after the newest, plus the packets in between.
-      const F = this.#frameSamples;
-      tl.expect(d);
-      const eFrame = tl.frame;
-      const eOff = tl.offset;
-      const ahead = (frame - eFrame) * F + (off - eOff);
-      const lastFrame = (frame + Math.floor((off + units - 1) / F)) | 0;
-      if (ahead < 0 || (ahead > 0 && this.#pending > 0 && lastFrame - this.#playIndex >= this.#ring.size)) {
-        // Timestamps never go backwards in sequence order (RFC 3550 §5.1): the sender rebased its clock.
-        // A jump far ahead while audio is still buffered is the same event the other way (a silence that
-        // long would have drained the buffer). One packet after the next is proof enough.
-        if (ahead >= 0 && d > 1) return this.#stray(seq);
-        s.resyncs++;
-        frame = eFrame;
-        off = eOff;
-        tl.rebase(packet.timestamp, frame, off);
-      }
+      // Newer: at its timestamp unless that contradicts its sequence number (a sender's discontinuity).
+      const horizon = this.#pending > 0 ? this.#playIndex + this.#ring.size : NO_HORIZON;
+      const placed = tl.placeNewer(packet.timestamp, d, units, horizon);
+      if (placed === PLACE_STRAY) return this.#stray(seq);
+      if (placed === PLACED_RESYNC) s.resyncs++;
+    } else {
+      tl.locate(packet.timestamp);
     }
-    return this.#place(packet, units, frame, off, d, arrivalMs);
+    return this.#place(packet, units, tl.frame, tl.offset, d, arrivalMs);
   }
 
   /**
@@ -231,7 +201,7 @@ export class JitterBuffer {
    * stream's SSRC and sequence space (§2.1) — so its sequence number is neither lost nor a discontinuity.
    */
   noteDiverted(sequence: number, ssrc: number): void {
-    if (!this.#started || (ssrc | 0) !== this.#ssrc) return;
+    if (!this.#started || !this.#stream.isCurrent(ssrc)) return;
     this.#reception.noteSequence(sequence);
     const d = seqDiff(sequence, this.#timeline.lastSeq);
     if (d > 0 && d <= MAX_DROPOUT) this.#timeline.lastSeq = sequence;
@@ -250,15 +220,16 @@ export class JitterBuffer {
       return out;
     }
     this.#depth.onPop();
-    if (this.#hold > 0) {
+    if (this.#adapt.takeHold()) {
       // Growing the depth: play a concealment frame without advancing.
-      this.#hold--;
       this.#stats.inserted++;
       this.#stats.concealed++;
       out.kind = 'lost';
       return out;
     }
-    this.#adaptShrink();
+    const depth = this.#highestFrame - this.#playIndex + 1;
+    const shrink = this.#adapt.shrinkDue(depth, this.#pending);
+    if (shrink !== SHRINK_NONE) this.#shrink(shrink);
 
     const index = this.#playIndex++;
     if (index < this.#firstFrame) {
@@ -277,19 +248,12 @@ export class JitterBuffer {
       out.sequence = ring.seq[slot] ?? 0;
       out.timestamp = ring.ts[slot] ?? 0;
       out.marker = ring.marker[slot] === 1;
+      this.#playedSeq = out.sequence;
       return out;
     }
     if (this.#pending > 0) {
-      // A gap with later frames buffered. If the depth is below target (late packets were seen), grow by
-      // holding here one frame: the missing packet gets another frame time to arrive, and the listener hears
-      // concealment either way. At most `target` holds per missing frame, so a stream that stops mid-gap
-      // still drains.
-      if (index !== this.#gapIndex) {
-        this.#gapIndex = index;
-        this.#gapHolds = 0;
-      }
-      if (this.#highestFrame - index + 1 < this.#depth.frames && this.#gapHolds < this.#depth.frames) {
-        this.#gapHolds++;
+      // A gap with later frames buffered: below target depth, hold here (grow) — jitter-adapt.ts.
+      if (this.#adapt.holdAtGap(index, this.#highestFrame)) {
         this.#playIndex = index;
         this.#stats.inserted++;
       }
@@ -306,10 +270,11 @@ export class JitterBuffer {
   reset(): void {
     this.#reception.stop();
     this.#started = false;
-    this.#havePrev = false;
+    this.#stream.forget();
     this.#ring.clear();
     this.#pending = 0;
-    this.#hold = 0;
+    this.#playedSeq = -1;
+    this.#adapt.reset();
   }
 
   /** A snapshot of the counters. Allocates; call it for metrics, not per packet. */
@@ -327,12 +292,11 @@ export class JitterBuffer {
   #startStream(packet: JitterPacket): void {
     this.reset();
     this.#started = true;
-    this.#ssrc = packet.ssrc | 0;
+    this.#stream.start(packet.ssrc);
     this.#timeline.start(packet.timestamp, packet.sequence);
     this.#highestFrame = -1;
     this.#firstFrame = 0;
-    this.#strayArmed = false;
-    this.#lateRun = 0;
+    this.#adapt.endLateRun();
     // Before the first frame: pops are idle until the packet has the target depth ahead of it.
     this.#playIndex = 1 - this.#depth.frames;
     this.#reception.restart(packet.sequence);
@@ -346,8 +310,8 @@ export class JitterBuffer {
   #continueWith(packet: JitterPacket, units: number, arrivalMs: number): JitterPushResult {
     this.#reception.restart(packet.sequence);
     this.#counted = true;
-    this.#strayArmed = false;
-    this.#lateRun = 0;
+    this.#stream.settle();
+    this.#adapt.endLateRun();
     let frame = this.#timeline.lastEndFrame;
     let off = this.#timeline.lastEndOff;
     if (this.#pending === 0 || frame < this.#playIndex) {
@@ -360,8 +324,7 @@ export class JitterBuffer {
 
   #stray(seq: number): JitterPushResult {
     this.#stats.outOfRange++;
-    this.#strayArmed = true;
-    this.#straySeq = seq;
+    this.#stream.stray(seq);
     return 'out-of-range';
   }
 
@@ -381,7 +344,7 @@ export class JitterBuffer {
     let lastFrame = (frame + Math.floor((off + units - 1) / F)) | 0;
     if (units > F) this.#depth.noteSpan((Math.ceil(units / F) - 1) | 0);
     if (this.#pending === 0 && lastFrame >= this.#playIndex)
-      this.#reanchor(lastFrame, packet.marker, d === 1);
+      this.#playIndex = this.#adapt.onArrivalWhenEmpty(lastFrame, packet.marker, d === 1, this.#playIndex);
     if (lastFrame - this.#playIndex >= this.#ring.size || this.#playIndex - frame >= this.#ring.size) {
       // Far outside the window (a stray older packet, or one too far ahead to hold).
       s.outOfRange++;
@@ -394,12 +357,12 @@ export class JitterBuffer {
     if (!counted && this.#reception.noteSequence(packet.sequence) < 0 && lastFrame >= this.#playIndex)
       s.reordered++;
     this.#reception.noteArrival(arrivalMs, frame * F + off, this.#unitsPerMs);
-    this.#strayArmed = false;
+    this.#stream.settle();
     if (lastFrame < this.#playIndex) {
-      if (d <= 0 || (this.#lateRun += units) < this.#lateRunLimit) {
+      if (d <= 0 || !this.#adapt.lateNewestReanchors(units)) {
         s.late++;
         // It would have been in time with (playIndex − frame) more frames of depth.
-        this.#peak(this.#depth.frames + (this.#playIndex - lastFrame));
+        this.#depth.notePeak(this.#depth.frames + (this.#playIndex - lastFrame));
         if (d > 0) this.#timeline.advance(packet.sequence, packet.timestamp, frame, off, units);
         return 'late';
       }
@@ -410,10 +373,10 @@ export class JitterBuffer {
       lastFrame += shift;
       this.#timeline.rebase(packet.timestamp, frame, off);
     }
-    if (d > 0) this.#lateRun = 0;
+    if (d > 0) this.#adapt.endLateRun();
     this.#depth.update();
     // A reordered packet needed the depth to cover its distance behind the newest frame.
-    if (lastFrame < this.#highestFrame) this.#peak(this.#highestFrame - lastFrame + 1);
+    if (lastFrame < this.#highestFrame) this.#depth.notePeak(this.#highestFrame - lastFrame + 1);
     if (lastFrame > this.#highestFrame) this.#highestFrame = lastFrame;
     if (frame < this.#firstFrame) this.#firstFrame = frame;
     this.#pending += this.#ring.writeSpan(packet, frame, off, units, this.#playIndex, this.#layout);
@@ -421,45 +384,19 @@ export class JitterBuffer {
     return 'accepted';
   }
 
-  /**
-   * The buffer is empty and `lastFrame` (the packet's last) is the newest to play. Depth it would get:
-   * lastFrame − playIndex + 1. Below target: insert concealment frames now (already in a gap). Above
-   * target: skip ahead at a talkspurt start (marker, or the very next sequence number: nothing can be in
-   * flight for the frames skipped) or beyond maxDepth — otherwise frames in between may still be coming.
-   */
-  #reanchor(lastFrame: number, marker: boolean, next: boolean): void {
-    const desired = lastFrame - this.#depth.frames + 1;
-    if (desired < this.#playIndex) {
-      this.#hold = Math.min(this.#playIndex - desired, this.#depth.frames);
-    } else if (
-      desired > this.#playIndex &&
-      (marker || next || lastFrame - this.#playIndex + 1 > this.#depth.maxFrames)
-    ) {
-      this.#playIndex = desired;
-      this.#hold = 0;
+  /** The depth is over target: drop the frame at the playout point if `level` allows (jitter-adapt.ts). */
+  #shrink(level: number): void {
+    const ring = this.#ring;
+    const index = this.#playIndex;
+    const kind = frameKindAt(ring, index, this.#highestFrame, this.#playedSeq, this.#isSilent);
+    if (kind === SPEECH_FRAME ? level < SHRINK_ANY : kind === LOST_FRAME && level < SHRINK_LOST) return;
+    const slot = index & ring.indexMask;
+    if (ring.frame[slot] === index && ring.state[slot] === SLOT_FILLED) {
+      ring.state[slot] = SLOT_PLAYED;
+      this.#pending--;
     }
-  }
-
-  /** Skips one frame when the depth stayed above target for a whole window (clock drift, calmer network). */
-  #adaptShrink(): void {
-    const depth = this.#highestFrame - this.#playIndex + 1;
-    if (depth < this.#windowMin) this.#windowMin = depth;
-    if (++this.#windowPops < this.#window) return;
-    if (this.#windowMin > this.#depth.frames && this.#pending > 0) {
-      const ring = this.#ring;
-      const slot = this.#playIndex & ring.indexMask;
-      if (ring.frame[slot] === this.#playIndex && ring.state[slot] === SLOT_FILLED) {
-        ring.state[slot] = SLOT_PLAYED;
-        this.#pending--;
-      }
-      this.#playIndex++;
-      this.#stats.skipped++;
-    }
-    this.#windowPops = 0;
-    this.#windowMin = NO_MIN;
-  }
-
-  #peak(neededFrames: number): void {
-    this.#depth.notePeak(neededFrames);
+    this.#playIndex++;
+    this.#stats.skipped++;
+    this.#adapt.shrank(kind !== SPEECH_FRAME && kind !== LOST_FRAME);
   }
 }

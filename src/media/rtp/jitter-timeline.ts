@@ -9,6 +9,11 @@
  */
 import { tsDiff } from './packet.js';
 
+/** placeNewer(): at its timestamp; moved where its sequence number says (rebased); not placed yet. */
+export const PLACED = 0;
+export const PLACED_RESYNC = 1;
+export const PLACE_STRAY = 2;
+
 export class JitterTimeline {
   readonly #frameUnits: number;
   /** Sample mode: a packet may start anywhere in a frame. Packet mode: at the nearest frame boundary. */
@@ -58,6 +63,32 @@ export class JitterTimeline {
     const step = (d - 1) * this.lastUnits + this.lastEndOff;
     this.frame = (this.lastEndFrame + Math.floor(step / F)) | 0;
     this.offset = (step % F) | 0;
+  }
+
+  /**
+   * Sets frame/offset for a packet `d` ≥ 1 sequence numbers after the newest, `units` long: at its
+   * timestamp, unless that contradicts the sequence order. Timestamps never go backwards in sequence order
+   * (RFC 3550 §5.1): the sender rebased its clock. A packet ending at or beyond `horizonFrame` (the ring's
+   * end while audio is still buffered) is the same event the other way: a silence that long would have
+   * drained the buffer. Then the packet goes where its sequence number says and the timeline is rebased —
+   * at once for the next packet, after a jump only once a second one confirms it (PLACE_STRAY until then).
+   */
+  placeNewer(timestamp: number, d: number, units: number, horizonFrame: number): number {
+    const F = this.#frameUnits;
+    this.locate(timestamp);
+    const frame = this.frame;
+    const off = this.offset;
+    this.expect(d);
+    const ahead = (frame - this.frame) * F + (off - this.offset);
+    const lastFrame = (frame + Math.floor((off + units - 1) / F)) | 0;
+    if (ahead >= 0 && (ahead === 0 || lastFrame < horizonFrame)) {
+      this.frame = frame;
+      this.offset = off;
+      return PLACED;
+    }
+    if (ahead >= 0 && d > 1) return PLACE_STRAY;
+    this.rebase(timestamp, this.frame, this.offset);
+    return PLACED_RESYNC;
   }
 
   /** Moves the reference so that `timestamp` is at (`frame`, `off`). */

@@ -96,6 +96,12 @@ export interface JitterBufferOptions {
   readonly maxPayloadBytes?: number;
   /** Pops per shrink decision. Default 50 (1 s at 20 ms). */
   readonly adaptWindowFrames?: number;
+  /**
+   * Which buffered frames the shrink may drop unheard (it never drops speech). Default: a level test for
+   * G.711 in sample mode, told by the fill byte (jitter-silence.ts); for other codecs only the empty frames
+   * between talkspurts.
+   */
+  readonly silentFrame?: (payload: Buffer, payloadLength: number) => boolean;
   /** Monotonic clock in ms for arrival times. Default performance.now. */
   readonly nowMs?: () => number;
 }

@@ -219,19 +219,34 @@ describe('JitterBuffer', () => {
     expect(played.at(-1)).toBe('empty');
   });
 
-  it('shrinks back toward the target when over-deep', () => {
+  it('shrinks back toward the target when over-deep, at the silence between talkspurts only', () => {
     const h = harness({ initialDepthMs: 20, minDepthMs: 20, adaptWindowFrames: 10 });
     h.push(1);
     // Sender bursts 6 extra frames ahead (e.g. after a network stall), then a steady stream.
     for (let s = 2; s <= 7; s++) h.push(s);
     let seq = 8;
+    const played: (number | string)[] = [];
     for (let i = 0; i < 100; i++) {
       h.push(seq++);
-      h.pop();
+      played.push(h.pop());
     }
+    // Over-deep all along, but every frame so far was speech: none dropped.
+    expect(h.jb.stats().skipped).toBe(0);
+    expect(h.jb.stats().depthMs).toBeGreaterThan(40);
+    // Silence suppression: 4 frames not sent, then a talkspurt with the marker bit; its gap is dropped.
+    for (let i = 0; i < 4; i++) played.push(h.pop());
+    for (let i = 0; i < 50; i++) {
+      h.push(seq, (seq + 4) * FRAME, 1, i === 0);
+      seq++;
+      played.push(h.pop());
+    }
+    played.push(...drainFrames(h, 10));
     const st = h.jb.stats();
     expect(st.skipped).toBeGreaterThan(0);
-    expect(st.depthMs).toBeLessThanOrEqual(40);
+    expect(st.skipped).toBeLessThanOrEqual(4);
+    expect(played.filter((x) => typeof x === 'number')).toEqual(
+      Array.from({ length: seq - 1 }, (_, i) => i + 1),
+    );
   });
 
   it('keeps memory bounded: packets beyond the ring are dropped while audio is buffered, then re-anchor', () => {
