@@ -15,12 +15,9 @@
  * - newest packets late in a row for 200 ms of media mean the path got slower for good: the stream is
  *   re-anchored at the target depth (jitter-adapt.ts).
  *
- * Timing: every pop() advances the playout point by exactly one frame, whether the frame was there or not —
- * a loss never shifts time. The depth changes only at deliberate points (grow by holding, jump at a
- * talkspurt start, shrink at silence only): jitter-adapt.ts. The target depth is jitter-depth.ts; slot
- * storage jitter-ring.ts; the timestamp timeline jitter-timeline.ts; what counts as silence jitter-silence.ts.
- *
- * Neither push() nor pop() allocates.
+ * Every pop() advances one frame (a loss never shifts time); the depth changes only as jitter-adapt.ts says
+ * (grow by holding, jump at a talkspurt start, shrink at silence only), toward jitter-depth.ts's target.
+ * Slots: jitter-ring.ts; timeline: jitter-timeline.ts; silence: jitter-silence.ts. No allocation per packet.
  */
 import { seqDiff } from './packet.js';
 import { DepthAdaptation, SHRINK_ANY, SHRINK_LOST, SHRINK_NONE } from './jitter-adapt.js';
@@ -43,14 +40,14 @@ import {
 } from './jitter-stream.js';
 import { JitterTimeline, PLACE_STRAY, PLACED_RESYNC } from './jitter-timeline.js';
 import { ReceptionStats } from './reception-stats.js';
-import type {
-  JitterBufferOptions,
-  JitterBufferStats,
-  JitterFrame,
-  JitterPacket,
-  JitterPushResult,
+import {
+  newJitterCounters,
+  type JitterBufferOptions,
+  type JitterBufferStats,
+  type JitterFrame,
+  type JitterPacket,
+  type JitterPushResult,
 } from './jitter-types.js';
-import { newJitterCounters } from './jitter-types.js';
 
 export type {
   JitterBufferOptions,
