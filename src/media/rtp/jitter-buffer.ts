@@ -17,7 +17,7 @@
  *
  * Every pop() advances one frame (a loss never shifts time); the depth changes only as jitter-adapt.ts says
  * (grow by holding, jump at a talkspurt start, shrink at silence only), toward jitter-depth.ts's target.
- * Slots: jitter-ring.ts; timeline: jitter-timeline.ts; silence: jitter-silence.ts. No allocation per packet.
+ * Slots: jitter-ring.ts; timeline: jitter-timeline.ts; silence: jitter-silence.ts. push/pop: no allocation.
  */
 import { seqDiff } from './packet.js';
 import { DepthAdaptation, SHRINK_ANY, SHRINK_LOST, SHRINK_NONE } from './jitter-adapt.js';
