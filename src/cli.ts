@@ -6,6 +6,7 @@ import { registerCallCommand } from './cli-commands/call.js';
 import { registerKeyCommands } from './cli-commands/keys.js';
 import { registerReplayCommand } from './cli-commands/replay.js';
 import { runServeCluster, watchSupervisor, type ServeFlags } from './cli-commands/serve-cluster.js';
+import { installShutdown } from './cli-commands/shutdown.js';
 import { registerTenantCommands } from './cli-commands/tenants.js';
 import { startServer } from './main.js';
 import { createLogger } from './observability/logger.js';
@@ -54,24 +55,7 @@ program
         ['kind'],
       ),
     });
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals): void => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ signal }, 'shutting down');
-      server.close().then(
-        () => {
-          logger.info('stopped');
-          process.exit(0);
-        },
-        (err: unknown) => {
-          logger.error({ err }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+    installShutdown({ server, logger, signals: process, exit: (code) => process.exit(code) });
   });
 
 registerCallCommand(program);

@@ -10,6 +10,8 @@ import { createCallMetrics } from './call/call-metrics.js';
 import { CallManager, type CallRecorderFactory } from './call/call-manager.js';
 import { startCluster } from './cluster/index.js';
 import { RevocationChannel } from './cluster/revocation.js';
+import type { DrainController } from './cluster/drain.js';
+import { createServerDrain } from './cluster/server-drain.js';
 import { PromptPlayer } from './call/prompt.js';
 import { OutboundGuard } from './call/outbound-guard.js';
 import { tenantRecordingsDir } from './agent/providers/replay/confine.js';
@@ -68,6 +70,8 @@ export interface Server {
   readonly httpPort: number;
   /** The RTP port pool, read-only (leak checks: `inUse` is 0 once every call has ended). */
   readonly rtpPorts: { readonly inUse: number };
+  /** Graceful drain (issue 12): SIGTERM and POST /v1/admin/drain start it; `done` says when to exit. */
+  readonly drain: DrainController;
   close(options?: CloseOptions): Promise<void>;
 }
 
@@ -284,6 +288,8 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
       // Only asked once an INVITE arrives, after `calls` exists.
       liveCalls: (): Iterable<{ readonly tenant: string }> => calls.liveCalls(),
       onRefused: (refusal) => admissionRefused.inc({ cause: refusal.cause }),
+      // `drain` exists before signaling starts, so before any INVITE asks.
+      draining: () => drain.refusing,
     });
     const calls: CallManager = new CallManager({
       admission,
@@ -317,6 +323,16 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
       defaultUnavailablePrompt: DEFAULT_UNAVAILABLE_PROMPT,
       recorder,
     });
+    const instanceRecord: { setStatus?: (status: 'serving' | 'draining') => void } = {};
+    const drain = createServerDrain({
+      timeoutS: config.DRAIN_TIMEOUT_S,
+      retryAfterS: 5, // admission's Retry-After
+      signaling,
+      liveCalls: () => calls.liveCalls(),
+      pendingCalls: () => admission.pendingCount,
+      instanceStatus: (status) => instanceRecord.setStatus?.(status),
+      logger,
+    });
     await signaling.start();
     services.push({ name: 'signaling', close: () => signaling.close() });
     services.push({ name: 'calls', close: () => calls.close() });
@@ -341,6 +357,7 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
         close: async (options) => (options?.abrupt === true ? cluster.crash() : cluster.close()),
       });
       callControl = cluster.calls;
+      instanceRecord.setStatus = (status) => void cluster.setStatus(status);
     }
     // Issue 11: every API dial passes the outbound policy (to/from grammar, admin-only URIs, outbound.allow,
     // per-tenant rate and concurrency over every instance's live calls).
@@ -379,7 +396,11 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
     const http = createHttpServer({
       metrics,
       logger,
-      readiness: { signaling: () => signaling.connected, store: () => store.ping() },
+      readiness: {
+        signaling: () => signaling.connected,
+        store: () => store.ping(),
+        serving: () => !drain.refusing,
+      },
       api: {
         auth,
         store,
@@ -387,6 +408,7 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
         calls: callControl,
         knownTenants: () => dialplans.all().map((d) => d.dialplan.tenant),
         providerUrls: new ProviderUrlPolicy({ allow: config.PROVIDER_URL_ALLOW }),
+        drain,
       },
     });
     await http.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
@@ -410,7 +432,17 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
       },
       'switchboard listening',
     );
-    return { calls, signaling, registry, store, dialplans, httpPort, rtpPorts: pool, close: closeAll };
+    return {
+      calls,
+      signaling,
+      registry,
+      store,
+      dialplans,
+      httpPort,
+      rtpPorts: pool,
+      drain,
+      close: closeAll,
+    };
   } catch (err) {
     await closeAll();
     throw err;

@@ -6,6 +6,7 @@ import type { Authenticator } from './auth.js';
 import { installErrorHandling } from './errors.js';
 import type { CallControl, ProviderCatalog } from './ports.js';
 import type { ProviderUrlPolicy } from './provider-url-policy.js';
+import { registerAdminRoutes, type DrainControl } from './routes/admin.js';
 import { registerCallRoutes } from './routes/calls.js';
 import { registerTenantRoutes } from './routes/tenants.js';
 
@@ -18,6 +19,8 @@ export interface ApiDeps {
   readonly knownTenants: () => string[];
   /** Where tenant keys may point provider endpoints; default: the official endpoints only. */
   readonly providerUrls?: ProviderUrlPolicy;
+  /** The graceful drain behind /v1/admin/drain (issue 12); without it the route is absent. */
+  readonly drain?: DrainControl;
 }
 
 export interface HttpServerOptions {
@@ -70,6 +73,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   if (api !== undefined) {
     registerTenantRoutes(app, api);
     registerCallRoutes(app, api);
+    if (api.drain !== undefined) registerAdminRoutes(app, { auth: api.auth, drain: api.drain });
   }
   return app;
 }

@@ -152,6 +152,11 @@ export interface Signaling {
   onInvite(handler: (call: IncomingCall) => void): void;
   /** Outbound INVITE as UAC; resolves with the dialog on 2xx, rejects with SipError(status) otherwise. */
   dial(uri: string, options: DialOptions): Promise<Dialog>;
+  /**
+   * Drain (issue 12): with a number, out-of-dialog OPTIONS are answered 503 with that Retry-After (a proxy's
+   * keepalive takes the instance out of rotation); undefined: 200 again. Dialogs in progress are not affected.
+   */
+  setUnavailable(retryAfterS: number | undefined): void;
 }
 
 export class SipError extends SwitchboardError {

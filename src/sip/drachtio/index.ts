@@ -82,6 +82,8 @@ export class DrachtioSignaling implements Signaling {
   #connected = false;
   #closed = false;
   #inviteHandler: ((call: IncomingCall) => void) | undefined;
+  /** Set while draining: OPTIONS get 503 with this Retry-After. */
+  #unavailableRetryAfterS: number | undefined;
 
   constructor(options: DrachtioSignalingOptions) {
     this.#options = options;
@@ -94,6 +96,10 @@ export class DrachtioSignaling implements Signaling {
 
   onInvite(handler: (call: IncomingCall) => void): void {
     this.#inviteHandler = handler;
+  }
+
+  setUnavailable(retryAfterS: number | undefined): void {
+    this.#unavailableRetryAfterS = retryAfterS;
   }
 
   async start(): Promise<void> {
@@ -115,8 +121,11 @@ export class DrachtioSignaling implements Signaling {
       this.#inviteHandler(call);
     });
     api.options((req, res) => {
-      if (!refused(req, res))
-        res.send(200, undefined, { headers: { Allow: ALLOW_HEADER, Accept: 'application/sdp' } });
+      if (refused(req, res)) return;
+      const retryAfterS = this.#unavailableRetryAfterS;
+      if (retryAfterS !== undefined)
+        res.send(503, 'Service Unavailable', { headers: { 'Retry-After': String(retryAfterS) } });
+      else res.send(200, undefined, { headers: { Allow: ALLOW_HEADER, Accept: 'application/sdp' } });
     });
     for (const method of REFUSED_METHODS) {
       api.method(method, (req, res) => {

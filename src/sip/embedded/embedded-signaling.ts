@@ -65,6 +65,8 @@ export class EmbeddedSignaling implements Signaling {
   private readonly dialogHost: DialogHost;
   private inviteHandler: ((call: IncomingCall) => void) | undefined;
   private running = false;
+  /** Set while draining: out-of-dialog OPTIONS get 503 with this Retry-After. */
+  private unavailableRetryAfterS: number | undefined;
   private readonly maxDialogs: number;
   private readonly closeWaitMs: number;
 
@@ -163,6 +165,17 @@ export class EmbeddedSignaling implements Signaling {
     this.inviteHandler = handler;
   }
 
+  setUnavailable(retryAfterS: number | undefined): void {
+    this.unavailableRetryAfterS = retryAfterS;
+  }
+
+  /** §11.2 out of a dialog: our capabilities, or 503 + Retry-After while draining. */
+  private answerOptions(request: SipRequest, tx: ServerTransaction): void {
+    const retryAfterS = this.unavailableRetryAfterS;
+    if (retryAfterS === undefined) this.respond(request, tx, 200, OPTIONS_HEADERS);
+    else this.respond(request, tx, 503, { 'Retry-After': String(retryAfterS) });
+  }
+
   dial(uri: string, options: DialOptions): Promise<Dialog> {
     return dialOut(
       {
@@ -211,7 +224,7 @@ export class EmbeddedSignaling implements Signaling {
       // §12.2.2: in-dialog request; unknown dialog → 481.
       const dialog = this.dialogs.get(dialogKey(callId, toTag, fromTag));
       if (dialog !== undefined) dialog.handleRequest(request, tx, flow);
-      else if (request.method === 'OPTIONS') this.respond(request, tx, 200, OPTIONS_HEADERS);
+      else if (request.method === 'OPTIONS') this.answerOptions(request, tx);
       else this.respond(request, tx, 481);
       return;
     }
@@ -219,7 +232,7 @@ export class EmbeddedSignaling implements Signaling {
       case 'INVITE':
         return this.onInitialInvite(request, tx as InviteServerTransaction, flow);
       case 'OPTIONS':
-        return this.respond(request, tx, 200, OPTIONS_HEADERS);
+        return this.answerOptions(request, tx);
       case 'BYE':
       case 'INFO':
       case 'NOTIFY':
