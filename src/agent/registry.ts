@@ -126,6 +126,18 @@ export class ProviderRegistry {
     return definition.create(parsed, options, deps);
   }
 
+  /**
+   * Every name a credential for `slug`'s provider may be stored under: the slug asked for first, then the
+   * provider's own slug and its aliases (a credential stored as `aliyun_omni` serves a dialplan naming
+   * `qwen-omni`). An unknown slug is only itself.
+   */
+  slugs(slug: string): string[] {
+    const definition = this.lookup(slug);
+    if (definition === undefined) return [slug];
+    const names = [normalise(definition.slug), ...(this.#aliases.get(definition as StoredDefinition) ?? [])];
+    return [slug, ...names.filter((n) => n !== slug)];
+  }
+
   /** The capabilities of the provider behind `slug`, for choosing formats before creating an agent. */
   capabilities(slug: string): ProviderCapabilities | undefined {
     return this.lookup(slug)?.capabilities;

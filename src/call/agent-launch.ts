@@ -3,7 +3,13 @@
  * provider session connects, so the 200 OK can wait until the agent is ready to hear the caller (see
  * inbound.ts for the timing policy).
  */
-import type { Agent, AgentErrorEvent, AgentOptions, AudioFormat } from '../agent/agent.js';
+import {
+  AgentError,
+  type Agent,
+  type AgentErrorEvent,
+  type AgentOptions,
+  type AudioFormat,
+} from '../agent/agent.js';
 import type { Logger } from '../observability/logger.js';
 import type { AgentProfile } from '../routing/dialplan.js';
 import { SipError } from '../sip/signaling.js';
@@ -64,7 +70,13 @@ export function agentCreator(
   return async () => {
     const { profile, formats } = p;
     if (formats === undefined) throw new SipError(500, `provider "${profile.provider}" is not registered`);
-    const stored = await deps.store.getCredential(p.tenant, profile.provider);
+    // A credential stored under one of the provider's aliases serves a dialplan naming another.
+    const names = deps.agents.slugs?.(profile.provider) ?? [profile.provider];
+    let stored: Awaited<ReturnType<TenantStore['getCredential']>>;
+    for (const name of names) {
+      stored = await deps.store.getCredential(p.tenant, name);
+      if (stored !== undefined) break;
+    }
     const opts: AgentOptions = {
       logger: p.log,
       inputFormat: formats.input,
@@ -77,7 +89,18 @@ export function agentCreator(
       ...(profile.temperature === undefined ? {} : { temperature: profile.temperature }),
       ...(p.wireTap === undefined ? {} : { wireTap: p.wireTap }),
     };
-    return deps.agents.create({ ...(stored?.fields ?? {}), provider: profile.provider }, opts);
+    try {
+      return deps.agents.create({ ...(stored?.fields ?? {}), provider: profile.provider }, opts);
+    } catch (err) {
+      // Nothing stored at all is its own error, not "credential is missing <field>".
+      if (stored === undefined && err instanceof AgentError && err.code === 'AGENT_CREDENTIAL_INVALID') {
+        throw new AgentError(
+          'AGENT_CREDENTIAL_INVALID',
+          `no ${profile.provider} credential for tenant ${p.tenant} (looked under ${names.join(', ')})`,
+        );
+      }
+      throw err;
+    }
   };
 }
 

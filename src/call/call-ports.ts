@@ -21,6 +21,8 @@ import type { TransferOutcome, TransferTarget } from './tools/dispatcher.js';
 /** The agent side as the call manager needs it (the provider registry satisfies it). */
 export interface AgentCatalog {
   capabilities(slug: string): ProviderCapabilities | undefined;
+  /** The names a credential for this provider may be stored under (slug first, then canonical and aliases). */
+  slugs?(slug: string): readonly string[];
   /** Throws a coded error for an unknown provider or an invalid/missing credential field. */
   create(credential: { readonly provider: string } & Record<string, unknown>, options: AgentOptions): Agent;
 }

@@ -21,8 +21,15 @@ import {
 const FRAME_MS = 20;
 
 const cases = [
-  { slug: 'gemini', apiKey: 'gemini-test', start: () => startGeminiMock(), port: 45300 },
-  { slug: 'qwen-omni', apiKey: 'qwen-test', start: () => startQwenMock(), port: 45400 },
+  { slug: 'gemini', stored: 'gemini', apiKey: 'gemini-test', start: () => startGeminiMock(), port: 45300 },
+  // The credential is stored under an alias of the provider the dialplan names (issue 19).
+  {
+    slug: 'qwen-omni',
+    stored: 'aliyun_omni',
+    apiKey: 'qwen-test',
+    start: () => startQwenMock(),
+    port: 45400,
+  },
 ] as const;
 
 describe.each(cases)('barge-in on a SIP call to the $slug mock (flush only)', (c) => {
@@ -36,7 +43,7 @@ describe.each(cases)('barge-in on a SIP call to the $slug mock (flush only)', (c
       dialplans: {
         'acme.yaml': `tenant: acme\nnumbers: ["*"]\nagent: { provider: ${c.slug}, barge_in: { enabled: true } }\n`,
       },
-      credentials: [{ tenant: 'acme', provider: c.slug, fields: { apiKey: c.apiKey, url: mock.url } }],
+      credentials: [{ tenant: 'acme', provider: c.stored, fields: { apiKey: c.apiKey, url: mock.url } }],
     });
     phone = await startPhone(c.port);
   });
