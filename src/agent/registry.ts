@@ -134,7 +134,7 @@ export class ProviderRegistry {
   slugs(slug: string): string[] {
     const definition = this.lookup(slug);
     if (definition === undefined) return [slug];
-    const names = [normalise(definition.slug), ...(this.#aliases.get(definition as StoredDefinition) ?? [])];
+    const names = [normalise(definition.slug), ...(this.#aliases.get(definition) ?? [])];
     return [slug, ...names.filter((n) => n !== slug)];
   }
 
