@@ -8,6 +8,7 @@ import { registerReplayCommand } from './cli-commands/replay.js';
 import { runServeCluster, watchSupervisor, type ServeFlags } from './cli-commands/serve-cluster.js';
 import { installShutdown } from './cli-commands/shutdown.js';
 import { registerTenantCommands } from './cli-commands/tenants.js';
+import { failCli } from './cli-commands/cli-errors.js';
 import { startServer } from './main.js';
 import { createLogger } from './observability/logger.js';
 import { counter, createMetricsRegistry } from './observability/metrics.js';
@@ -63,4 +64,5 @@ registerReplayCommand(program);
 registerTenantCommands(program);
 registerKeyCommands(program);
 
-await program.parseAsync(process.argv);
+// Any error that reaches the top is one line on stderr and a non-zero exit, never a stack trace.
+await program.parseAsync(process.argv).catch(failCli);

@@ -113,6 +113,7 @@ function providerCatalog(registry: ProviderRegistry): ProviderCatalog {
           { name: 'password', required: false, secret: true },
         ],
       },
+      SIP_INBOUND_INFO,
     ],
     validateCredential(slug, raw) {
       const schema =
@@ -123,7 +124,6 @@ function providerCatalog(registry: ProviderRegistry): ProviderCatalog {
       const field = r.error.issues[0]?.path[0];
       throw new SwitchboardError(
         'AGENT_CREDENTIAL_INVALID',
-      SIP_INBOUND_INFO,
         `${slug} credential has an invalid "${String(field)}"`,
       );
     },
@@ -291,16 +291,6 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
       // `drain` exists before signaling starts, so before any INVITE asks.
       draining: () => drain.refusing,
     });
-    const calls: CallManager = new CallManager({
-      admission,
-      signaling,
-      dialplans: () => dialplans.all(),
-      store: withConfinedReplay(store, config.RECORDINGS_DIR),
-      agents: registry,
-      media: legs,
-      bridge: createBridgeTransfer({ signaling, media: legs, publicHost: mediaHost, logger }),
-      // Used for the SDP c=/o= lines of calls (inbound answers and outbound offers).
-      publicHost: mediaHost,
     // Digest nonces (dialplan `auth`) are HMAC-signed: with MASTER_KEY every instance derives the same key and
     // accepts the others' nonces; without it (one instance) a random key per process does.
     const nonceSecret =
@@ -315,9 +305,19 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
               32,
             ),
           );
+    const calls: CallManager = new CallManager({
+      admission,
+      inboundAuth: new InboundAuthenticator({ secret: nonceSecret, store }),
+      signaling,
+      dialplans: () => dialplans.all(),
+      store: withConfinedReplay(store, config.RECORDINGS_DIR),
+      agents: registry,
+      media: legs,
+      bridge: createBridgeTransfer({ signaling, media: legs, publicHost: mediaHost, logger }),
+      // Used for the SDP c=/o= lines of calls (inbound answers and outbound offers).
+      publicHost: mediaHost,
       logger,
       metrics: callMetrics,
-      inboundAuth: new InboundAuthenticator({ secret: nonceSecret, store }),
       instanceId,
       playPrompt: (media, path) => prompts.play(media, path),
       defaultUnavailablePrompt: DEFAULT_UNAVAILABLE_PROMPT,
