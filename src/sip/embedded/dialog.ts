@@ -18,13 +18,8 @@ import { type Scheduler, type TimerConfig, type TimerHandle } from './transactio
 import type { Flow } from './transport.js';
 import { parseCSeq, parseNameAddr } from './syntax.js';
 import { ModifyHandler } from './modify.js';
-import {
-  SessionTimer,
-  negotiateUas,
-  parseSessionExpires,
-  type SessionAnswer,
-  type SessionTimerConfig,
-} from './session-timer.js';
+import type { SessionAnswer, SessionTimer, SessionTimerConfig } from './session-timer.js';
+import { DialogSessionTimer } from './dialog-session-timer.js';
 
 export interface DialogHost {
   readonly endpoint: SipEndpoint;
@@ -103,8 +98,7 @@ export class EmbeddedDialog extends EventEmitter<DialogEvents> implements Dialog
   private lastAck: { seq: number; request: SipRequest } | undefined;
   readonly modifier: ModifyHandler;
   /** RFC 4028; armed by the INVITE/UPDATE negotiations, stopped when the dialog ends. */
-  readonly sessionTimer: SessionTimer;
-  private readonly remoteAllow: readonly string[];
+  readonly #session: DialogSessionTimer;
 
   constructor(
     init: DialogInit,
@@ -130,66 +124,18 @@ export class EmbeddedDialog extends EventEmitter<DialogEvents> implements Dialog
     const fromTag = init.direction === 'inbound' ? init.remoteTag : init.localTag;
     this.id = `${init.callId};from-tag=${fromTag}`;
     this.modifier = new ModifyHandler(this, host);
-    this.remoteAllow = (init.remoteAllow ?? []).map((m) => m.trim().toUpperCase());
-    this.sessionTimer = new SessionTimer({
-      scheduler: host.scheduler,
-      refresh: (seconds) => this.refreshSession(seconds),
-      expire: () => this.expireSession(),
-    });
+    const remoteAllow = (init.remoteAllow ?? []).map((m) => m.trim().toUpperCase());
+    this.#session = new DialogSessionTimer(this, host.scheduler, host.sessionTimers, remoteAllow);
   }
 
-  /**
-   * RFC 4028 §7.4: refresh as the refresher — UPDATE without a body when the peer allows it (no SDP
-   * renegotiation), else a re-INVITE with our current SDP. We send it, so we name ourselves `refresher=uac`.
-   */
-  private async refreshSession(
-    seconds: number,
-  ): Promise<{ seconds: number; weRefresh: boolean } | undefined> {
-    if (this.ended) return undefined;
-    const headers = {
-      'Session-Expires': `${seconds};refresher=uac`,
-      'Min-SE': String(this.host.sessionTimers.minSeconds),
-      Supported: 'timer',
-    };
-    if (!this.remoteAllow.includes('UPDATE')) {
-      await this.modifier.sendReinvite(this.localSdp, headers);
-      return { seconds, weRefresh: true };
-    }
-    const res = await this.request('UPDATE', { headers });
-    if (res.status < 200 || res.status >= 300) {
-      this.logger.info({ status: res.status }, 'sip session refresh refused');
-      return undefined;
-    }
-    const granted = parseSessionExpires(res.headers.get('Session-Expires'));
-    return { seconds: granted?.seconds ?? seconds, weRefresh: (granted?.refresher ?? 'uac') === 'uac' };
-  }
-
-  /** RFC 4028 §10: no refresh arrived in time (or ours failed): the session is over, send BYE. */
-  private expireSession(): void {
-    if (this.ended) return;
-    this.logger.info({ intervalS: this.sessionTimer.seconds }, 'sip session timer expired');
-    this.end('session-expired');
-    void this.request('BYE', { headers: { Reason: 'SIP;cause=408;text="Session expired"' } });
+  /** RFC 4028's timer (dialog-session-timer.ts): armed by the INVITE/UPDATE negotiations. */
+  get sessionTimer(): SessionTimer {
+    return this.#session.timer;
   }
 
   /** RFC 4028 §9 applied to an in-dialog INVITE/UPDATE from the peer. */
   answerSessionRefresh(request: SipRequest): SessionAnswer {
-    const negotiated = negotiateUas(request, this.host.sessionTimers);
-    if (negotiated.kind === 'too-small')
-      return { tooSmall: negotiated.minSeconds, headers: {}, commit: () => undefined };
-    if (negotiated.kind === 'run') {
-      return {
-        headers: { ...negotiated.headers, Supported: 'timer' },
-        commit: () => this.sessionTimer.arm(negotiated.seconds, negotiated.refresher === 'uas'),
-      };
-    }
-    // A re-INVITE without Session-Expires while a timer runs: keep it, with us refreshing from now (§9).
-    if (!this.sessionTimer.running) return { headers: {}, commit: () => undefined };
-    const seconds = this.sessionTimer.seconds;
-    return {
-      headers: { 'Session-Expires': `${seconds};refresher=uas`, Supported: 'timer' },
-      commit: () => this.sessionTimer.arm(seconds, true),
-    };
+    return this.#session.answer(request);
   }
 
   /** Map key: Call-ID + local tag + remote tag (§12: the dialog ID). */
