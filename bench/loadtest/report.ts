@@ -110,12 +110,14 @@ export function tableRow(r: RunResult): string {
 /**
  * 1 → K instances at the same calls per instance: calls per core of server CPU for each K and its ratio to
  * K = 1 (1.00: the K-th instance costs what the first did, i.e. linear scaling while cores are free).
+ * Only meaningful for runs that passed with a low CPU wait: a starved server skips ticks and so spends
+ * less CPU per call, which inflates the figure (the CPU wait column says how starved each instance was).
  */
 export function printScaling(results: readonly RunResult[], print: (line: string) => void): void {
   print(
-    '\n| calls per instance | instances | calls | server CPU % | calls per core | vs 1 instance | result |',
+    '\n| calls per instance | instances | calls | server CPU % | calls per core | vs 1 instance | CPU wait % | result |',
   );
-  print('|---|---|---|---|---|---|---|');
+  print('|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     const perInstance = r.options.calls / r.options.instances;
     const base = results.find((x) => x.options.instances === 1 && x.options.calls === perInstance);
@@ -123,7 +125,7 @@ export function printScaling(results: readonly RunResult[], print: (line: string
     print(
       `| ${perInstance} | ${r.options.instances} | ${r.client.established}/${r.options.calls} | ` +
         `${fmt(r.server.cpuPercent, 1)} | ${fmt(r.server.callsPerCore, 0)} | ${fmt(ratio, 2)} | ` +
-        `${r.passed ? 'pass' : 'FAIL'} |`,
+        `${fmt(r.server.runQueueWaitMs / 10 / r.windowS / r.options.instances, 1)} | ${r.passed ? 'pass' : 'FAIL'} |`,
     );
   }
 }
