@@ -60,22 +60,32 @@ async function calls(server: ServerProcess): Promise<number> {
   return (res.json.calls as unknown[]).length;
 }
 
-/** A pcap scenario for a caller that waits for the server's BYE (silence as its microphone). */
-async function waitByeScenario(
+/**
+ * A caller on 127.0.0.93 that never hangs up (silence as its microphone) and waits up to 25 s for the
+ * server's BYE, with a capture of everything the server sends it (on `mediaPort + 10`).
+ */
+async function startLongCall(
   dir: string,
-  name: string,
-  silenceMs: number,
-  waitByeMs: number,
-): Promise<string> {
-  const pcap = join(dir, `${name}.pcap`);
-  writePcapUdp(pcap, pcmaRtpDatagrams(new Int16Array((silenceMs * 8000) / 1000), 20));
-  const scenario = join(dir, `${name}.xml`);
+  target: string,
+  localPort: number,
+  mediaPort: number,
+): Promise<{ capture: RtpCapture; result: Promise<SippResult> }> {
+  const pcap = join(dir, `long-${localPort}.pcap`);
+  writePcapUdp(pcap, pcmaRtpDatagrams(new Int16Array(20 * 8000), 20));
+  const scenario = join(dir, `long-${localPort}.xml`);
   const template = await readFile(SCENARIO('pcap-wait-bye'), 'utf8');
-  await writeFile(
+  await writeFile(scenario, template.replaceAll('__PCAP__', pcap).replaceAll('__WAIT_BYE_MS__', '25000'));
+  const capture = await RtpCapture.open('127.0.0.93', mediaPort + 10);
+  const sipp = startSipp({
     scenario,
-    template.replaceAll('__PCAP__', pcap).replaceAll('__WAIT_BYE_MS__', String(waitByeMs)),
-  );
-  return scenario;
+    target,
+    localIp: '127.0.0.93',
+    localPort,
+    mediaPort,
+    service: '100',
+    timeoutMs: 40_000,
+  });
+  return { capture, result: sipp.result };
 }
 
 /** Resolves with the exit, or undefined when the process is still running after `ms`. */
@@ -227,24 +237,18 @@ describe('graceful drain (issue 12)', () => {
         logLevel: 'info',
       });
       const srv = server;
-      const capture = await RtpCapture.open('127.0.0.93', 49320);
+      const { capture, result: call } = await startLongCall(dir, '127.0.0.92:49300', 49301, 49310);
       captures.push(capture);
-      const call = startSipp({
-        scenario: await waitByeScenario(dir, 'long', 20_000, 25_000),
-        target: '127.0.0.92:49300',
-        localIp: '127.0.0.93',
-        localPort: 49301,
-        mediaPort: 49310,
-        service: '100',
-        timeoutMs: 40_000,
-      }).result;
       await eventually(async () => expect(await calls(srv)).toBe(1), 15_000);
       const heardBefore = speechFramesOf(capture.packets);
       const atSignal = capture.packets.length;
       srv.signal('SIGTERM');
-      const drain = await srv.api('GET', '/v1/admin/drain');
-      expect(drain.json.state).toBe('draining');
-      expect(Date.parse(drain.json.deadlineAt) - Date.parse(drain.json.startedAt)).toBe(2000);
+      // The signal is delivered asynchronously: poll until the drain shows (bounded).
+      await eventually(async () => {
+        const drain = await srv.api('GET', '/v1/admin/drain');
+        expect(drain.json.state).toBe('draining');
+        expect(Date.parse(drain.json.deadlineAt) - Date.parse(drain.json.startedAt)).toBe(2000);
+      }, 3000);
 
       const result = await call;
       expect(result.exitCode, describeSipp(result)).toBe(0); // it received the server's BYE
@@ -271,16 +275,8 @@ describe('graceful drain (issue 12)', () => {
       logLevel: 'info',
     });
     const srv = server;
-    captures.push(await RtpCapture.open('127.0.0.93', 49360));
-    const call = startSipp({
-      scenario: await waitByeScenario(dir, 'long', 20_000, 25_000),
-      target: '127.0.0.94:49300',
-      localIp: '127.0.0.93',
-      localPort: 49302,
-      mediaPort: 49350,
-      service: '100',
-      timeoutMs: 40_000,
-    }).result;
+    const { capture, result: call } = await startLongCall(dir, '127.0.0.94:49300', 49302, 49350);
+    captures.push(capture);
     await eventually(async () => expect(await calls(srv)).toBe(1), 15_000);
     srv.signal('SIGTERM');
     await eventually(async () => {
