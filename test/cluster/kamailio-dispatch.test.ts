@@ -7,9 +7,14 @@
  * - The instance's own BYE (echo agent end_call on '#') goes back through the proxy, from both instances.
  * - The control API of either instance sees and ends the calls of the other: the caller gets the BYE of
  *   DELETE /v1/calls/:id through the proxy.
- * Addresses: kamailio 127.0.0.80:49400; sipp 127.0.0.85:49410 (RTP 49420); instances on 127.0.0.1.
+ * - A caller behind NAT (private Via/Contact/SDP) is answered at its real address and gets the instance's
+ *   BYE there (rport, Contact alias, SDP c= fix).
+ * - A source flooding the proxy is blocked by pike while another caller's call goes through.
+ * Addresses: kamailio 127.0.0.80:49400; sipp 127.0.0.85:49410 (RTP 49420); the NAT'd sipp 127.0.0.88:49470
+ * (RTP 49480); the flooder 127.0.0.89:49490; instances on 127.0.0.1.
  */
 import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endedCalls } from '../support/call-audio.js';
@@ -23,6 +28,10 @@ const PROXY_IP = '127.0.0.80';
 const PROXY_PORT = 49400;
 const SIPP_IP = '127.0.0.85';
 const SIPP_PORT = 49410;
+const NAT_IP = '127.0.0.88';
+const NAT_PORT = 49470;
+const FLOOD_IP = '127.0.0.89';
+const FLOOD_PORT = 49490;
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const CALLS = 40;
 const scenario = (name: string): string => fileURLToPath(new URL(`./scenarios/${name}`, import.meta.url));
@@ -189,4 +198,79 @@ describe('Kamailio dispatcher in front of two instances', () => {
       }
     },
   );
+
+  it(
+    'answers a caller behind NAT at its real address and sends the BYE there',
+    { timeout: 60_000 },
+    async () => {
+      const byesBefore = proxy.byes().length;
+      const endCalls = (s: TestServer): number => endedCalls(s).filter((c) => c.reason === 'end_call').length;
+      const before = endCalls(a) + endCalls(b);
+      const r = await runSipp(
+        sippOptions('uac-dispatch-nat.xml', {
+          localIp: NAT_IP,
+          localPort: NAT_PORT,
+          mediaPort: NAT_PORT + 10,
+          vars: { private: '192.168.1.10:5062', private_ip: '192.168.1.10' },
+        }),
+      );
+      expect(r.exitCode, diag(r)).toBe(0);
+      // The instance's BYE names the private Contact; the alias the proxy added to it (taken off again by
+      // handle_ruri_alias) sends it to the real source.
+      const byes = proxy.byes().slice(byesBefore);
+      expect(
+        byes.map((x) => x.requestUri),
+        diag(r),
+      ).toEqual(['sip:sipp@192.168.1.10:5062;transport=UDP']);
+      expect(proxy.log()).toMatch(
+        new RegExp(
+          `SBPROXY in-dialog BYE loose-routed to \\S+ du=\\[sip:${NAT_IP.replaceAll('.', '\\.')}:${NAT_PORT}`,
+        ),
+      );
+      // '#' reached the agent: its RTP (from the real address) was taken as the caller's at once, which it is
+      // only when the SDP named that address (the private c= was replaced).
+      await eventually(() => expect(endCalls(a) + endCalls(b) - before).toBe(1));
+    },
+  );
+
+  it('blocks a flooding source (pike) while another caller gets through', { timeout: 60_000 }, async () => {
+    const socket = createSocket('udp4');
+    const replies: string[] = [];
+    socket.on('message', (m) => replies.push(m.toString('latin1')));
+    await new Promise<void>((resolve) => socket.bind(FLOOD_PORT, FLOOD_IP, resolve));
+    const options = (i: number): Buffer =>
+      Buffer.from(
+        `OPTIONS sip:${proxy.address} SIP/2.0\r\n` +
+          `Via: SIP/2.0/UDP ${FLOOD_IP}:${FLOOD_PORT};branch=z9hG4bK-flood-${i}\r\n` +
+          `From: <sip:flood@${FLOOD_IP}>;tag=f${i}\r\nTo: <sip:${proxy.address}>\r\n` +
+          `Call-ID: flood-${i}@${FLOOD_IP}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`,
+      );
+    const send = (i: number): Promise<void> =>
+      new Promise((resolve, reject) =>
+        socket.send(options(i), PROXY_PORT, PROXY_IP, (err) => (err ? reject(err) : resolve())),
+      );
+    try {
+      // One burst of 400 requests (pike allows 100 per 2 s from one source).
+      const FLOOD = 400;
+      for (let i = 0; i < FLOOD; i++) await send(i);
+      await proxy.kamailio.waitForLog(
+        new RegExp(`SBPROXY pike blocked ${FLOOD_IP.replaceAll('.', '\\.')}`),
+        10_000,
+      );
+      // A caller from another address is not affected.
+      const r = await runSipp(sippOptions('uac-dispatch.xml'));
+      expect(r.exitCode, diag(r)).toBe(0);
+      const answered = replies.filter((m) => m.startsWith('SIP/2.0 200')).length;
+      expect(answered).toBeGreaterThan(0);
+      expect(answered, `${answered} of ${FLOOD} answered`).toBeLessThan(FLOOD / 2);
+      // The flooder stays blocked: nothing more is answered.
+      const seen = replies.length;
+      for (let i = FLOOD; i < FLOOD + 5; i++) await send(i);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(replies.length).toBe(seen);
+      console.info(`pike: ${answered} of ${FLOOD} flood requests answered before the source was blocked`);
+    } finally {
+      socket.close();
+    }
+  });
 });
