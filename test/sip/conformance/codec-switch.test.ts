@@ -6,7 +6,8 @@
  * records everything the server sends (scenarios/codec-switch.xml advertises it); its audio is decoded
  * with an independent G.711 (alawmulaw), placed by RTP timestamp, and each echo is found in it. Asserted
  * in media time: packet types, sequence numbers and timestamps across the switch.
- * Ports: sipp on 127.0.0.72, SIP 49220, media 49270 (+10 the test's RTP socket).
+ * By UPDATE the call goes to Opus and the server's RFC 4733 digits follow the new clock (48 kHz).
+ * Ports: sipp on 127.0.0.72, SIP 49220–49221, media 49270/49272 (+10: the test's RTP sockets).
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,6 +26,7 @@ import {
   expectNothingLeaked,
   logsWith,
   startConformanceServer,
+  until,
   type ServerUnderTest,
 } from './harness.js';
 
@@ -32,6 +34,7 @@ const PEER = '127.0.0.72';
 const SIP_PORT = 49220;
 const MEDIA_PORT = 49270;
 const SCENARIO = fileURLToPath(new URL('./scenarios/codec-switch.xml', import.meta.url));
+const UPDATE_SCENARIO = fileURLToPath(new URL('./scenarios/update-codec.xml', import.meta.url));
 const fixture = (name: string): string =>
   fileURLToPath(new URL(`../../fixtures/audio/${name}.wav`, import.meta.url));
 
@@ -200,4 +203,49 @@ describe('SIP conformance: codec change mid-call (production server, echo agent)
       }
     },
   );
+
+  it('PCMU → Opus by UPDATE: answered with Opus, RFC 4733 digits then go at 48 kHz; a G.729-only UPDATE gets 488', async () => {
+    const before = endedCalls(sut).length;
+    const switchedBefore = logsWith(sut, 'RTP codec switched').length;
+    const capture = await RtpCapture.open(PEER, MEDIA_PORT + 12);
+    try {
+      const peer = startSipp({
+        scenario: UPDATE_SCENARIO,
+        target: sut.target,
+        localIp: PEER,
+        localPort: SIP_PORT + 1,
+        mediaIp: PEER,
+        mediaPort: MEDIA_PORT + 2,
+        service: 'agent',
+        vars: { hold: '4000' },
+        timeoutMs: 25_000,
+      });
+      await until(() => logsWith(sut, 'RTP codec switched').length > switchedBefore, 10_000, 'the switch');
+      expect(logsWith(sut, 'RTP codec switched').at(-1)).toMatchObject({ codec: 'opus', payloadType: 111 });
+      const call = sut.srv.server.calls.liveCalls()[0]!;
+      await call.media.sendDtmf('5');
+      const r = await peer.result;
+      expect(r.exitCode, describeSipp(r)).toBe(0);
+      await expectEndedSince(sut, before, ['caller-bye']);
+      expect(r.messages).toMatch(/SIP\/2\.0 488 [^\r\n]*\r?\n(?:[^\r\n]+\r?\n)*?CSeq: 3 UPDATE/);
+
+      // One digit as the answer negotiated it: PT 110, one timestamp (RFC 4733 §2.5.1.1), event 5, and the
+      // final duration of 160 ms counted on the 48 kHz clock (7680), end packet sent three times (§2.5.1.4).
+      const events = capture.packets.filter((p) => p.payloadType === 110);
+      const ends = events.filter((p) => (p.payload[1]! & 0x80) !== 0);
+      console.log('[measure] UPDATE to opus', {
+        packets: capture.packets.length,
+        events: events.length,
+        ends: ends.length,
+        duration: ends[0]?.payload.readUInt16BE(2),
+      });
+      expect(events.length).toBeGreaterThanOrEqual(4);
+      expect(new Set(events.map((p) => p.timestamp)).size).toBe(1);
+      expect(new Set(events.map((p) => p.payload[0]))).toEqual(new Set([5]));
+      expect(ends).toHaveLength(3);
+      expect(ends.map((p) => p.payload.readUInt16BE(2))).toEqual([7680, 7680, 7680]);
+    } finally {
+      await capture.close();
+    }
+  });
 });
