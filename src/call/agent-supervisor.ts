@@ -49,7 +49,10 @@ export interface AgentSupervisorHooks {
   readonly now: () => number;
   /** Subscribes the session to an agent's events; `live()` is false once the agent was replaced. */
   readonly wire: (agent: Agent, live: () => boolean) => void;
-  /** The call is up and the caller can hear us (not ended, transferring or on hold): dead air counts. */
+  /**
+   * The caller can hear us and nothing of ours keeps the provider waiting: not ended, transferring or on
+   * hold, no tool call running (a webhook may take seconds before the model speaks again). Dead air counts.
+   */
   readonly audible: () => boolean;
   readonly ended: () => boolean;
   /** A reply that will never finish (its agent was replaced): the session closes its bookkeeping. */

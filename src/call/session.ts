@@ -118,7 +118,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     this.#sup = new AgentSupervisor(deps, {
       now: this.#now,
       wire: (agent, live) => this.#wireAgent(agent, live),
-      audible: () => this.#state === 'active' && this.#media.sending,
+      audible: () => this.#state === 'active' && this.#media.sending && !this.#tools.busy,
       ended: () => this.#state === 'ended',
       abandonReply: (responseId) => {
         this.#outbound?.endItem();

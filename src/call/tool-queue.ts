@@ -17,6 +17,7 @@ export class ToolQueue {
   readonly #onOutcome: (outcome: ToolOutcome) => void;
   readonly #keywords: KeywordWatcher | undefined;
   #chain: Promise<unknown> = Promise.resolve();
+  #pending = 0;
 
   constructor(o: {
     tools: ToolDispatcher;
@@ -35,14 +36,22 @@ export class ToolQueue {
       this.#keywords = new KeywordWatcher(kw.hangup, kw.transfer);
   }
 
+  /** True while a tool call is queued or running: the provider is waiting for us, not stalled. */
+  get busy(): boolean {
+    return this.#pending > 0;
+  }
+
   queue(call: ToolCall): Promise<unknown> {
+    this.#pending++;
     this.#chain = this.#chain.then(async () => {
       if (this.#ended()) return;
       const outcome = await this.#tools.handle(call);
       this.outcomes.push(outcome);
       this.#onOutcome(outcome);
     });
-    this.#chain = this.#chain.catch((err: unknown) => this.#log.error({ err }, 'tool call failed'));
+    this.#chain = this.#chain
+      .catch((err: unknown) => this.#log.error({ err }, 'tool call failed'))
+      .finally(() => this.#pending--);
     return this.#chain;
   }
 
