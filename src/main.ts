@@ -11,7 +11,7 @@ import { CallManager, type CallRecorderFactory } from './call/call-manager.js';
 import { startCluster } from './cluster/index.js';
 import { RevocationChannel } from './cluster/revocation.js';
 import type { DrainController } from './cluster/drain.js';
-import { createServerDrain } from './cluster/server-drain.js';
+import { createServerDrain, DrainingCallControl } from './cluster/server-drain.js';
 import { PromptPlayer } from './call/prompt.js';
 import { OutboundGuard } from './call/outbound-guard.js';
 import { tenantRecordingsDir } from './agent/providers/replay/confine.js';
@@ -367,6 +367,8 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
       publicHost: config.SIP_PUBLIC_HOST,
       logger,
     });
+    // Issue 12: a draining instance places no new calls either.
+    callControl = new DrainingCallControl(callControl, drain, 5);
 
     const adminToken = await resolveAdminToken(
       { adminToken: config.ADMIN_TOKEN, dataDir: config.DATA_DIR },

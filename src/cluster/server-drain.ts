@@ -1,9 +1,12 @@
 /**
  * The drain of one server (issue 12), wired to what it acts on: the signaling (OPTIONS 503 while draining),
  * the live calls (counted; at the deadline each hears its goodbye and gets a BYE) and, with Redis, the
- * instance record (status `draining`). Admission and /readyz read `refusing` themselves.
+ * instance record (status `draining`). Admission and /readyz read `refusing` themselves; API dials are
+ * refused by {@link DrainingCallControl}.
  */
 import type { EndReason } from '../call/session.js';
+import { HttpError } from '../http/errors.js';
+import type { CallControl, CallSummary, DialRequest } from '../http/ports.js';
 import type { Logger } from '../observability/logger.js';
 import type { Signaling } from '../sip/signaling.js';
 import { DrainController, type DrainState, type EndCallsMode } from './drain.js';
@@ -55,4 +58,44 @@ export function createServerDrain(options: ServerDrainOptions): DrainController 
     },
     logger: options.logger,
   });
+}
+
+/** The control API's calls while draining: no new outbound call (503 + Retry-After); the rest unchanged. */
+export class DrainingCallControl implements CallControl {
+  readonly #inner: CallControl;
+  readonly #drain: { readonly refusing: boolean };
+  readonly #retryAfterS: number;
+
+  constructor(inner: CallControl, drain: { readonly refusing: boolean }, retryAfterS: number) {
+    this.#inner = inner;
+    this.#drain = drain;
+    this.#retryAfterS = retryAfterS;
+  }
+
+  list(): Promise<CallSummary[]> {
+    return this.#inner.list();
+  }
+
+  get(id: string): Promise<CallSummary | undefined> {
+    return this.#inner.get(id);
+  }
+
+  hangup(id: string): Promise<boolean> {
+    return this.#inner.hangup(id);
+  }
+
+  transfer(id: string, destination: string): ReturnType<CallControl['transfer']> {
+    return this.#inner.transfer(id, destination);
+  }
+
+  dial(request: DialRequest): Promise<{ readonly id: string }> {
+    if (this.#drain.refusing) {
+      return Promise.reject(
+        new HttpError(503, 'HTTP_DRAINING', 'this instance is draining: it takes no new calls', undefined, {
+          retryAfterS: this.#retryAfterS,
+        }),
+      );
+    }
+    return this.#inner.dial(request);
+  }
 }

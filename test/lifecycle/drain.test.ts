@@ -112,8 +112,8 @@ describe('graceful drain (issue 12)', () => {
   });
 
   it(
-    'SIGTERM with 4 calls up: each finishes with its audio until its own BYE, new calls and OPTIONS get 503, ' +
-      '/readyz 503, the instance is draining in Redis, and the process exits 0 after the last call',
+    'SIGTERM with 4 calls up: each finishes with its audio until its own BYE, new calls (SIP and API) and ' +
+      'OPTIONS get 503, /readyz 503, the instance is draining in Redis, and the process exits 0 after the last call',
     { timeout: 90_000 },
     async () => {
       dir = await mkdtemp(join(tmpdir(), 'sb-drain-'));
@@ -163,6 +163,10 @@ describe('graceful drain (issue 12)', () => {
         expect(drain.status).toBe(200);
         expect(drain.json).toMatchObject({ state: 'draining', trigger: 'SIGTERM', callsRemaining: N });
       }, 5000);
+      const dial = await srv.api('POST', '/v1/calls', { tenant: 'demo', to: '+15550001111' });
+      expect(dial.status).toBe(503);
+      expect(dial.json.error.code).toBe('HTTP_DRAINING');
+      expect(dial.headers.get('retry-after')).toBe('5');
       const ready = await srv.api('GET', '/readyz', undefined, null);
       expect(ready.status).toBe(503);
       expect(ready.json.checks.serving).toBe(false);
