@@ -81,6 +81,7 @@ describe('Kamailio dispatcher in front of two instances', () => {
       localPort: SIPP_PORT,
       mediaPort: SIPP_PORT + 10,
       service: '100',
+      durationMs: 3000,
       timeoutMs: 40_000,
       ...extra,
     };

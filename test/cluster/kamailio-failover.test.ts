@@ -8,13 +8,21 @@
  * Addresses: kamailio 127.0.0.80:49401; instances 127.0.0.81:49402 and 127.0.0.82:49403; sipp (held calls)
  * 127.0.0.86:49430 (RTP 49440), sipp (new calls) 127.0.0.87:49450 (RTP 49460).
  */
-import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/eventually.js';
 import { clearRedisPrefix } from '../support/redis-keys.js';
-import { startServerProcess, type ServerProcess } from '../support/server-process.js';
+import {
+  callerVia,
+  callsThatGotBye,
+  CLUSTER_REDIS_URL,
+  clusterShared,
+  endedCalls as ended,
+  ownCalls,
+  pcapPackets,
+  startInstance,
+  type ListedCall,
+} from '../support/kamailio-cluster.js';
+import type { ServerProcess } from '../support/server-process.js';
 import { describeSipp, runSipp, SIPP_PCAP_DIR, startSipp, type SippOptions } from '../support/sipp.js';
 import { SwitchboardProxy } from '../support/switchboard-proxy.js';
 
@@ -23,50 +31,16 @@ const A = { ip: '127.0.0.81', port: 49402 };
 const B = { ip: '127.0.0.82', port: 49403 };
 const HELD = { ip: '127.0.0.86', port: 49430 };
 const FRESH = { ip: '127.0.0.87', port: 49450 };
-const REDIS_URL = 'redis://127.0.0.1:6379';
 const HELD_CALLS = 6;
 const NEW_CALLS = 20;
-const scenario = (name: string): string => fileURLToPath(new URL(`./scenarios/${name}`, import.meta.url));
-const DIALPLAN = {
-  'demo.yaml': 'tenant: demo\nnumbers: ["*"]\nagent: { provider: echo, tools: { end_call: {} } }\n',
-};
-
-/** Packets in a classic pcap file (24-byte global header, then 16-byte record headers + data). */
-function pcapPackets(path: string): number {
-  const buf = readFileSync(path);
-  let n = 0;
-  for (let off = 24; off + 16 <= buf.length && n < 1_000_000; n++) off += 16 + buf.readUInt32LE(off + 8);
-  return n;
-}
-
-interface ListedCall {
-  readonly id: string;
-  readonly instance?: string;
-  readonly state?: string;
-}
-
 describe('an instance killed with SIGKILL behind Kamailio', () => {
-  const prefix = `sbtest:kamfo:${randomBytes(4).toString('hex')}:`;
-  const env = {
-    MASTER_KEY: randomBytes(32).toString('base64'),
-    // Every INVITE comes from the proxy: per-source limits are Kamailio's (see README "Scaling out").
-    SIP_INVITE_RATE: '1000',
-    SIP_INVITE_BURST: '1000',
-  };
+  const shared = clusterShared('kamfo');
   let a: ServerProcess;
   let b: ServerProcess;
   let proxy: SwitchboardProxy;
 
   const start = (at: { ip: string; port: number }, id: string): Promise<ServerProcess> =>
-    startServerProcess({
-      dialplans: DIALPLAN,
-      sipHost: at.ip,
-      sipPort: at.port,
-      redisUrl: REDIS_URL,
-      redisKeyPrefix: prefix,
-      logLevel: 'info',
-      env: { ...env, INSTANCE_ID: id },
-    });
+    startInstance(shared, at, id);
 
   beforeAll(async () => {
     [a, b] = await Promise.all([start(A, 'kam-a'), start(B, 'kam-b')]);
@@ -83,30 +57,11 @@ describe('an instance killed with SIGKILL behind Kamailio', () => {
     await proxy?.stop();
     await a?.close();
     await b?.close();
-    await clearRedisPrefix(REDIS_URL, prefix);
+    await clearRedisPrefix(CLUSTER_REDIS_URL, shared.prefix);
   });
 
-  const sipp = (
-    file: string,
-    at: { ip: string; port: number },
-    extra: Partial<SippOptions>,
-  ): SippOptions => ({
-    scenario: scenario(file),
-    target: `${PROXY.ip}:${PROXY.port}`,
-    localIp: at.ip,
-    localPort: at.port,
-    mediaPort: at.port + 10,
-    service: '100',
-    timeoutMs: 60_000,
-    ...extra,
-  });
-  const ownCalls = async (s: ServerProcess, id: string): Promise<ListedCall[]> =>
-    ((await s.api('GET', '/v1/calls')).json.calls as ListedCall[]).filter((c) =>
-      (c.instance ?? '').startsWith(`${id}:`),
-    );
-  const ended = (s: ServerProcess): Array<{ reason?: string; rtp?: { packetsReceived?: number } }> =>
-    s.logsWithMsg('call ended');
-
+  const sipp = (file: string, at: { ip: string; port: number }, extra: Partial<SippOptions>): SippOptions =>
+    callerVia(PROXY, file, at, extra);
   it(
     'marks it inactive, puts every new call on the survivor and leaves its calls alone',
     { timeout: 120_000 },
@@ -172,12 +127,7 @@ describe('an instance killed with SIGKILL behind Kamailio', () => {
       // The survivor's callers got their BYE; the killed instance's never do (sipp gives up on them after
       // its 25 s wait, so its exit code says some calls failed).
       const r = await held.result;
-      const byes = r.messages
-        .split(/^-{10,} .*$/m)
-        .filter((m) => /^UDP message received/m.test(m) && /^BYE sip:/m.test(m));
-      expect(new Set(byes.map((m) => /^Call-ID: (.*)$/m.exec(m)?.[1])).size, describeSipp(r)).toBe(
-        HELD_CALLS / 2,
-      );
+      expect(callsThatGotBye(r).size, describeSipp(r)).toBe(HELD_CALLS / 2);
       // Their media went on across the crash: every packet of the caller's pcap reached the survivor.
       const apiEnded = ended(b).filter((c) => c.reason !== 'caller-bye');
       expect(apiEnded).toHaveLength(HELD_CALLS / 2);
