@@ -257,6 +257,9 @@ describe('provider failure mid-reply: reconnect and continue, else fallback, ≤
         expect(c.gapMs!).toBeLessThanOrEqual(DEAD_AIR_BOUND_MS + FRAME_MS);
         await eventually(() => expect(endedCalls(srv).some((e) => e.reason === 'agent-failed')).toBe(true));
         expect(mock.connections).toBe(1);
+        // Reconnect once (DESIGN.md §4): after the transport gave up, one new session was tried and refused
+        // (the earlier cases' calls never logged this).
+        expect(srv.logs.filter((l) => l.includes('agent could not start'))).toHaveLength(1);
         const sent = speechFrames(SPEECH.samples);
         console.info(
           `[provider-loss] other tenant heard ${other.speechFrames} speech frames of ${sent} sent`,
