@@ -57,9 +57,9 @@ function withoutOrigin(sdp: string): string {
 }
 
 /**
- * Answers the caller's in-dialog offers for one call. An offer may switch the codec (RFC 3264 §8.3.2): the
- * answer names the first offered codec the leg can switch its wire to (wire-format.ts; the agent keeps the
- * call's codec and the leg converts). An offer with none of them is refused with 488, which RFC 3261 §14.2
+ * Answers the caller's in-dialog offers for one call. An offer may switch the codec (RFC 3264 §8.3.2): one
+ * that no longer lists the codec in use is answered with the first offered codec the leg can switch its
+ * wire to (wire-format.ts; the agent keeps the call's codec and the leg converts). An offer with none of them is refused with 488, which RFC 3261 §14.2
  * says leaves the session as it was.
  */
 export class MediaUpdater {
@@ -95,13 +95,19 @@ export class MediaUpdater {
       return;
     }
     const version = nextVersion(dialog.localSdp);
-    const answer = negotiateAnswer(offer, {
-      ...local,
-      supported: this.#answerable(),
-      // The running leg keeps its packetization (its jitter buffer and clock are built for it).
-      ptimeMs: this.#d.media.ptimeMs,
-      ...(version === undefined ? {} : version),
-    });
+    const answerWith = (supported: CodecName[]): ReturnType<typeof negotiateAnswer> =>
+      negotiateAnswer(offer, {
+        ...local,
+        supported,
+        // The running leg keeps its packetization (its jitter buffer and clock are built for it).
+        ptimeMs: this.#d.media.ptimeMs,
+        ...(version === undefined ? {} : version),
+      });
+    // The codec in use stays while the offer still lists it (a refresh or hold that re-lists the formats in
+    // another order changes nothing); another one is taken only when the offer left it out.
+    const inUse = answerWith([this.#current.codec.name]);
+    const others = this.#switchable();
+    const answer = inUse.ok || others.length === 0 ? inUse : answerWith(others);
     if (!answer.ok) {
       logger.info({ status: answer.status, detail: answer.detail }, 're-offer refused; media unchanged');
       request.reject(answer.status, {
@@ -125,12 +131,12 @@ export class MediaUpdater {
     this.#apply(answer, request.method);
   }
 
-  /** Codecs an answer may name: any the leg can switch its wire to, else only the one in use. */
-  #answerable(): CodecName[] {
+  /** Codecs other than the one in use that the leg can switch its wire to (none: re-offers keep it). */
+  #switchable(): CodecName[] {
     const { media } = this.#d;
     const call = media.codec.name;
-    if (media.setWireFormat === undefined || call === 'G722') return [this.#current.codec.name];
-    return switchableCodecs(call, media.ptimeMs);
+    if (media.setWireFormat === undefined || call === 'G722') return [];
+    return switchableCodecs(call, media.ptimeMs).filter((c) => c !== this.#current.codec.name);
   }
 
   /**
