@@ -198,5 +198,25 @@ describe('RtpLeg.setWireFormat', () => {
     clock.advanceBy(20 * 12);
     const loud = heard.filter((f) => rms(mulaw.decode(f)) > 3000);
     expect(loud.length).toBeGreaterThanOrEqual(6);
+
+    // Then Opus, the format now negotiated (same SSRC, numbering continued, its own 48 kHz timestamps):
+    // decoded, resampled and re-encoded as µ-law frames, after the codec's start-up.
+    const encoder = createCodec('opus', 111);
+    cleanup.push(() => encoder.close?.());
+    const opusPayload = Buffer.alloc(1275);
+    heard.length = 0;
+    for (let k = 0; k < 15; k++) {
+      const bytes = encoder.encode(tone(440, 960, 48000, k * 960), opusPayload);
+      const rtp = serializeRtp(
+        { payloadType: 111, marker: false, sequence: 20 + k, timestamp: 96_000 + 960 * k, ssrc: 9 },
+        opusPayload.subarray(0, bytes),
+      );
+      sender.send(rtp, leg.localPort, '127.0.0.1');
+    }
+    await eventually(() => expect(leg.stats().packetsReceived).toBe(23), 2000);
+    clock.advanceBy(20 * 20);
+    const loudOpus = heard.filter((f) => rms(mulaw.decode(f)) > 2000);
+    console.log('[measure] opus in', { frames: heard.length, loud: loudOpus.length });
+    expect(loudOpus.length).toBeGreaterThanOrEqual(10);
   });
 });
