@@ -411,6 +411,16 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
         knownTenants: () => dialplans.all().map((d) => d.dialplan.tenant),
         providerUrls: new ProviderUrlPolicy({ allow: config.PROVIDER_URL_ALLOW }),
         drain,
+        dialplans: {
+          loaded: () =>
+            dialplans.all().map((d) => ({
+              file: d.file,
+              tenant: d.dialplan.tenant,
+              numbers: d.dialplan.numbers,
+              provider: d.dialplan.agent.provider,
+            })),
+          rejected: () => dialplans.rejected(),
+        },
       },
     });
     await http.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });

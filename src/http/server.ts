@@ -8,6 +8,7 @@ import type { CallControl, ProviderCatalog } from './ports.js';
 import type { ProviderUrlPolicy } from './provider-url-policy.js';
 import { registerAdminRoutes, type DrainControl } from './routes/admin.js';
 import { registerCallRoutes } from './routes/calls.js';
+import { registerDialplanRoutes, type DialplanListing } from './routes/dialplans.js';
 import { registerTenantRoutes } from './routes/tenants.js';
 
 export interface ApiDeps {
@@ -21,6 +22,8 @@ export interface ApiDeps {
   readonly providerUrls?: ProviderUrlPolicy;
   /** The graceful drain behind /v1/admin/drain (issue 12); without it the route is absent. */
   readonly drain?: DrainControl;
+  /** Loaded dialplans and load errors behind GET /v1/dialplans; without it the route is absent. */
+  readonly dialplans?: DialplanListing;
 }
 
 export interface HttpServerOptions {
@@ -74,6 +77,8 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     registerTenantRoutes(app, api);
     registerCallRoutes(app, api);
     if (api.drain !== undefined) registerAdminRoutes(app, { auth: api.auth, drain: api.drain });
+    if (api.dialplans !== undefined)
+      registerDialplanRoutes(app, { auth: api.auth, dialplans: api.dialplans });
   }
   return app;
 }

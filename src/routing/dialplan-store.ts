@@ -80,6 +80,8 @@ export class DialplanStore extends EventEmitter<DialplanStoreEvents> {
   readonly #log: Logger;
   readonly #parse: ParseOptions;
   readonly #byFile = new Map<string, LoadedDialplan>();
+  /** The last load error of each file that failed, until it loads or disappears. */
+  readonly #rejected = new Map<string, string>();
   #watcher: FSWatcher | undefined;
   #reloadTimer: NodeJS.Timeout | undefined;
 
@@ -93,6 +95,13 @@ export class DialplanStore extends EventEmitter<DialplanStoreEvents> {
   /** The active dialplans, in file name order. */
   all(): LoadedDialplan[] {
     return [...this.#byFile.values()].sort((a, b) => a.file.localeCompare(b.file));
+  }
+
+  /** Files whose current text was refused (the previous version, if any, stays active), by file name. */
+  rejected(): { file: string; message: string }[] {
+    return [...this.#rejected.entries()]
+      .map(([file, message]) => ({ file, message }))
+      .sort((a, b) => a.file.localeCompare(b.file));
   }
 
   byTenant(tenant: string): LoadedDialplan | undefined {
@@ -109,6 +118,8 @@ export class DialplanStore extends EventEmitter<DialplanStoreEvents> {
       else throw err;
     }
     const problems: string[] = [];
+    for (const gone of [...this.#rejected.keys()].filter((f) => !names.includes(f)))
+      this.#rejected.delete(gone);
     for (const gone of [...this.#byFile.keys()].filter((f) => !names.includes(f))) {
       const old = this.#byFile.get(gone);
       this.#byFile.delete(gone);
@@ -132,6 +143,7 @@ export class DialplanStore extends EventEmitter<DialplanStoreEvents> {
     if (!result.ok) return this.#reject(name, result.message);
     const conflict = this.#conflict(result.value);
     if (conflict !== undefined) return this.#reject(name, conflict);
+    this.#rejected.delete(name);
     const previous = this.#byFile.get(name);
     if (
       previous !== undefined &&
@@ -165,6 +177,7 @@ export class DialplanStore extends EventEmitter<DialplanStoreEvents> {
   }
 
   #reject(file: string, message: string): string {
+    this.#rejected.set(file, message);
     this.#log.error({ file, problem: message }, 'dialplan rejected; previous version stays active');
     this.emit('rejected', { file, message });
     return message;
