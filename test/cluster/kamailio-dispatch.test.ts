@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endedCalls } from '../support/call-audio.js';
 import { eventually } from '../support/eventually.js';
+import { TOLERATE_LATE_PROVISIONALS } from '../support/kamailio-cluster.js';
 import { clearRedisPrefix } from '../support/redis-keys.js';
 import { describeSipp, runSipp, startSipp, type SippOptions, type SippResult } from '../support/sipp.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -84,6 +85,7 @@ describe('Kamailio dispatcher in front of two instances', () => {
       durationMs: 3000,
       timeoutMs: 40_000,
       ...extra,
+      extraArgs: [...TOLERATE_LATE_PROVISIONALS, ...(extra.extraArgs ?? [])],
     };
   }
   const diag = (r: SippResult): string => `${describeSipp(r)}\nkamailio:\n${proxy.log().slice(-6000)}`;

@@ -36,15 +36,17 @@ const UP: SipAt = { ip: '127.0.0.85', port: 49430 };
 const FRESH: SipAt = { ip: '127.0.0.85', port: 49450 };
 const LOAD: SipAt = { ip: '127.0.0.88', port: 49430 };
 /** For each call sipp reports as failed: its messages in sipp's trace and its lines in kamailio's log. */
-function failedCallTraces(r: SippResult, kamailioLog: string): string {
+function failedCallTraces(r: SippResult, kamailioLog: string, servers: readonly ServerProcess[]): string {
   const ids = new Set(
-    [...r.errors.matchAll(/call(?: |-Id ')(?:for call: )?'?([\w.@-]+)/gi)].map((m) => m[1] ?? ''),
+    [...r.errors.matchAll(/for call: (\S+)|Call-Id '([^']+)'/g)].map((m) => m[1] ?? m[2] ?? ''),
   );
   const out: string[] = [];
   for (const id of ids) {
     if (!id.includes('@')) continue;
     out.push(`=== ${id}: sipp`, ...r.messages.split(/^(?=-{10,} )/m).filter((b) => b.includes(id)));
     out.push(`=== ${id}: kamailio`, ...kamailioLog.split('\n').filter((l) => l.includes(id)));
+    for (const s of servers)
+      out.push(`=== ${id}: instance ${s.sipPort}`, ...s.logs().filter((l) => l.includes(id)));
   }
   return out.join('\n');
 }
@@ -58,6 +60,8 @@ describe('draining an instance behind Kamailio', () => {
     [B, 'drain-b'],
   ]);
   const servers = new Map<SipAt, ServerProcess>();
+  /** Processes that were drained and replaced (kept for their logs). */
+  const retired: ServerProcess[] = [];
   let proxy: SwitchboardProxy;
   const server = (at: SipAt): ServerProcess => {
     const s = servers.get(at);
@@ -102,6 +106,7 @@ describe('draining an instance behind Kamailio', () => {
   /** Starts the instance again on its address and waits until two answered keepalives bring it back. */
   async function restart(at: SipAt): Promise<void> {
     await server(at).close(); // exited already: only its temp dirs go
+    retired.push(server(at));
     const mark = proxy.kamailio.logMark();
     await start(at);
     await proxy.kamailio.waitForLogAfter(new RegExp(`SBPROXY instance up sip:${escaped(at)}`), mark, 30_000);
@@ -201,7 +206,10 @@ describe('draining an instance behind Kamailio', () => {
       const failed = sippFailedCalls(r);
       const ok = sippSuccessfulCalls(r);
       console.info(`rolling restart: ${ok} calls succeeded, ${failed} failed`);
-      expect(r.exitCode, `${describeSipp(r)}\n${failedCallTraces(r, proxy.log())}`).toBe(0);
+      expect(
+        r.exitCode,
+        `${describeSipp(r)}\n${failedCallTraces(r, proxy.log(), [...retired, ...servers.values()])}`,
+      ).toBe(0);
       expect(failed).toBe(0);
       expect(ok).toBe(CALLS);
       expect(exits).toEqual([0, 0]);

@@ -106,6 +106,12 @@ export function sippFailedCalls(r: SippResult): number | undefined {
   return m === null ? undefined : Number(m[1]);
 }
 
+/**
+ * sipp flags for calls through Kamailio: its UDP workers may relay an instance's 180 after its 200 (UDP
+ * keeps no order), which a UAC ignores; sipp would abort the call on it as an unexpected message.
+ */
+export const TOLERATE_LATE_PROVISIONALS: readonly string[] = ['-default_behaviors', 'all,-abortunexp'];
+
 /** A sipp caller at `at` (its RTP on port + 10) dialling number 100 at `proxy` with a test/cluster scenario. */
 export function callerVia(
   proxy: SipAt,
@@ -123,5 +129,6 @@ export function callerVia(
     durationMs: 3000,
     timeoutMs: 60_000,
     ...extra,
+    extraArgs: [...TOLERATE_LATE_PROVISIONALS, ...(extra.extraArgs ?? [])],
   };
 }
