@@ -1,9 +1,13 @@
 import dgram from 'node:dgram';
+import { afterEach, beforeEach } from 'vitest';
 import { pino } from 'pino';
 import { EmbeddedSignaling } from '../../../src/sip/embedded/index.js';
 import type { SipTransport } from '../../../src/sip/signaling.js';
 import { parseMessage } from '../../../src/sip/embedded/parser.js';
-import type { SipMessage } from '../../../src/sip/embedded/message.js';
+import { SipHeaders, type SipMessage } from '../../../src/sip/embedded/message.js';
+import { serializeMessage } from '../../../src/sip/embedded/serializer.js';
+import type { Scheduler } from '../../../src/sip/embedded/transaction.js';
+import { FakeScheduler } from './fake-scheduler.js';
 
 export const logger = pino({ level: 'silent' });
 
@@ -34,6 +38,69 @@ export async function startUa(
   });
   await ua.start();
   return ua;
+}
+
+/** A UDP-only UA on a fake clock, with the default RFC 3261 timers (T1 = 500 ms). */
+export async function startUaOnClock(scheduler: Scheduler): Promise<EmbeddedSignaling> {
+  const ua = new EmbeddedSignaling({
+    host: '127.0.0.1',
+    port: 0,
+    transports: ['udp'],
+    publicHost: '127.0.0.1',
+    logger,
+    scheduler,
+  });
+  await ua.start();
+  return ua;
+}
+
+export interface ClockedUa {
+  readonly clock: FakeScheduler;
+  readonly ua: EmbeddedSignaling;
+  readonly peer: RawUdpPeer;
+}
+
+/**
+ * Per test: a fresh fake clock, a UA on it (startUaOnClock) and a raw UDP peer, handed to `use`; closed after
+ * the test.
+ */
+export function withUaOnClock(use: (fixture: ClockedUa) => void): void {
+  let fixture: ClockedUa | undefined;
+  beforeEach(async () => {
+    const clock = new FakeScheduler();
+    fixture = { clock, ua: await startUaOnClock(clock), peer: await RawUdpPeer.open() };
+    use(fixture);
+  });
+  afterEach(async () => {
+    fixture?.peer.close();
+    await fixture?.ua.close();
+  });
+}
+
+/**
+ * The raw peer's response to `request` (RFC 3261 §8.2.6.2): its Via, From, To, Call-ID and CSeq. `toTag`
+ * tags the To (a UAS creating a dialog); `headers` are set after; a non-empty `body` is SDP.
+ */
+export function rawResponse(
+  request: SipMessage,
+  status: number,
+  options: {
+    readonly reason?: string;
+    readonly toTag?: string;
+    readonly headers?: Readonly<Record<string, string>>;
+    readonly body?: string;
+  } = {},
+): Buffer {
+  const headers = new SipHeaders();
+  for (const name of ['Via', 'From', 'To', 'Call-ID', 'CSeq'])
+    for (const v of request.headers.getAll(name)) headers.append(name, v);
+  if (options.toTag !== undefined)
+    headers.set('To', `${request.headers.get('To') ?? ''};tag=${options.toTag}`);
+  for (const [k, v] of Object.entries(options.headers ?? {})) headers.set(k, v);
+  const body = options.body ?? '';
+  if (body !== '') headers.set('Content-Type', 'application/sdp');
+  const reason = options.reason ?? 'x';
+  return serializeMessage({ kind: 'response', status, reason, headers, body: Buffer.from(body) });
 }
 
 /** A hand-driven UDP peer for scenarios our own UA would not produce (late ACK, NOTIFY, garbage). */

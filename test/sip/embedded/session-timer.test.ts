@@ -1,7 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EmbeddedSignaling } from '../../../src/sip/embedded/index.js';
-import { SipHeaders, type SipMessage, type SipRequest } from '../../../src/sip/embedded/message.js';
-import { serializeMessage } from '../../../src/sip/embedded/serializer.js';
+import { describe, expect, it } from 'vitest';
+import type { EmbeddedSignaling } from '../../../src/sip/embedded/index.js';
+import { SipHeaders, type SipRequest } from '../../../src/sip/embedded/message.js';
 import {
   DEFAULT_SESSION_TIMER,
   SessionTimer,
@@ -9,7 +8,8 @@ import {
   parseSessionExpires,
 } from '../../../src/sip/embedded/session-timer.js';
 import { FakeScheduler } from './fake-scheduler.js';
-import { RawUdpPeer, isRequest, logger, sdp } from './helpers.js';
+import type { RawUdpPeer } from './helpers.js';
+import { isRequest, rawResponse, sdp, withUaOnClock } from './helpers.js';
 
 function invite(headers: Record<string, string>): SipRequest {
   const h = new SipHeaders();
@@ -117,33 +117,7 @@ describe('UAC session timer against a raw peer (fake clock)', () => {
   let clock: FakeScheduler;
   let ua: EmbeddedSignaling;
   let peer: RawUdpPeer;
-  beforeEach(async () => {
-    clock = new FakeScheduler();
-    ua = new EmbeddedSignaling({
-      host: '127.0.0.1',
-      port: 0,
-      transports: ['udp'],
-      publicHost: '127.0.0.1',
-      logger,
-      scheduler: clock,
-    });
-    await ua.start();
-    peer = await RawUdpPeer.open();
-  });
-  afterEach(async () => {
-    peer.close();
-    await ua.close();
-  });
-
-  function reply(request: SipMessage, status: number, extra: Record<string, string>, body = ''): Buffer {
-    const headers = new SipHeaders();
-    for (const name of ['Via', 'From', 'Call-ID', 'CSeq'])
-      for (const v of request.headers.getAll(name)) headers.append(name, v);
-    headers.append('To', `${request.headers.get('To') ?? ''};tag=peer1`);
-    for (const [k, v] of Object.entries(extra)) headers.append(k, v);
-    if (body !== '') headers.set('Content-Type', 'application/sdp');
-    return serializeMessage({ kind: 'response', status, reason: 'x', headers, body: Buffer.from(body) });
-  }
+  withUaOnClock((f) => ({ clock, ua, peer } = f));
 
   it('offers a timer, retries a 422 with the Min-SE, and refreshes with UPDATE at half the granted interval', async () => {
     const dialed = ua.dial(`sip:callee@127.0.0.1:${peer.port}`, { sdpOffer: sdp(30000) });
@@ -151,23 +125,22 @@ describe('UAC session timer against a raw peer (fake clock)', () => {
     expect(first.headers.get('Session-Expires')).toBe(String(DEFAULT_SESSION_TIMER.defaultSeconds));
     expect(first.headers.get('Min-SE')).toBe('90');
     expect(first.headers.getAll('Supported')).toContain('timer');
-    peer.send(reply(first, 422, { 'Min-SE': '3600' }), ua.port);
+    peer.send(rawResponse(first, 422, { toTag: 'peer1', headers: { 'Min-SE': '3600' } }), ua.port);
     const second = await peer.next((m) => isRequest('INVITE')(m) && m !== first);
     expect(second.headers.get('Session-Expires')).toBe('3600');
     expect(second.headers.get('CSeq')).toBe('2 INVITE');
     expect(second.headers.get('Call-ID')).toBe(first.headers.get('Call-ID'));
     peer.send(
-      reply(
-        second,
-        200,
-        {
+      rawResponse(second, 200, {
+        toTag: 'peer1',
+        headers: {
           Contact: `<sip:callee@127.0.0.1:${peer.port}>`,
           Allow: 'INVITE, ACK, BYE, UPDATE',
           'Session-Expires': '3600;refresher=uac',
           Require: 'timer',
         },
-        sdp(30002),
-      ),
+        body: sdp(30002),
+      }),
       ua.port,
     );
     await dialed;

@@ -38,6 +38,25 @@ function setup(reliable = false) {
   return { scheduler, sent, events, base };
 }
 
+/** A client transaction for `method` that records what it sends, and each response's status and timeouts. */
+function client<T>(
+  Transaction: new (
+    request: SipRequest,
+    options: ConstructorParameters<typeof InviteClientTransaction>[1],
+  ) => T,
+  method: string,
+  reliable = false,
+) {
+  const f = setup(reliable);
+  const tx = new Transaction(request(method), {
+    ...f.base,
+    send: (r) => f.sent.push(r),
+    onResponse: (r) => f.events.push(String(r.status)),
+    onTimeout: () => f.events.push('timeout'),
+  });
+  return { ...f, tx };
+}
+
 describe('INVITE server transaction (§17.2.1)', () => {
   it('replays the last provisional, retransmits a non-2xx with Timer G, absorbs the ACK', () => {
     const { scheduler, sent, events, base } = setup();
@@ -107,13 +126,7 @@ describe('non-INVITE server transaction (§17.2.2)', () => {
 
 describe('INVITE client transaction (§17.1.1)', () => {
   it('retransmits with Timer A and times out with Timer B', () => {
-    const { scheduler, sent, events, base } = setup();
-    const tx = new InviteClientTransaction(request('INVITE'), {
-      ...base,
-      send: (r) => sent.push(r),
-      onResponse: () => events.push('response'),
-      onTimeout: () => events.push('timeout'),
-    });
+    const { scheduler, sent, events, tx } = client(InviteClientTransaction, 'INVITE');
     tx.start();
     scheduler.advance(500 + 1000 + 2000 + 4000);
     expect(sent).toHaveLength(5);
@@ -122,13 +135,7 @@ describe('INVITE client transaction (§17.1.1)', () => {
   });
 
   it('stops Timer B on a provisional: a callee ringing 40 s does not time out at 32 s (§17.1.1.2)', () => {
-    const { scheduler, sent, events, base } = setup();
-    const tx = new InviteClientTransaction(request('INVITE'), {
-      ...base,
-      send: (r) => sent.push(r),
-      onResponse: (r) => events.push(String(r.status)),
-      onTimeout: () => events.push('timeout'),
-    });
+    const { scheduler, events, tx } = client(InviteClientTransaction, 'INVITE');
     tx.start();
     scheduler.advance(1000);
     tx.receive(response(180));
@@ -138,14 +145,8 @@ describe('INVITE client transaction (§17.1.1)', () => {
     tx.receive(response(200));
     expect(events).toEqual(['180', '200']);
     // Without any provisional, Timer B still fires at 64*T1.
-    const quiet = setup();
-    const silent = new InviteClientTransaction(request('INVITE'), {
-      ...quiet.base,
-      send: () => undefined,
-      onResponse: () => quiet.events.push('response'),
-      onTimeout: () => quiet.events.push('timeout'),
-    });
-    silent.start();
+    const quiet = client(InviteClientTransaction, 'INVITE');
+    quiet.tx.start();
     quiet.scheduler.advance(64 * 500 - 1);
     expect(quiet.events).toEqual([]);
     quiet.scheduler.advance(1);
@@ -153,13 +154,7 @@ describe('INVITE client transaction (§17.1.1)', () => {
   });
 
   it('stops retransmitting on 1xx and ACKs a non-2xx with the same branch', () => {
-    const { scheduler, sent, events, base } = setup();
-    const tx = new InviteClientTransaction(request('INVITE'), {
-      ...base,
-      send: (r) => sent.push(r),
-      onResponse: (r) => events.push(String(r.status)),
-      onTimeout: () => events.push('timeout'),
-    });
+    const { scheduler, sent, events, tx } = client(InviteClientTransaction, 'INVITE');
     tx.start();
     tx.receive(response(180));
     scheduler.advance(5000);
@@ -178,13 +173,7 @@ describe('INVITE client transaction (§17.1.1)', () => {
   });
 
   it('passes 2xx retransmissions to the TU in Accepted', () => {
-    const { sent, events, base } = setup();
-    const tx = new InviteClientTransaction(request('INVITE'), {
-      ...base,
-      send: (r) => sent.push(r),
-      onResponse: (r) => events.push(String(r.status)),
-      onTimeout: () => events.push('timeout'),
-    });
+    const { sent, events, tx } = client(InviteClientTransaction, 'INVITE');
     tx.start();
     tx.receive(response(200));
     tx.receive(response(200));
@@ -195,13 +184,7 @@ describe('INVITE client transaction (§17.1.1)', () => {
 
 describe('non-INVITE client transaction (§17.1.2)', () => {
   it('Timer E doubles to T2, Timer F times out', () => {
-    const { scheduler, sent, events, base } = setup();
-    const tx = new NonInviteClientTransaction(request('BYE'), {
-      ...base,
-      send: (r) => sent.push(r),
-      onResponse: () => events.push('response'),
-      onTimeout: () => events.push('timeout'),
-    });
+    const { scheduler, sent, events, tx } = client(NonInviteClientTransaction, 'BYE');
     tx.start();
     scheduler.advance(500 + 1000 + 2000 + 4000 + 4000);
     expect(sent).toHaveLength(6);
@@ -210,13 +193,7 @@ describe('non-INVITE client transaction (§17.1.2)', () => {
   });
 
   it('completes on a final response and terminates after Timer K', () => {
-    const { scheduler, events, base } = setup();
-    const tx = new NonInviteClientTransaction(request('BYE'), {
-      ...base,
-      send: () => undefined,
-      onResponse: (r) => events.push(String(r.status)),
-      onTimeout: () => events.push('timeout'),
-    });
+    const { scheduler, events, tx } = client(NonInviteClientTransaction, 'BYE');
     tx.start();
     tx.receive(response(200, 'BYE'));
     tx.receive(response(200, 'BYE'));

@@ -1,42 +1,20 @@
 /** §14.1 / §14.2 re-INVITE glare on a fake clock: 491 for the peer's INVITE, our retry after the random delay. */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EmbeddedSignaling } from '../../../src/sip/embedded/index.js';
-import { SipHeaders, type SipMessage } from '../../../src/sip/embedded/message.js';
+import { describe, expect, it } from 'vitest';
+import type { EmbeddedSignaling } from '../../../src/sip/embedded/index.js';
+import type { SipMessage } from '../../../src/sip/embedded/message.js';
 import { glareRetryMs } from '../../../src/sip/embedded/modify.js';
-import { serializeMessage } from '../../../src/sip/embedded/serializer.js';
 import type { Dialog } from '../../../src/sip/signaling.js';
-import { FakeScheduler } from './fake-scheduler.js';
-import { RawUdpPeer, isRequest, isStatus, logger, rawInvite, sdp } from './helpers.js';
+import type { FakeScheduler } from './fake-scheduler.js';
+import type { RawUdpPeer } from './helpers.js';
+import { isRequest, isStatus, rawInvite, rawResponse, sdp, withUaOnClock } from './helpers.js';
 
 let clock: FakeScheduler;
 let ua: EmbeddedSignaling;
 let peer: RawUdpPeer;
-beforeEach(async () => {
-  clock = new FakeScheduler();
-  ua = new EmbeddedSignaling({
-    host: '127.0.0.1',
-    port: 0,
-    transports: ['udp'],
-    publicHost: '127.0.0.1',
-    logger,
-    scheduler: clock,
-  });
-  await ua.start();
-  peer = await RawUdpPeer.open();
-});
-afterEach(async () => {
-  peer.close();
-  await ua.close();
-});
+withUaOnClock((f) => ({ clock, ua, peer } = f));
 
-function reply(request: SipMessage, status: number, body = ''): Buffer {
-  const headers = new SipHeaders();
-  for (const name of ['Via', 'From', 'To', 'Call-ID', 'CSeq'])
-    for (const v of request.headers.getAll(name)) headers.append(name, v);
-  headers.append('Contact', `<sip:caller@127.0.0.1:${peer.port}>`);
-  if (body !== '') headers.set('Content-Type', 'application/sdp');
-  return serializeMessage({ kind: 'response', status, reason: 'x', headers, body: Buffer.from(body) });
-}
+const reply = (request: SipMessage, status: number, body = ''): Buffer =>
+  rawResponse(request, status, { headers: { Contact: `<sip:caller@127.0.0.1:${peer.port}>` }, body });
 
 const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 50));
 
@@ -91,19 +69,13 @@ describe('re-INVITE glare (§14.1, §14.2)', () => {
   it('as Call-ID owner (we dialled) it does not retry before 2.1 s', async () => {
     const dialed = ua.dial(`sip:callee@127.0.0.1:${peer.port}`, { sdpOffer: sdp(5000) });
     const invite = await peer.next(isRequest('INVITE'));
-    const headers = new SipHeaders();
-    for (const name of ['Via', 'From', 'Call-ID', 'CSeq'])
-      for (const v of invite.headers.getAll(name)) headers.append(name, v);
-    headers.append('To', `${invite.headers.get('To')!};tag=callee1`);
-    headers.append('Contact', `<sip:callee@127.0.0.1:${peer.port}>`);
-    headers.set('Content-Type', 'application/sdp');
+    const contact = `<sip:callee@127.0.0.1:${peer.port}>`;
     peer.send(
-      serializeMessage({
-        kind: 'response',
-        status: 200,
+      rawResponse(invite, 200, {
         reason: 'OK',
-        headers,
-        body: Buffer.from(sdp(6000)),
+        toTag: 'callee1',
+        headers: { Contact: contact },
+        body: sdp(6000),
       }),
       ua.port,
     );

@@ -1,14 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EmbeddedSignaling } from '../../../src/sip/embedded/index.js';
-import {
-  SipHeaders,
-  type SipMessage,
-  type SipRequest,
-  type SipResponse,
-} from '../../../src/sip/embedded/message.js';
-import { serializeMessage } from '../../../src/sip/embedded/serializer.js';
+import type { SipMessage, SipRequest, SipResponse } from '../../../src/sip/embedded/message.js';
 import type { Dialog } from '../../../src/sip/signaling.js';
-import { RawUdpPeer, isRequest, isStatus, rawInvite, sdp, startUa } from './helpers.js';
+import { RawUdpPeer, isRequest, isStatus, rawInvite, rawResponse, sdp, startUa } from './helpers.js';
 
 let server: EmbeddedSignaling;
 let peer: RawUdpPeer;
@@ -21,18 +15,8 @@ afterEach(async () => {
   await server.close();
 });
 
-function reply(
-  request: SipMessage,
-  status: number,
-  reason: string,
-  extra: Record<string, string> = {},
-): Buffer {
-  const headers = new SipHeaders();
-  for (const name of ['Via', 'From', 'To', 'Call-ID', 'CSeq'])
-    for (const v of request.headers.getAll(name)) headers.append(name, v);
-  for (const [k, v] of Object.entries(extra)) headers.set(k, v);
-  return serializeMessage({ kind: 'response', status, reason, headers, body: Buffer.alloc(0) });
-}
+const reply = (request: SipMessage, status: number, reason: string, headers: Record<string, string> = {}) =>
+  rawResponse(request, status, { reason, headers });
 
 function inDialog(
   method: string,

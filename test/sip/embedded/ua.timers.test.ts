@@ -3,50 +3,26 @@
  * (§17.1.1.2), our own ring bound with CANCEL (DialOptions.timeoutMs, the §16.6 Timer C idea for a UA), and
  * the UAS 2xx retransmission schedule until the ACK (§13.3.1.4).
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EmbeddedSignaling } from '../../../src/sip/embedded/index.js';
-import { SipHeaders, type SipMessage } from '../../../src/sip/embedded/message.js';
-import { serializeMessage } from '../../../src/sip/embedded/serializer.js';
+import { describe, expect, it } from 'vitest';
+import type { EmbeddedSignaling } from '../../../src/sip/embedded/index.js';
+import type { SipMessage } from '../../../src/sip/embedded/message.js';
 import { SipError, type Dialog } from '../../../src/sip/signaling.js';
-import { FakeScheduler } from './fake-scheduler.js';
-import { RawUdpPeer, isRequest, isStatus, logger, rawInvite, sdp } from './helpers.js';
+import type { FakeScheduler } from './fake-scheduler.js';
+import type { RawUdpPeer } from './helpers.js';
+import { isRequest, isStatus, rawInvite, rawResponse, sdp, withUaOnClock } from './helpers.js';
 
 let clock: FakeScheduler;
 let ua: EmbeddedSignaling;
 let peer: RawUdpPeer;
-beforeEach(async () => {
-  clock = new FakeScheduler();
-  ua = new EmbeddedSignaling({
-    host: '127.0.0.1',
-    port: 0,
-    transports: ['udp'],
-    publicHost: '127.0.0.1',
-    logger,
-    scheduler: clock,
-  });
-  await ua.start();
-  peer = await RawUdpPeer.open();
-});
-afterEach(async () => {
-  peer.close();
-  await ua.close();
-});
+withUaOnClock((f) => ({ clock, ua, peer } = f));
 
-function reply(
+/** The callee's response: To tagged `callee1`. */
+const reply = (
   request: SipMessage,
   status: number,
-  toTag = 'callee1',
-  extra: Record<string, string> = {},
+  headers: Record<string, string> = {},
   body = '',
-): Buffer {
-  const headers = new SipHeaders();
-  for (const name of ['Via', 'From', 'Call-ID', 'CSeq'])
-    for (const v of request.headers.getAll(name)) headers.append(name, v);
-  headers.append('To', `${request.headers.get('To') ?? ''};tag=${toTag}`);
-  for (const [k, v] of Object.entries(extra)) headers.set(k, v);
-  if (body !== '') headers.set('Content-Type', 'application/sdp');
-  return serializeMessage({ kind: 'response', status, reason: 'x', headers, body: Buffer.from(body) });
-}
+): Buffer => rawResponse(request, status, { toTag: 'callee1', headers, body });
 
 const target = (): string => `sip:callee@127.0.0.1:${peer.port}`;
 
@@ -57,10 +33,7 @@ describe('UAC timers on a fake clock', () => {
     peer.send(reply(invite, 180), ua.port);
     await new Promise((r) => setTimeout(r, 50)); // let the 180 arrive before time moves
     clock.advance(40_000);
-    peer.send(
-      reply(invite, 200, 'callee1', { Contact: `<sip:callee@127.0.0.1:${peer.port}>` }, sdp(30002)),
-      ua.port,
-    );
+    peer.send(reply(invite, 200, { Contact: `<sip:callee@127.0.0.1:${peer.port}>` }, sdp(30002)), ua.port);
     const dialog: Dialog = await dialed;
     expect(dialog.remoteSdp).toContain('m=audio 30002');
     await peer.next(isRequest('ACK'));

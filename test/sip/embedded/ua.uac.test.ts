@@ -1,9 +1,8 @@
 import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EmbeddedSignaling } from '../../../src/sip/embedded/index.js';
-import { SipHeaders, type SipMessage, type SipRequest } from '../../../src/sip/embedded/message.js';
-import { serializeMessage } from '../../../src/sip/embedded/serializer.js';
-import { RawUdpPeer, isRequest, sdp, startUa } from './helpers.js';
+import type { SipMessage, SipRequest } from '../../../src/sip/embedded/message.js';
+import { RawUdpPeer, isRequest, rawResponse, sdp, startUa } from './helpers.js';
 
 let ua: EmbeddedSignaling;
 let peer: RawUdpPeer;
@@ -16,19 +15,9 @@ afterEach(async () => {
   await ua.close();
 });
 
-function reply(
-  request: SipMessage,
-  status: number,
-  reason: string,
-  extra: Record<string, string> = {},
-): Buffer {
-  const headers = new SipHeaders();
-  for (const name of ['Via', 'From', 'To', 'Call-ID', 'CSeq'])
-    for (const v of request.headers.getAll(name)) headers.append(name, v);
-  headers.set('To', `${request.headers.get('To')!};tag=peer1`);
-  for (const [k, v] of Object.entries(extra)) headers.set(k, v);
-  return serializeMessage({ kind: 'response', status, reason, headers, body: Buffer.alloc(0) });
-}
+/** The callee's response: To tagged `peer1`. */
+const reply = (request: SipMessage, status: number, reason: string, headers: Record<string, string> = {}) =>
+  rawResponse(request, status, { reason, toTag: 'peer1', headers });
 
 describe('EmbeddedSignaling.dial (UAC)', () => {
   it('answers a 401 digest challenge once, with the next CSeq, and reports the final failure', async () => {
