@@ -14,7 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPcm16Wav } from '../support/baresip.js';
 import { describeSipp, runSipp } from '../support/sipp.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { VictimRtp, muLawEncode, speechFrames } from '../support/victim-rtp.js';
+import { muLawEncode } from '../support/g711-reference.js';
+import { VictimRtp, speechFrames } from '../support/victim-rtp.js';
 
 const VICTIM_IP = '127.0.0.12';
 const ATTACKER_IP = '127.0.0.9';

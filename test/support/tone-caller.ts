@@ -1,35 +1,16 @@
 /**
  * The media half of a sipp caller, written without the server's RTP or codec code: a 20 ms PCMU stream of
- * tone bursts and silence (µ-law per ITU-T G.711, computed here) sent from one of several local ports, and a
+ * tone bursts and silence (µ-law per ITU-T G.711: g711-reference.ts) sent from one of several local ports, and a
  * record of every packet the server sends back, each classified by the tone it carries. Tones of different
  * frequencies tell which burst an echo belongs to; counts are in packets (media time), never wall time.
  */
 import { createSocket, type Socket } from 'node:dgram';
+import { muLawDecode, muLawEncode } from './g711-reference.js';
 
 const FRAME_SAMPLES = 160; // 20 ms at 8 kHz
 const SAMPLE_RATE_HZ = 8000;
 const MAX_CATCH_UP_FRAMES = 10;
 const MAX_RECORDED = 20_000;
-
-/** ITU-T G.711 µ-law encoding of one linear sample. */
-function ulaw(sample: number): number {
-  const BIAS = 0x84;
-  let s = Math.max(-32635, Math.min(32635, Math.round(sample)));
-  const sign = s < 0 ? 0x80 : 0;
-  if (s < 0) s = -s;
-  s += BIAS;
-  let exponent = 7;
-  for (let mask = 0x4000; (s & mask) === 0 && exponent > 0; mask >>= 1) exponent--;
-  const mantissa = (s >> (exponent + 3)) & 0x0f;
-  return ~(sign | (exponent << 4) | mantissa) & 0xff;
-}
-
-function unulaw(byte: number): number {
-  const u = ~byte & 0xff;
-  const exponent = (u >> 4) & 7;
-  const magnitude = ((((u & 0x0f) << 3) + 0x84) << exponent) - 0x84;
-  return u & 0x80 ? -magnitude : magnitude;
-}
 
 export interface ReceivedFrame {
   /** Index of the local port it arrived on. */
@@ -46,7 +27,7 @@ export function toneOf(payload: Buffer): number {
   let crossings = 0;
   let previous = 0;
   for (let i = 0; i < payload.length; i++) {
-    const s = unulaw(payload[i] ?? 0xff);
+    const s = muLawDecode(payload[i] ?? 0xff);
     energy += s * s;
     if (i > 0 && s >= 0 !== previous >= 0) crossings++;
     previous = s;
@@ -180,7 +161,7 @@ export class ToneCaller {
     for (let i = 0; i < FRAME_SAMPLES; i++) {
       const t = this.#phaseSamples + i;
       const s = burst === undefined ? 0 : 8000 * Math.sin((2 * Math.PI * burst.hz * t) / SAMPLE_RATE_HZ);
-      f[12 + i] = ulaw(s);
+      f[12 + i] = muLawEncode(s);
     }
     this.#phaseSamples += FRAME_SAMPLES;
     if (burst !== undefined && --burst.frames <= 0) this.#bursts.shift();

@@ -1,32 +1,13 @@
 /**
  * The media half of a victim caller in the front-door tests: sipp does the signalling, this plain UDP socket
  * (on the victim's address, at the port sipp's SDP advertises) sends a WAV as PCMU RTP every 20 ms and counts
- * what comes back. G.711 µ-law is written here from ITU-T G.711 rather than taken from the server, so both
+ * what comes back. G.711 µ-law is g711-reference.ts (from ITU-T G.711, not the server's codec), so both
  * sides cannot share a bug.
  */
 import dgram from 'node:dgram';
+import { muLawDecode, muLawEncode } from './g711-reference.js';
 
 const FRAME_SAMPLES = 160; // 20 ms at 8 kHz
-
-/** ITU-T G.711 µ-law, linear PCM16 → byte. */
-export function muLawEncode(sample: number): number {
-  const BIAS = 0x84;
-  let s = Math.max(-32635, Math.min(32635, sample));
-  const sign = s < 0 ? 0x80 : 0;
-  if (s < 0) s = -s;
-  s += BIAS;
-  let exponent = 7;
-  for (let mask = 0x4000; (s & mask) === 0 && exponent > 0; mask >>= 1) exponent--;
-  const mantissa = (s >> (exponent + 3)) & 0x0f;
-  return ~(sign | (exponent << 4) | mantissa) & 0xff;
-}
-
-/** ITU-T G.711 µ-law, byte → linear PCM16. */
-export function muLawDecode(byte: number): number {
-  const u = ~byte & 0xff;
-  const t = (((u & 0x0f) << 3) + 0x84) << ((u & 0x70) >> 4);
-  return u & 0x80 ? 0x84 - t : t - 0x84;
-}
 
 /** 20 ms frames of 8 kHz PCM16 whose RMS exceeds `threshold`: how much speech a signal holds, in media time. */
 export function speechFrames(samples: Int16Array, threshold = 300): number {
