@@ -16,7 +16,11 @@ function runSipp(args: string[]): Promise<{ code: number | null; output: string 
   });
 }
 
-describe.skipIf(!existsSync(SIPP))('sipp built-in uac against EmbeddedSignaling', () => {
+describe('sipp built-in uac against EmbeddedSignaling', () => {
+  it('has sipp installed (a missing peer fails the suite, never skips it)', () => {
+    expect(existsSync(SIPP), `${SIPP} missing: install sip-tester`).toBe(true);
+  });
+
   it.each([
     ['udp', 'u1', 42061],
     ['tcp', 't1', 42063],
