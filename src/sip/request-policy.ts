@@ -57,6 +57,8 @@ export function refuseRequest(
   method: string,
   requestUri: string,
   header: (name: string) => string | undefined,
+  /** The option tags the backend implements (the embedded stack adds 100rel). */
+  supported: readonly string[] = SUPPORTED_OPTION_TAGS,
 ): PolicyAnswer | undefined {
   if (method === 'ACK' || method === 'CANCEL') return undefined;
   if (!ALLOWED_METHODS.includes(method)) {
@@ -65,7 +67,7 @@ export function refuseRequest(
   if (!SCHEMES.test(requestUri.trim())) {
     return { status: 416, reason: 'Unsupported URI Scheme' };
   }
-  const unsupported = tokens(header('Require')).filter((t) => !SUPPORTED_OPTION_TAGS.includes(t));
+  const unsupported = tokens(header('Require')).filter((t) => !supported.includes(t));
   if (unsupported.length > 0) {
     return { status: 420, reason: 'Bad Extension', headers: { Unsupported: unsupported.join(', ') } };
   }

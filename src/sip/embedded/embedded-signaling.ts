@@ -16,6 +16,7 @@ import { parseNameAddr } from './syntax.js';
 import { SUPPORTED_OPTION_TAGS, refuseRequest } from '../request-policy.js';
 import { DEFAULT_SESSION_TIMER, negotiateUas, type SessionTimerConfig } from './session-timer.js';
 import { dialOut } from './uac.js';
+import { OPTION_100REL } from './reliable-provisional.js';
 
 export interface EmbeddedSignalingOptions {
   readonly host: string;
@@ -203,10 +204,15 @@ export class EmbeddedSignaling implements Signaling {
     if (!KNOWN_METHODS.has(request.method)) return this.respond(request, tx, 501, { Allow: ALLOW });
     // §8.2.2.3: an option tag in Require that we lack is 420 + Unsupported, in or out of a dialog. The
     // shared policy is asked as for OPTIONS so that it checks Require (and the scheme) but not method/Accept.
-    const refused = refuseRequest('OPTIONS', request.uri, (name) => {
-      const values = request.headers.getAll(name);
-      return values.length === 0 ? undefined : values.join(', ');
-    });
+    const refused = refuseRequest(
+      'OPTIONS',
+      request.uri,
+      (name) => {
+        const values = request.headers.getAll(name);
+        return values.length === 0 ? undefined : values.join(', ');
+      },
+      EMBEDDED_OPTION_TAGS,
+    );
     if (refused !== undefined) {
       tx.respond(
         this.endpoint.createResponse(request, refused.status, {
@@ -223,7 +229,11 @@ export class EmbeddedSignaling implements Signaling {
     if (toTag !== undefined) {
       // §12.2.2: in-dialog request; unknown dialog → 481.
       const dialog = this.dialogs.get(dialogKey(callId, toTag, fromTag));
-      if (dialog !== undefined) dialog.handleRequest(request, tx, flow);
+      // RFC 3262: a PRACK lives in the early dialog of an INVITE we have not answered yet.
+      const early = request.method === 'PRACK' ? this.earlyCall(callId, toTag, fromTag) : undefined;
+      if (early !== undefined) early.onPrack(request, tx);
+      else if (request.method === 'PRACK') this.respond(request, tx, 481);
+      else if (dialog !== undefined) dialog.handleRequest(request, tx, flow);
       else if (request.method === 'OPTIONS') this.answerOptions(request, tx);
       else this.respond(request, tx, 481);
       return;
@@ -237,6 +247,7 @@ export class EmbeddedSignaling implements Signaling {
       case 'INFO':
       case 'NOTIFY':
       case 'UPDATE':
+      case 'PRACK':
         return this.respond(request, tx, 481);
       default:
         // §8.2.1: a method we do not serve (REGISTER, SUBSCRIBE, MESSAGE, REFER, …) → 405 with Allow.
@@ -298,6 +309,11 @@ export class EmbeddedSignaling implements Signaling {
     }
   }
 
+  private earlyCall(callId: string, toTag: string, fromTag: string): EmbeddedIncomingCall | undefined {
+    for (const call of this.calls.values()) if (call.inEarlyDialog(callId, toTag, fromTag)) return call;
+    return undefined;
+  }
+
   private onAck(request: SipRequest): void {
     const toTag = parseNameAddr(request.headers.get('To') ?? '')?.params.get('tag');
     const fromTag = parseNameAddr(request.headers.get('From') ?? '')?.params.get('tag') ?? '';
@@ -330,14 +346,16 @@ const KNOWN_METHODS: ReadonlySet<string> = new Set([
   'REFER',
   'MESSAGE',
   'PUBLISH',
-  'PRACK',
 ]);
+
+/** Option tags this stack implements: the shared policy's plus RFC 3262 reliable provisionals. */
+const EMBEDDED_OPTION_TAGS: readonly string[] = [...SUPPORTED_OPTION_TAGS, OPTION_100REL];
 
 /** §11.2: what an OPTIONS 200 tells the asker. */
 const OPTIONS_HEADERS = {
   Allow: ALLOW,
   Accept: 'application/sdp',
-  Supported: SUPPORTED_OPTION_TAGS.join(', '),
+  Supported: EMBEDDED_OPTION_TAGS.join(', '),
 };
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

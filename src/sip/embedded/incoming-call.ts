@@ -14,12 +14,14 @@ import {
   type SourceAddress,
 } from '../signaling.js';
 import { EmbeddedDialog, contactUri, toNameAddr, type DialogHost } from './dialog.js';
-import { ALLOW, randomToken, type SipEndpoint } from './endpoint.js';
+import { ALLOW, randomToken, type ServerTransaction, type SipEndpoint } from './endpoint.js';
 import type { SipRequest } from './message.js';
 import type { InviteServerTransaction, TimerHandle } from './transaction.js';
 import type { Flow } from './transport.js';
 import { parseCSeq } from './syntax.js';
 import type { UasNegotiation } from './session-timer.js';
+import { answerPrack, reliableFor } from './uas-prack.js';
+import type { ReliableProvisionals } from './reliable-provisional.js';
 
 export interface IncomingCallHost {
   readonly dialogHost: DialogHost;
@@ -43,6 +45,10 @@ export class EmbeddedIncomingCall extends EventEmitter<IncomingCallEvents> imple
   private readonly localTag: string;
   private readonly endpoint: SipEndpoint;
   private readonly unansweredTimer: TimerHandle;
+  /** RFC 3262: set when the caller requires 100rel; our 1xx then go out reliably. */
+  private readonly reliable: ReliableProvisionals | undefined;
+  /** The SDP answer a PRACK carried to our offer in a reliable provisional (delayed offer, RFC 3262 §5). */
+  private prackAnswer: string | undefined;
 
   constructor(
     private readonly request: SipRequest,
@@ -63,6 +69,20 @@ export class EmbeddedIncomingCall extends EventEmitter<IncomingCallEvents> imple
     this.sdpOffer = request.body.length > 0 ? request.body.toString('utf8') : undefined;
     // An app that never answers must not pin the transaction forever: 480 after `unansweredMs`.
     this.unansweredTimer = host.dialogHost.scheduler.set(() => void this.reject(480), host.unansweredMs);
+    // §3: no PRACK within 64*T1 — reject the INVITE with a 5xx (504 Server Time-out).
+    this.reliable = reliableFor(request, tx, host.dialogHost, () => void this.reject(504));
+  }
+
+  /** Does an in-dialog request (PRACK) belong to this call's early dialog (our tag, the caller's tag)? */
+  inEarlyDialog(callId: string, toTag: string, fromTag: string): boolean {
+    return callId === this.callId && toTag === this.localTag && fromTag === (this.from.tag ?? '');
+  }
+
+  /** RFC 3262 §3: a PRACK for one of our reliable provisionals (200), or not (481). */
+  onPrack(request: SipRequest, tx: ServerTransaction): void {
+    const answer = answerPrack(this.reliable, request, this.sdpOffer === undefined);
+    if (answer.sdpAnswer !== undefined) this.prackAnswer = answer.sdpAnswer;
+    tx.respond(this.endpoint.createResponse(request, answer.status, answer.options));
   }
 
   private settle(): void {
@@ -82,13 +102,15 @@ export class EmbeddedIncomingCall extends EventEmitter<IncomingCallEvents> imple
       headers: { Contact: this.endpoint.contact(this.flow.transport) },
       ...(earlySdp === undefined ? {} : { body: earlySdp }),
     });
-    this.tx.respond(response);
+    if (this.reliable !== undefined) this.reliable.send(response);
+    else this.tx.respond(response);
     return Promise.resolve();
   }
 
   reject(status: number, options: RejectOptions = {}): Promise<void> {
     if (this.finalSent || this.cancelled) return Promise.resolve();
     this.finalSent = true;
+    this.reliable?.close();
     const finalStatus = status >= 300 && status <= 699 ? status : 500;
     this.tx.respond(
       this.endpoint.createResponse(this.request, finalStatus, {
@@ -105,7 +127,14 @@ export class EmbeddedIncomingCall extends EventEmitter<IncomingCallEvents> imple
   async answer(localSdp: string): Promise<Dialog> {
     if (this.cancelled) throw new SipError(487, 'call was cancelled');
     if (this.finalSent) throw new SipError(500, 'call already has a final response');
+    if (this.reliable?.pending === true) {
+      // RFC 3262 §3: no 2xx before the PRACK of the provisional (we wait for every outstanding one).
+      await this.reliable.whenAcknowledged();
+      if (this.cancelled) throw new SipError(487, 'call was cancelled');
+      if (this.finalSent) throw new SipError(500, 'call already has a final response');
+    }
     this.finalSent = true;
+    this.reliable?.close();
     this.settle();
     const headers = this.request.headers;
     const dialog = new EmbeddedDialog(
@@ -137,7 +166,7 @@ export class EmbeddedIncomingCall extends EventEmitter<IncomingCallEvents> imple
       headers: {
         Contact: this.endpoint.contact(this.flow.transport),
         Allow: ALLOW,
-        Supported: 'timer',
+        Supported: 'timer, 100rel',
         ...(session.kind === 'run' ? session.headers : {}),
       },
     });
@@ -146,7 +175,7 @@ export class EmbeddedIncomingCall extends EventEmitter<IncomingCallEvents> imple
     try {
       const ack = await dialog.modifier.sendReliable2xx(this.request, this.tx, response, this.flow);
       // Delayed offer (§13.2.1): our 200 carried the offer, the ACK carries the answer.
-      if (this.sdpOffer === undefined) dialog.remoteSdp = ack.body.toString('utf8');
+      if (this.sdpOffer === undefined) dialog.remoteSdp = this.prackAnswer ?? ack.body.toString('utf8');
       this.logger.info('sip call answered');
       return dialog;
     } catch (err) {
@@ -163,6 +192,7 @@ export class EmbeddedIncomingCall extends EventEmitter<IncomingCallEvents> imple
   onCancel(): void {
     if (this.finalSent || this.cancelled) return;
     this.cancelled = true;
+    this.reliable?.close();
     this.tx.respond(this.endpoint.createResponse(this.request, 487, { toTag: this.localTag }));
     this.settle();
     this.logger.info('sip call cancelled');

@@ -1,22 +1,25 @@
 /**
- * Conformance: reliable provisional responses (RFC 3262) on the production server, which does not implement
- * PRACK. `Require: 100rel` is refused with 420 Bad Extension and `Unsupported: 100rel` (RFC 3261 §8.2.2.3)
- * and no call starts; `Supported: 100rel` alone is an ordinary call whose 180 is unreliable (no RSeq, no
- * Require: 100rel, so the caller sends no PRACK). sipp scenarios in scenarios/, sipp on 127.0.0.71,
- * ports 49210–49219 (media 49260–49269).
+ * Conformance: reliable provisional responses (RFC 3262) on the production server (echo agent), the server as
+ * UAS. `Require: 100rel`: the 180 carries RSeq and `Require: 100rel`, sipp PRACKs it, the 200 comes only
+ * after the PRACK's 200 and the call carries audio both ways (tone bursts from test/support/tone-caller.ts,
+ * echoed by the agent). A caller that never PRACKs sees the 180 retransmitted (T1 doubling) and, after 64*T1,
+ * a 504; nothing is left behind. `Supported: 100rel` alone stays an ordinary call with an unreliable 180.
+ * sipp scenarios in scenarios/, sipp on 127.0.0.140, ports 54000–54019 (RTP 54050–54069).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { describeSipp, runSipp } from '../../support/sipp.js';
+import { describeSipp, runSipp, startSipp } from '../../support/sipp.js';
+import { ToneCaller } from '../../support/tone-caller.js';
 import {
   endedCalls,
   expectEndedSince,
   expectNothingLeaked,
+  liveCall,
   logsWith,
   startConformanceServer,
   type ServerUnderTest,
 } from './harness.js';
 
-const PEER = '127.0.0.71';
+const PEER = '127.0.0.140';
 const SCENARIOS = new URL('./scenarios/', import.meta.url).pathname;
 
 /** The responses sipp received, as status lines with their header blocks. */
@@ -26,8 +29,13 @@ function responses(messages: string, status: number): string[] {
   ].map((m) => m[0]);
 }
 
-describe('SIP conformance: 100rel (production server, echo agent)', () => {
+function header(message: string, name: string): string | undefined {
+  return new RegExp(`^${name}: *([^\\r\\n]*)`, 'im').exec(message)?.[1]?.trim();
+}
+
+describe('SIP conformance: 100rel / PRACK as UAS (production server, echo agent)', () => {
   let sut: ServerUnderTest;
+  let caller: ToneCaller | undefined;
 
   beforeAll(async () => {
     sut = await startConformanceServer();
@@ -36,31 +44,90 @@ describe('SIP conformance: 100rel (production server, echo agent)', () => {
     await sut?.close();
   });
   afterEach(async () => {
+    await caller?.close();
+    caller = undefined;
     await expectNothingLeaked(sut);
   });
 
   it.each([
-    { transport: 'udp', localPort: 49210 },
-    { transport: 'tcp', localPort: 49211 },
+    { transport: 'udp', localPort: 54000 },
+    { transport: 'tcp', localPort: 54001 },
   ] as const)(
-    'Require: 100rel over $transport gets 420 with Unsupported: 100rel and starts no call',
+    'Require: 100rel over $transport: reliable 180 with RSeq, PRACK → 200, then the 200 OK, audio echoed',
+    { timeout: 45_000 },
     async ({ transport, localPort }) => {
-      const started = logsWith(sut, 'call started').length;
-      const r = await runSipp({
-        scenario: `${SCENARIOS}require-100rel.xml`,
+      const before = endedCalls(sut).length;
+      const tone = (caller = await ToneCaller.open(PEER, 1));
+      const peer = startSipp({
+        scenario: `${SCENARIOS}prack-uac-audio.xml`,
         target: sut.target,
         localIp: PEER,
         localPort,
-        mediaPort: 49260,
         transport,
         service: 'agent',
+        vars: { rtp: String(tone.ports[0]), talk: '6000' },
+        timeoutMs: 30_000,
+      });
+      const call = await liveCall(sut, 15_000);
+      const address = /^c=IN IP4 (\S+)/m.exec(call.dialog.localSdp)?.[1] ?? '';
+      const port = Number(/^m=audio (\d+) /m.exec(call.dialog.localSdp)?.[1]);
+      let heard = 0;
+      call.media.on('frame', () => heard++);
+      tone.start({ address, port });
+      // 1 s of 1000 Hz: the echo agent plays the turn back after its silence window.
+      tone.burst(1000, 1000);
+      const r = await peer.result;
+      expect(r.exitCode, describeSipp(r)).toBe(0);
+
+      const ringing = responses(r.messages, 180);
+      expect(ringing.length, describeSipp(r)).toBeGreaterThanOrEqual(1);
+      expect(header(ringing[0]!, 'Require')).toMatch(/100rel/);
+      const rseq = Number(header(ringing[0]!, 'RSeq'));
+      expect(rseq).toBeGreaterThanOrEqual(1);
+      expect(rseq).toBeLessThan(2 ** 31);
+      // The PRACK named that RSeq and the INVITE's CSeq (RFC 3262 §7.2) and got its 200 before the INVITE's.
+      expect(r.messages).toMatch(new RegExp(`^RAck: ${rseq} 1 INVITE`, 'm'));
+      const oks = responses(r.messages, 200).map((m) => header(m, 'CSeq'));
+      expect(oks.indexOf('2 PRACK'), describeSipp(r)).toBeGreaterThan(-1);
+      expect(oks.indexOf('1 INVITE')).toBeGreaterThan(oks.indexOf('2 PRACK'));
+      const ok = responses(r.messages, 200).find((m) => /CSeq: 1 INVITE/.test(m)) ?? '';
+      expect(header(ok, 'Supported')).toMatch(/\b100rel\b/);
+      expect(header(ok, 'Allow')).toMatch(/\bPRACK\b/);
+
+      await expectEndedSince(sut, before, ['caller-bye']);
+      const echoed = tone.count(1000);
+      console.log('[measure] 100rel UAS', { transport, rseq, heard, echoed, ringing: ringing.length });
+      // 1 s = 50 frames of 20 ms sent; the agent heard most of them and sent them back (±5 frames: the
+      // burst's edges can fall to jitter on a loaded machine).
+      expect(echoed).toBeGreaterThan(40);
+      expect(echoed).toBeLessThanOrEqual(55);
+    },
+  );
+
+  it(
+    'a caller that never PRACKs: the reliable 180 is retransmitted with doubling intervals, then 504, no call',
+    { timeout: 60_000 },
+    async () => {
+      const started = logsWith(sut, 'call started').length;
+      const r = await runSipp({
+        scenario: `${SCENARIOS}prack-uac-no-prack.xml`,
+        target: sut.target,
+        localIp: PEER,
+        localPort: 54002,
+        mediaPort: 54052,
+        service: 'agent',
+        timeoutMs: 50_000,
       });
       expect(r.exitCode, describeSipp(r)).toBe(0);
-      const refused = responses(r.messages, 420);
-      expect(refused.length, describeSipp(r)).toBeGreaterThanOrEqual(1);
-      expect(refused[0]).toMatch(/^Unsupported: *100rel\r?$/m);
-      // Nothing else was answered: no provisional beyond 100, no 2xx.
-      expect(r.messages).not.toMatch(/SIP\/2\.0 (18\d|2\d\d) /);
+      const ringing = responses(r.messages, 180);
+      // T1 = 500 ms: sent at 0, 0.5, 1.5, 3.5, 7.5, 15.5 and 31.5 s, then the 504 at 32 s (64*T1).
+      const rseqs = new Set(ringing.map((m) => header(m, 'RSeq')));
+      console.log('[measure] 100rel no PRACK', { copies: ringing.length });
+      expect(ringing.length, describeSipp(r)).toBeGreaterThanOrEqual(6);
+      expect(ringing.length).toBeLessThanOrEqual(7);
+      expect(rseqs.size).toBe(1);
+      expect(responses(r.messages, 504).length).toBeGreaterThanOrEqual(1);
+      expect(r.messages).not.toMatch(/SIP\/2\.0 200 /);
       expect(logsWith(sut, 'call started').length).toBe(started);
     },
   );
@@ -71,8 +138,8 @@ describe('SIP conformance: 100rel (production server, echo agent)', () => {
       scenario: `${SCENARIOS}supported-100rel.xml`,
       target: sut.target,
       localIp: PEER,
-      localPort: 49212,
-      mediaPort: 49262,
+      localPort: 54003,
+      mediaPort: 54054,
       service: 'agent',
     });
     expect(r.exitCode, describeSipp(r)).toBe(0);

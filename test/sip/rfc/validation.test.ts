@@ -89,10 +89,10 @@ describe('RFC 3261 §8.2 validation (production server)', () => {
     expect((await ask({ uri: '<sip:100@127.0.0.1>' })).status).toBe(400);
   });
 
-  it('answers 420 with Unsupported for an unknown Require on OPTIONS and INVITE (100rel is not implemented)', async () => {
-    const options = await ask({ extra: ['Require: 100rel'] });
+  it('answers 420 with Unsupported for an unknown Require on OPTIONS and INVITE (100rel and timer are known)', async () => {
+    const options = await ask({ extra: ['Require: 100rel, x-bar'] });
     expect(options.status).toBe(420);
-    expect(options.headers.getAll('Unsupported')).toEqual(['100rel']);
+    expect(options.headers.getAll('Unsupported')).toEqual(['x-bar']);
     const invite = await ask({
       method: 'INVITE',
       extra: ['Require: timer, x-foo'],
@@ -149,6 +149,9 @@ describe('RFC 3261 §8.2 validation (production server)', () => {
     const options = await ask({});
     expect(options.status).toBe(200);
     expect(options.headers.get('Supported')).toMatch(/\btimer\b/);
+    // RFC 3262: reliable provisionals are implemented, and PRACK is a method we serve.
+    expect(options.headers.getAll('Supported').join(', ')).toMatch(/\b100rel\b/);
+    expect(options.headers.getAll('Allow').join(', ')).toMatch(/\bPRACK\b/);
     const notFound = await ask({
       method: 'INVITE',
       uri: 'sip:999@127.0.0.1',
