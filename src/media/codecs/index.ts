@@ -5,12 +5,13 @@
 import { SwitchboardError } from '../../errors.js';
 import type { Codec, CodecName } from './codec.js';
 import { G711Codec } from './g711.js';
+import { G722Codec } from './g722.js';
 import { OpusCodec } from './opus.js';
 
 export type { Codec, CodecName } from './codec.js';
 
-/** Codecs createCodec() can build, spelled as in SDP (RFC 3551 Table 4, RFC 7587 §7). G.722 is planned. */
-export const supportedCodecNames: readonly CodecName[] = Object.freeze(['PCMU', 'PCMA', 'opus']);
+/** Codecs createCodec() can build, spelled as in SDP (RFC 3551 Table 4, RFC 7587 §7). */
+export const supportedCodecNames: readonly CodecName[] = Object.freeze(['PCMU', 'PCMA', 'G722', 'opus']);
 
 /** True when `name` (any case, as in an rtpmap line) names a codec createCodec() can build. */
 export function isCodecSupported(name: string): boolean {
@@ -24,8 +25,7 @@ function canonicalName(name: string): CodecName | undefined {
 
 /**
  * Builds a fresh codec instance for one call. `name` is matched case-insensitively (SDP encoding names are
- * case-insensitive, RFC 4566 §6). Throws MEDIA_CODEC_UNSUPPORTED for anything else, including G722 until
- * it is implemented.
+ * case-insensitive, RFC 4566 §6). Throws MEDIA_CODEC_UNSUPPORTED for anything else.
  */
 export function createCodec(name: string, payloadType: number): Codec {
   switch (canonicalName(name)) {
@@ -33,9 +33,10 @@ export function createCodec(name: string, payloadType: number): Codec {
       return new G711Codec('PCMU', payloadType);
     case 'PCMA':
       return new G711Codec('PCMA', payloadType);
+    case 'G722':
+      return new G722Codec(payloadType);
     case 'opus':
       return new OpusCodec(payloadType);
-    case 'G722':
     case undefined:
       throw new SwitchboardError('MEDIA_CODEC_UNSUPPORTED', `codec ${name} is not supported`);
   }

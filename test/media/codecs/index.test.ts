@@ -4,11 +4,13 @@ import { createCodec, isCodecSupported, supportedCodecNames } from '../../../src
 
 describe('createCodec', () => {
   it('builds every supported codec from its rtpmap name, case-insensitively', () => {
-    expect(supportedCodecNames).toEqual(['PCMU', 'PCMA', 'opus']);
+    expect(supportedCodecNames).toEqual(['PCMU', 'PCMA', 'G722', 'opus']);
     for (const [name, canonical, rateHz] of [
       ['PCMU', 'PCMU', 8000],
       ['pcmu', 'PCMU', 8000],
       ['PcMa', 'PCMA', 8000],
+      ['G722', 'G722', 16000],
+      ['g722', 'G722', 16000],
       ['OPUS', 'opus', 48000],
       ['opus', 'opus', 48000],
     ] as const) {
@@ -24,9 +26,10 @@ describe('createCodec', () => {
 
   it('returns independent instances for stateful codecs', () => {
     expect(createCodec('opus', 111)).not.toBe(createCodec('opus', 111));
+    expect(createCodec('G722', 9)).not.toBe(createCodec('G722', 9));
   });
 
-  it.each(['G722', 'g729', 'telephone-event', ''])('throws MEDIA_CODEC_UNSUPPORTED for %j', (name) => {
+  it.each(['G729', 'g729', 'telephone-event', ''])('throws MEDIA_CODEC_UNSUPPORTED for %j', (name) => {
     expect(isCodecSupported(name)).toBe(false);
     expect(() => createCodec(name, 9)).toThrow(SwitchboardError);
     try {
