@@ -13,6 +13,10 @@
  * `--instances 1,2` runs each N once per instance count K: K server processes (the `serve --instances K`
  * layout: own SIP/HTTP ports, own RTP slice), N calls *per instance* spread round robin, and prints calls
  * per core of server CPU for each K and its ratio to K = 1 (1.00 = linear scaling).
+ *
+ * `--kamailio` puts the shipped Kamailio front (deploy/kamailio/kamailio.cfg) in front of the K instances:
+ * every call dials the proxy and its dispatcher picks the instance. N is then the *total* (the same
+ * concurrency for every K, e.g. `--sweep 100,200 --instances 1,2 --kamailio`), K ≤ 4.
  */
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +24,7 @@ import { createLogger } from '../src/observability/logger.js';
 import { printRun, printScaling, tableHeader, tableRow } from './loadtest/report.js';
 import { runOnce, type Provider, type RunResult } from './loadtest/run-once.js';
 import { fmt } from './util.js';
+import { FRONT_MAX_INSTANCES } from './loadtest/kamailio-front.js';
 
 const MAX_CALLS = 2000;
 const MAX_DURATION_S = 300;
@@ -33,6 +38,8 @@ interface Args {
   readonly calls: number[];
   /** Instance counts; with more than one or K > 1, `calls` are per instance. */
   readonly instances: number[];
+  /** Kamailio in front; `calls` are then totals. */
+  readonly kamailio: boolean;
   readonly durationS: number;
   readonly provider: Provider;
   readonly rampMs: number | undefined;
@@ -48,6 +55,7 @@ function usage(message: string): never {
       'usage: npm run loadtest -- --calls N --duration S [--provider echo|openai] [--ramp-ms M]\n' +
       '                          [--sweep N1,N2,… [--keep-going]] [--settle-ms M] [--pause-ms M]\n' +
       '                          [--instances K1,K2,… (N calls per instance)]\n' +
+      '                          [--kamailio (Kamailio in front of the K instances; N calls in total)]\n' +
       `limits: N ≤ ${MAX_CALLS} in total, S ≤ ${MAX_DURATION_S}, M ≤ ${MAX_RAMP_MS}, K ≤ ${MAX_INSTANCES}\n`,
   );
   process.exit(64); // EX_USAGE
@@ -69,6 +77,7 @@ function parseArgs(argv: readonly string[]): Args {
   let settleMs = 3000;
   let pauseMs = 6000;
   let keepGoing = false;
+  let kamailio = false;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
@@ -105,14 +114,21 @@ function parseArgs(argv: readonly string[]): Args {
         keepGoing = true;
         i--; // a flag without a value
         break;
+      case '--kamailio':
+        kamailio = true;
+        i--;
+        break;
       default:
         usage(`unknown argument ${String(flag)}`);
     }
   }
   if (calls.length === 0) usage('--calls or --sweep is required');
-  for (const n of calls)
-    if (n * Math.max(...instances) > MAX_CALLS) usage(`N × K must not exceed ${MAX_CALLS} calls`);
-  return { calls, instances, durationS, provider, rampMs, settleMs, pauseMs, keepGoing };
+  if (kamailio && Math.max(...instances) > FRONT_MAX_INSTANCES)
+    usage(`--kamailio takes at most ${FRONT_MAX_INSTANCES} instances`);
+  if (!kamailio)
+    for (const n of calls)
+      if (n * Math.max(...instances) > MAX_CALLS) usage(`N × K must not exceed ${MAX_CALLS} calls`);
+  return { calls, instances, kamailio, durationS, provider, rampMs, settleMs, pauseMs, keepGoing };
 }
 
 const print = (line: string): void => {
@@ -131,11 +147,20 @@ print(
 );
 const results: RunResult[] = [];
 let stop = false;
-for (const perInstance of args.calls) {
+if (args.kamailio)
+  print(
+    '# through Kamailio (deploy/kamailio/kamailio.cfg): calls per core = calls ÷ (instance CPU seconds per wall ' +
+      'second), instance CPU = process_cpu_seconds_total (user + system, all threads) from each instance’s ' +
+      '/metrics at the window’s start and end; proxy CPU from /proc/<pid>/stat of its process tree. CPU time ' +
+      'used, not wall time: other processes on the machine do not inflate it (they show as CPU wait).',
+  );
+for (const n of args.calls) {
   for (const instances of args.instances) {
-    const calls = perInstance * instances;
-    // Default ramp: 10 ms per call (100 calls per second), at least 1 s.
-    const rampMs = Math.min(MAX_RAMP_MS, args.rampMs ?? Math.max(1000, calls * 10));
+    const calls = args.kamailio ? n : n * instances;
+    const perInstance = calls / instances;
+    // Default ramp: 10 ms per call (100 calls per second), at least 1 s; through Kamailio 25 ms per call
+    // (40 per second over five source addresses stays well under its per-source pike limit).
+    const rampMs = Math.min(MAX_RAMP_MS, args.rampMs ?? Math.max(1000, calls * (args.kamailio ? 25 : 10)));
     const watchdogMs = rampMs + args.settleMs + args.durationS * 1000 + WATCHDOG_SLACK_MS;
     const watchdog = setTimeout(() => {
       process.stderr.write(`loadtest: run of ${calls} calls exceeded ${watchdogMs} ms, giving up\n`);
@@ -143,6 +168,7 @@ for (const perInstance of args.calls) {
     }, watchdogMs);
     print(
       `\n## ${calls} calls` +
+        (args.kamailio ? ' through Kamailio' : '') +
         (instances > 1 ? ` over ${instances} instances (${perInstance} each)` : '') +
         `, ${args.durationS} s, ${args.provider}`,
     );
@@ -151,6 +177,7 @@ for (const perInstance of args.calls) {
       result = await runOnce({
         calls,
         instances,
+        kamailio: args.kamailio,
         durationS: args.durationS,
         provider: args.provider,
         rampMs,
@@ -160,9 +187,14 @@ for (const perInstance of args.calls) {
         cliPath: here('../src/cli.js'),
         mockMainPath: here('./loadtest/openai-mock-main.js'),
         tickerProbePath: here('./loadtest/ticker-probe.js'),
+        kamailioConfigPath: here('../../deploy/kamailio/kamailio.cfg'),
         logger,
         progress: print,
       });
+    } catch (err) {
+      // A peer that cannot start (Kamailio, a server) ends the load test with its reason, not a stack.
+      process.stderr.write(`loadtest: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
     } finally {
       clearTimeout(watchdog);
     }
@@ -182,7 +214,7 @@ for (const r of [...results].sort((a, b) => a.options.calls - b.options.calls)) 
   if (!r.passed) break;
   held = r.options.calls;
 }
-if (args.instances.length > 1) printScaling(results, print);
+if (args.instances.length > 1) printScaling(results, print, args.kamailio);
 if (args.calls.length > 1 && args.instances.length === 1 && args.instances[0] === 1) {
   print(
     held !== undefined

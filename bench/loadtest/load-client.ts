@@ -16,7 +16,11 @@ import { RtpReceiveStats } from './rtp-receive.js';
 
 export interface LoadClientOptions {
   readonly logger: Logger;
-  readonly host: string;
+  /**
+   * Source addresses: one SIP UA (and its calls' RTP) per address, call i from address i mod K. Several
+   * look like several trunks to a proxy's per-source flood limits (Kamailio's pike, see run-once.ts).
+   */
+  readonly hosts: readonly string[];
   readonly rtpPortMin: number;
   readonly rtpPortMax: number;
   /** WAV played in a loop by every call. */
@@ -69,8 +73,8 @@ function loop(frames: readonly Buffer[], silence: Buffer, pauseFrames: number): 
 
 export class LoadClient {
   readonly ticker = new Ticker();
-  readonly #signaling: EmbeddedSignaling;
-  readonly #phone: Softphone;
+  readonly #signalings: EmbeddedSignaling[];
+  readonly #phones: Softphone[];
   readonly #prompts = new PromptPlayer();
   readonly #options: LoadClientOptions;
   readonly #slots: CallSlot[] = [];
@@ -79,33 +83,41 @@ export class LoadClient {
 
   constructor(options: LoadClientOptions) {
     this.#options = options;
-    this.#signaling = new EmbeddedSignaling({
-      host: options.host,
-      port: 0,
-      transports: ['udp'],
-      publicHost: options.host,
-      logger: options.logger,
-    });
+    if (options.hosts.length === 0) throw new Error('load client: no source address');
+    // One pool for every address: ports stay unique across them, which keeps the range's bound simple.
     const pool = new PortPool({
       minPort: options.rtpPortMin,
       maxPort: options.rtpPortMax,
       logger: options.logger,
     });
-    this.#phone = new Softphone({
-      logger: options.logger,
-      host: options.host,
-      signaling: this.#signaling,
-      ticker: this.ticker,
-      pool,
-    });
+    this.#signalings = options.hosts.map(
+      (host) =>
+        new EmbeddedSignaling({
+          host,
+          port: 0,
+          transports: ['udp'],
+          publicHost: host,
+          logger: options.logger,
+        }),
+    );
+    this.#phones = options.hosts.map(
+      (host, i) =>
+        new Softphone({
+          logger: options.logger,
+          host,
+          signaling: this.#signalings[i]!,
+          ticker: this.ticker,
+          pool,
+        }),
+    );
   }
 
   async start(): Promise<void> {
-    await this.#signaling.start();
+    await Promise.all(this.#signalings.map((s) => s.start()));
   }
 
   async close(): Promise<void> {
-    await this.#signaling.close();
+    await Promise.all(this.#signalings.map((s) => s.close()));
   }
 
   #playFrames = (codec: Codec, ptimeMs: number): Iterator<Buffer> => {
@@ -135,7 +147,8 @@ export class LoadClient {
       endedByRemote: false,
       done: Promise.resolve(),
     };
-    slot.done = this.#phone
+    const phone = this.#phones[slot.index % this.#phones.length]!;
+    slot.done = phone
       .call(uri, {
         codecs: ['PCMU'],
         record: false,

@@ -16,11 +16,27 @@ export function printRun(r: RunResult, print: (line: string) => void): void {
     `server CPU ${fmt(s.cpuPercent, 1)} % of one core = ${fmt(s.cpuPerCallPercent, 3)} % per call ` +
       `(${fmt(s.cpuPerCallPercent > 0 ? 100 / s.cpuPerCallPercent : Number.NaN, 0)} calls per core at this rate)`,
   );
-  if (r.options.instances > 1)
+  if (r.options.instances > 1 || r.options.kamailio)
     print(
-      `${r.options.instances} instances: CPU ${s.instanceCpuPercent.map((x) => `${fmt(x, 1)} %`).join(', ')} ` +
-        `of one core each; ${fmt(s.callsPerCore, 0)} calls per core of server CPU used`,
+      `${r.options.instances} instance(s): ` +
+        s.instanceCpuPercent
+          .map((x, k) => {
+            const n = s.instanceCalls[k] ?? 0;
+            return `#${k} ${n} calls, CPU ${fmt(x, 1)} % = ${fmt(x > 0 ? n / (x / 100) : Number.NaN, 0)} calls/core`;
+          })
+          .join('; ') +
+        `; all: ${fmt(s.callsPerCore, 0)} calls per core of instance CPU used ` +
+        `(idle before the calls: ${fmt(s.idleCpuPercent, 1)} % in all)`,
     );
+  const p = r.proxy;
+  if (p !== undefined) {
+    print(
+      `kamailio: CPU ${fmt(p.cpuPercent, 1)} % of one core in the window; ${fmt(p.runCpuMsPerCall, 2)} ms CPU ` +
+        `per call over the run (set-up, keepalives, tear-down); ` +
+        `dispatched ${[...p.dispatched].map(([to, n]) => `${n} to ${to}`).join(', ') || 'nothing'}`,
+    );
+    for (const line of p.problems) print(`  kamailio: ${line.trim().slice(0, 300)}`);
+  }
   print(
     `server RSS ${fmt(s.rssBaselineMb, 1)} MB idle → ${fmt(s.rssLoadedMb, 1)} MB loaded = ` +
       `${fmt(s.rssPerCallKb, 0)} KB per call (heap used ${fmt(s.heapLoadedMb, 1)} MB)`,
@@ -57,7 +73,8 @@ export function printRun(r: RunResult, print: (line: string) => void): void {
       `${s.rtpLate} late (${fmt(s.rtpLate / Math.max(1, c.established), 2)} per call; arrived after their playout slot)`,
   );
   print(
-    `lost frames total ${r.lostFrames}; calls ended by the server ${c.endedByRemote}, rejected ${s.callsRejected}, ` +
+    `failed calls ${c.failed} (not established) + ${c.endedByRemote} ended by the server; ` +
+      `lost frames total ${r.lostFrames}; calls ended by the server ${c.endedByRemote}, rejected ${s.callsRejected}, ` +
       `agent errors ${s.agentErrors}, barge-ins ${s.bargeIns}, still active after hang-up ${s.activeAtEnd}`,
   );
   print(
@@ -113,18 +130,27 @@ export function tableRow(r: RunResult): string {
  * Only meaningful for runs that passed with a low CPU wait: a starved server skips ticks and so spends
  * less CPU per call, which inflates the figure (the CPU wait column says how starved each instance was).
  */
-export function printScaling(results: readonly RunResult[], print: (line: string) => void): void {
+export function printScaling(
+  results: readonly RunResult[],
+  print: (line: string) => void,
+  sameTotal = false,
+): void {
   print(
-    '\n| calls per instance | instances | calls | server CPU % | calls per core | vs 1 instance | CPU wait % | result |',
+    '\n| calls per instance | instances | calls | server CPU % | calls per core | vs 1 instance | ' +
+      'failed calls | lost frames | proxy CPU % | CPU wait % | result |',
   );
-  print('|---|---|---|---|---|---|---|---|');
+  print('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     const perInstance = r.options.calls / r.options.instances;
-    const base = results.find((x) => x.options.instances === 1 && x.options.calls === perInstance);
+    // Compared with the one-instance run of the same total (--kamailio) or the same calls per instance.
+    const baseCalls = sameTotal ? r.options.calls : perInstance;
+    const base = results.find((x) => x.options.instances === 1 && x.options.calls === baseCalls);
     const ratio = base === undefined ? Number.NaN : r.server.callsPerCore / base.server.callsPerCore;
     print(
       `| ${perInstance} | ${r.options.instances} | ${r.client.established}/${r.options.calls} | ` +
         `${fmt(r.server.cpuPercent, 1)} | ${fmt(r.server.callsPerCore, 0)} | ${fmt(ratio, 2)} | ` +
+        `${r.client.failed + r.client.endedByRemote} | ${r.lostFrames} | ` +
+        `${r.proxy === undefined ? '–' : fmt(r.proxy.cpuPercent, 1)} | ` +
         `${fmt(r.server.runQueueWaitMs / 10 / r.windowS / r.options.instances, 1)} | ${r.passed ? 'pass' : 'FAIL'} |`,
     );
   }

@@ -2,8 +2,6 @@
  * One load-test run: mock (openai only) and server as child processes, N calls from this process, then the
  * figures. Every phase is bounded in time; the children are stopped whatever happens.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Logger } from '../../src/observability/logger.js';
@@ -12,6 +10,8 @@ import { LoadClient, type LoadClientTotals } from './load-client.js';
 import { ServerGroup } from './server-group.js';
 import type { ServerSnapshot } from './server-process.js';
 import type { LoadMockStats } from './openai-load-mock.js';
+import { startMock } from './mock-process.js';
+import { FRONT_CLIENT_IPS, KamailioFront, frontInstanceIp } from './kamailio-front.js';
 import { readSchedStat, waitMsBetween } from './schedstat.js';
 import type { TickerProbeStats } from './ticker-probe.js';
 
@@ -22,6 +22,8 @@ export interface RunOptions {
   readonly calls: number;
   /** Server processes (one per core, like `serve --instances`), each with its own slice of the RTP range. */
   readonly instances: number;
+  /** Kamailio (deploy/kamailio/kamailio.cfg) in front: calls go to the proxy, which spreads them. */
+  readonly kamailio: boolean;
   readonly durationS: number;
   readonly provider: Provider;
   readonly rampMs: number;
@@ -32,12 +34,17 @@ export interface RunOptions {
   readonly cliPath: string;
   readonly mockMainPath: string;
   readonly tickerProbePath: string;
+  /** deploy/kamailio/kamailio.cfg (with `kamailio`). */
+  readonly kamailioConfigPath: string;
   readonly logger: Logger;
   readonly progress: (line: string) => void;
 }
 
 export interface RunResult {
-  readonly options: Pick<RunOptions, 'calls' | 'instances' | 'durationS' | 'provider' | 'rampMs'>;
+  readonly options: Pick<
+    RunOptions,
+    'calls' | 'instances' | 'kamailio' | 'durationS' | 'provider' | 'rampMs'
+  >;
   readonly windowS: number;
   readonly loadBefore: readonly number[];
   readonly loadAfter: readonly number[];
@@ -46,6 +53,10 @@ export interface RunResult {
     readonly cpuPerCallPercent: number;
     /** Each instance's CPU in the window, % of one core. */
     readonly instanceCpuPercent: readonly number[];
+    /** Each instance's active calls at the end of the window. */
+    readonly instanceCalls: readonly number[];
+    /** All instances' CPU with no call up (before the ramp), % of one core. */
+    readonly idleCpuPercent: number;
     /** Calls held per core of server CPU actually used: calls ÷ (server CPU % ÷ 100). */
     readonly callsPerCore: number;
     readonly rssBaselineMb: number;
@@ -82,6 +93,17 @@ export interface RunResult {
     readonly runQueueWaitMs: number;
   };
   readonly mock: LoadMockStats | undefined;
+  /** With --kamailio: the proxy's whole process tree (/proc), % of one core in the window. */
+  readonly proxy:
+    | {
+        readonly cpuPercent: number;
+        /** Its CPU from the first INVITE to the last call gone (set-up, keepalives, tear-down) per call, ms. */
+        readonly runCpuMsPerCall: number;
+        /** New calls it relayed per instance address (failovers included). */
+        readonly dispatched: ReadonlyMap<string, number>;
+        readonly problems: readonly string[];
+      }
+    | undefined;
   readonly lostFrames: number;
   readonly passed: boolean;
   readonly verdict: string;
@@ -92,6 +114,7 @@ const ELD_RESOLUTION_MS = 10;
 const HANGUP_TIMEOUT_MS = 20_000;
 const IDLE_TIMEOUT_MS = 15_000;
 const ESTABLISH_GRACE_MS = 20_000;
+const IDLE_WINDOW_MS = 2_000;
 const LATENESS_LIMIT_MS = 10;
 /** Above this share of the window spent waiting for a CPU, the run says the machine, not the server, was busy. */
 const CONTENDED_WAIT_PERCENT = 10;
@@ -120,52 +143,6 @@ agent:
   record: false
 `;
 
-interface MockProcess {
-  readonly url: string;
-  stats(): Promise<LoadMockStats | undefined>;
-  stop(): void;
-}
-
-async function startMock(mainPath: string, apiKey: string): Promise<MockProcess> {
-  const child: ChildProcess = spawn(process.execPath, [mainPath, apiKey], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout! });
-  const waiting: Array<(line: unknown) => void> = [];
-  lines.on('line', (line) => {
-    try {
-      waiting.shift()?.(JSON.parse(line));
-    } catch {
-      // not ours
-    }
-  });
-  const next = (timeoutMs: number): Promise<unknown> =>
-    new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(undefined), timeoutMs);
-      waiting.push((v) => {
-        clearTimeout(timer);
-        resolve(v);
-      });
-    });
-  const hello = (await next(10_000)) as { url?: string } | undefined;
-  if (hello?.url === undefined) {
-    child.kill('SIGKILL');
-    throw new Error('OpenAI load mock did not start');
-  }
-  return {
-    url: hello.url,
-    async stats() {
-      child.stdin?.write('stats\n');
-      const r = (await next(5_000)) as { stats?: LoadMockStats } | undefined;
-      return r?.stats;
-    },
-    stop() {
-      child.stdin?.end();
-      setTimeout(() => child.kill('SIGKILL'), 3_000).unref();
-    },
-  };
-}
-
 const mb = (bytes: number): number => bytes / (1024 * 1024);
 /** CPU between two scrapes of the same server (or group), % of one core. */
 const cpuPercentBetween = (a: ServerSnapshot, b: ServerSnapshot): number =>
@@ -178,9 +155,10 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
   const mock = o.provider === 'openai' ? await startMock(o.mockMainPath, apiKey) : undefined;
   // Server RTP: 20000–29999; client: 40000–49999 (each call takes an even port, RFC 3550 §11).
   let server: ServerGroup | undefined;
+  let front: KamailioFront | undefined;
   const client = new LoadClient({
     logger: o.logger,
-    host: '127.0.0.1',
+    hosts: o.kamailio ? FRONT_CLIENT_IPS : ['127.0.0.1'],
     rtpPortMin: 40000,
     rtpPortMax: 49999,
     promptPath: o.promptPath,
@@ -194,7 +172,9 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
       rtpPortMin: 20000,
       rtpPortMax: 29999,
       tickerProbePath: o.tickerProbePath,
+      ...(o.kamailio ? { sipHosts: Array.from({ length: o.instances }, (_, k) => frontInstanceIp(k)) } : {}),
     });
+    if (o.kamailio) front = await KamailioFront.start(server.members, o.kamailioConfigPath);
     if (mock !== undefined) {
       const put = await server.apiAll('PUT', '/v1/tenants/load/credentials/openai', {
         apiKey,
@@ -204,7 +184,11 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     }
     await client.start();
     await sleep(500);
+    // The instances' own cost with no call up (ticker idle, keepalives, scrapes), to set calls against.
+    const idle0 = await server.snapshot();
+    await sleep(IDLE_WINDOW_MS);
     const s0 = await server.snapshot();
+    const proxyRunCpu0 = front?.cpuSeconds();
 
     // The load client's own clock and event loop are watched for the whole run (ramp included): a stall
     // there delays every call's packets at once and shows up as 'late' in the server's jitter buffers.
@@ -218,7 +202,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
       const due = rampStart + i * spacingMs;
       const wait = due - performance.now();
       if (wait > 1) await sleep(wait);
-      client.place(server.uri(`load${i}`, i));
+      client.place(front?.uri(`load${i}`) ?? server.uri(`load${i}`, i));
     }
     const establishDeadline = performance.now() + ESTABLISH_GRACE_MS;
     while (client.settled < o.calls && performance.now() < establishDeadline) await sleep(100);
@@ -235,12 +219,14 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     const serverSched0 = server.schedStats();
     const clientSched0 = readSchedStat(process.pid);
     const cpu0 = process.cpuUsage();
+    const proxyCpu0 = front?.cpuSeconds();
     const t0 = performance.now();
     await sleep(o.durationS * 1000);
     const i2 = await server.snapshots();
     const s2 = ServerGroup.combine(i2);
     const serverTicker = await server.tickerProbe('stats');
     const windowMs = performance.now() - t0;
+    const proxyCpu1 = front?.cpuSeconds();
     const cpu = process.cpuUsage(cpu0);
     const serverWaitMs = ServerGroup.waitMs(serverSched0, server.schedStats());
     const clientWaitMs = waitMsBetween(clientSched0, readSchedStat(process.pid));
@@ -254,6 +240,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
 
     const hungUpCleanly = await client.hangupAll(HANGUP_TIMEOUT_MS);
     const s3 = await server.waitIdle(IDLE_TIMEOUT_MS);
+    const proxyRunCpu1 = front?.cpuSeconds();
     const mockStats = await mock?.stats();
     const totals = client.totals();
     return summarize(o, {
@@ -262,6 +249,8 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
       s2,
       s3,
       instanceCpuPercent: i2.map((b, k) => cpuPercentBetween(i1[k]!, b)),
+      instanceCalls: i2.map((b) => b.activeCalls),
+      idleCpuPercent: cpuPercentBetween(idle0, s0),
       windowMs,
       totals,
       server,
@@ -279,10 +268,26 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
       serverWaitMs,
       serverTicker,
       mock: mockStats,
+      proxy:
+        front === undefined
+          ? undefined
+          : {
+              cpuPercent:
+                proxyCpu0 === undefined || proxyCpu1 === undefined
+                  ? Number.NaN
+                  : ((proxyCpu1 - proxyCpu0) / (windowMs / 1000)) * 100,
+              runCpuMsPerCall:
+                proxyRunCpu0 === undefined || proxyRunCpu1 === undefined
+                  ? Number.NaN
+                  : ((proxyRunCpu1 - proxyRunCpu0) * 1000) / Math.max(1, totals.established),
+              dispatched: front.dispatchedPerInstance(),
+              problems: front.problems(5),
+            },
       loadBefore,
     });
   } finally {
     await client.close().catch(() => undefined);
+    await front?.stop();
     await server?.stop();
     mock?.stop();
   }
@@ -294,11 +299,14 @@ interface Collected {
   readonly s2: ServerSnapshot;
   readonly s3: ServerSnapshot;
   readonly instanceCpuPercent: readonly number[];
+  readonly instanceCalls: readonly number[];
+  readonly idleCpuPercent: number;
   readonly windowMs: number;
   readonly totals: LoadClientTotals;
   readonly server: ServerGroup;
   readonly client: Omit<RunResult['client'], keyof LoadClientTotals>;
   readonly mock: LoadMockStats | undefined;
+  readonly proxy: RunResult['proxy'];
   readonly loadBefore: readonly number[];
   readonly serverWaitMs: number;
   readonly serverTicker: TickerProbeStats | undefined;
@@ -342,6 +350,7 @@ function summarize(o: RunOptions, c: Collected): RunResult {
     options: {
       calls: o.calls,
       instances: o.instances,
+      kamailio: o.kamailio,
       durationS: o.durationS,
       provider: o.provider,
       rampMs: o.rampMs,
@@ -353,6 +362,8 @@ function summarize(o: RunOptions, c: Collected): RunResult {
       cpuPercent,
       cpuPerCallPercent: cpuPercent / n,
       instanceCpuPercent: c.instanceCpuPercent,
+      instanceCalls: c.instanceCalls,
+      idleCpuPercent: c.idleCpuPercent,
       callsPerCore: cpuPercent > 0 ? totals.established / (cpuPercent / 100) : Number.NaN,
       rssBaselineMb: mb(s0.rssBytes),
       rssLoadedMb: mb(s2.rssBytes),
@@ -374,6 +385,7 @@ function summarize(o: RunOptions, c: Collected): RunResult {
     },
     client: { ...totals, ...c.client },
     mock: c.mock,
+    proxy: c.proxy,
     lostFrames,
     passed: problems.length === 0,
     verdict:

@@ -14,6 +14,8 @@ export interface ServerGroupOptions extends Omit<ServerProcessOptions, 'rtpPortM
   /** The whole RTP range, split in equal even-aligned slices. */
   readonly rtpPortMin: number;
   readonly rtpPortMax: number;
+  /** One SIP address per instance (behind Kamailio each needs its own, see run-once.ts); default 127.0.0.1. */
+  readonly sipHosts?: readonly string[];
 }
 
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
@@ -32,6 +34,7 @@ export class ServerGroup {
       Array.from({ length: options.instances }, (_, i) =>
         ServerProcess.start({
           ...options,
+          ...(options.sipHosts?.[i] === undefined ? {} : { sipHost: options.sipHosts[i] }),
           rtpPortMin: options.rtpPortMin + i * slice,
           rtpPortMax: options.rtpPortMin + (i + 1) * slice - 1,
         }),

@@ -23,6 +23,8 @@ export interface ServerProcessOptions {
   readonly dialplans: Readonly<Record<string, string>>;
   readonly rtpPortMin: number;
   readonly rtpPortMax: number;
+  /** Loopback address of the SIP socket and the media (default 127.0.0.1; behind Kamailio, one each). */
+  readonly sipHost?: string;
   readonly logLevel?: string;
   /** Lines of server output kept for the report (the rest is only counted). */
   readonly keepLogLines?: number;
@@ -75,6 +77,7 @@ async function freeUdpPort(host: string): Promise<number> {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class ServerProcess {
+  readonly sipHost: string;
   readonly sipPort: number;
   readonly httpPort: number;
   readonly adminToken: string;
@@ -95,6 +98,7 @@ export class ServerProcess {
   private constructor(
     child: ChildProcess,
     root: string,
+    sipHost: string,
     sipPort: number,
     httpPort: number,
     adminToken: string,
@@ -102,6 +106,7 @@ export class ServerProcess {
   ) {
     this.#child = child;
     this.#root = root;
+    this.sipHost = sipHost;
     this.sipPort = sipPort;
     this.httpPort = httpPort;
     this.adminToken = adminToken;
@@ -125,7 +130,7 @@ export class ServerProcess {
   }
 
   static async start(options: ServerProcessOptions): Promise<ServerProcess> {
-    const host = '127.0.0.1';
+    const host = options.sipHost ?? '127.0.0.1';
     const root = await mkdtemp(join(tmpdir(), 'sb-load-'));
     const dialplansDir = join(root, 'dialplans');
     await mkdir(dialplansDir, { recursive: true });
@@ -141,7 +146,7 @@ export class ServerProcess {
       SIP_PUBLIC_HOST: host,
       SIP_PORT: String(sipPort),
       SIP_TRANSPORTS: 'udp',
-      HTTP_HOST: host,
+      HTTP_HOST: '127.0.0.1',
       HTTP_PORT: String(httpPort),
       RTP_PORT_MIN: String(options.rtpPortMin),
       RTP_PORT_MAX: String(options.rtpPortMax),
@@ -164,7 +169,15 @@ export class ServerProcess {
       env,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
-    const server = new ServerProcess(child, root, sipPort, httpPort, adminToken, options.keepLogLines ?? 20);
+    const server = new ServerProcess(
+      child,
+      root,
+      host,
+      sipPort,
+      httpPort,
+      adminToken,
+      options.keepLogLines ?? 20,
+    );
     const deadline = Date.now() + READY_TIMEOUT_MS;
     for (;;) {
       if (server.#exitCode !== undefined) {
@@ -197,7 +210,7 @@ export class ServerProcess {
   }
 
   uri(user: string): string {
-    return `sip:${user}@127.0.0.1:${this.sipPort}`;
+    return `sip:${user}@${this.sipHost}:${this.sipPort}`;
   }
 
   async api(method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {

@@ -24,6 +24,8 @@ export interface KamailioOptions {
   readonly listenFromConfig?: boolean;
   /** The log line that says the first worker runs (default /PEER ready/). */
   readonly readyPattern?: RegExp;
+  /** Shared memory pool, MB (default 16: a test proxy handles a few dialogs; the load test needs more). */
+  readonly sharedMemoryMb?: number;
 }
 
 /** One "PEER request …" line: a request the proxy received. */
@@ -69,7 +71,7 @@ export class Kamailio {
         join(dir, 'kamailio.pid'),
         // Small memory pools: a test proxy handles a few dialogs, and the machine is shared.
         '-m',
-        '16',
+        String(options.sharedMemoryMb ?? 16),
         '-M',
         '4',
       ],
@@ -83,6 +85,11 @@ export class Kamailio {
       throw err;
     }
     return kamailio;
+  }
+
+  /** The main process (its workers are its children). */
+  get pid(): number | undefined {
+    return this.#process.pid;
   }
 
   /** Everything kamailio printed so far. */
