@@ -1,8 +1,9 @@
 /**
- * `--kamailio`: the shipped Kamailio front (deploy/kamailio/kamailio.cfg, used as is, through
- * test/support/switchboard-proxy.ts) in front of the load test's instances. The load client dials the
- * proxy; its dispatcher (round robin, OPTIONS keepalive) picks the instance; media flows directly between
- * the client and that instance, as in production.
+ * `--kamailio`: the shipped Kamailio front (deploy/kamailio/kamailio.cfg, used as is; only its site
+ * settings are `-A` defines, as in the README) in front of the load test's instances. The load client dials
+ * the proxy; its dispatcher (round robin, OPTIONS keepalive) picks the instance; media flows directly
+ * between the client and that instance, as in production. Self-contained (no test/support import) so that
+ * `npm run build` compiles with only src/ and bench/, as in the Dockerfile's build stage.
  *
  * Fixed loopback addresses (the dispatcher's "is this request from an instance?" check ignores ports, so the
  * client must not share an address with an instance): the proxy on 127.0.0.170:57000, instance k on
@@ -10,10 +11,16 @@
  * keep each under the config's per-source flood limits (pike: 100 requests per 2 s; 100 new calls per
  * source per 10 s) at the default ramp, as five trunks would.
  */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SwitchboardProxy } from '../../test/support/switchboard-proxy.js';
+import { promisify } from 'node:util';
 import { processTreeCpuSeconds } from './proc-cpu.js';
 import type { ServerProcess } from './server-process.js';
+
+const run = promisify(execFile);
 
 export const FRONT_PROXY_IP = '127.0.0.170';
 export const FRONT_PROXY_PORT = 57000;
@@ -32,40 +39,98 @@ export function frontInstanceIp(k: number): string {
   return `127.0.0.${171 + k}`;
 }
 
+const READY_TIMEOUT_MS = 15_000;
 const ACTIVE_TIMEOUT_MS = 15_000;
-/** A few hundred calls' transactions at once: more than the 16 MB test default. */
-const SHARED_MEMORY_MB = 64;
+const STOP_TIMEOUT_MS = 5_000;
+/** Log kept, characters (the dispatch lines of a 2000-call run fit). */
+const MAX_LOG_CHARS = 4_000_000;
+/** "SBPROXY dispatch|failover INVITE … to sip:host:port": which instance got a new call. */
+const DISPATCH_LINE = /SBPROXY (?:dispatch|failover) INVITE \S+ to sip:([^;\s]+)/g;
+const PROBLEM_LINE = /SBPROXY (instance .* failed|pike|call rate limit|no (active )?instance)/;
 
 export class KamailioFront {
-  readonly #proxy: SwitchboardProxy;
+  readonly #child: ChildProcess;
+  readonly #dir: string;
+  readonly #ctl: string;
+  #log = '';
+  readonly #exited: Promise<void>;
 
-  private constructor(proxy: SwitchboardProxy) {
-    this.#proxy = proxy;
+  private constructor(child: ChildProcess, dir: string, ctl: string) {
+    this.#child = child;
+    this.#dir = dir;
+    this.#ctl = ctl;
+    const append = (d: Buffer): void => {
+      if (this.#log.length < MAX_LOG_CHARS) this.#log += d.toString('utf8');
+    };
+    child.stdout?.on('data', append);
+    child.stderr?.on('data', append);
+    this.#exited = new Promise((resolve) => child.once('close', () => resolve()));
+    process.once('exit', this.#killOnExit);
   }
 
-  /** Starts the proxy with every instance in dispatcher set 1 and waits until each is active (bounded). */
+  readonly #killOnExit = (): void => {
+    this.#child.kill('SIGKILL');
+  };
+
+  /**
+   * Starts kamailio with every instance in dispatcher set 1 (a private dispatcher.list, ctl socket and
+   * runtime dir) and waits until each instance is active; throws with the log's tail if not (bounded).
+   */
   static async start(instances: readonly ServerProcess[], config: string): Promise<KamailioFront> {
-    const proxy = await SwitchboardProxy.start({
-      config,
-      listenIp: FRONT_PROXY_IP,
-      port: FRONT_PROXY_PORT,
-      instances: instances.map((s, k) => ({ address: `${s.sipHost}:${s.sipPort}`, name: `load-${k}` })),
-      sharedMemoryMb: SHARED_MEMORY_MB,
+    const dir = await mkdtemp(join(tmpdir(), 'sb-load-kamailio-'));
+    const list = join(dir, 'dispatcher.list');
+    await writeFile(
+      list,
+      instances.map((s, k) => `1 sip:${s.sipHost}:${s.sipPort} 0 0 duid=load-${k}\n`).join(''),
+    );
+    const listen = `${FRONT_PROXY_IP}:${FRONT_PROXY_PORT}`;
+    const ctl = `unix:${join(dir, 'kamailio_ctl')}`;
+    const defines = {
+      LISTEN: `udp:${listen}`,
+      LISTEN_TCP: `tcp:${listen}`,
+      DISPATCHER_LIST: `"${list}"`,
+      CTL_SOCKET: `"${ctl}"`,
+    };
+    // Foreground (-DD), log on stderr (-E); 64 MB shared memory for a few hundred calls' transactions.
+    const args = ['-f', config, ...Object.entries(defines).flatMap(([k, v]) => ['-A', `${k}=${v}`])];
+    args.push('-DD', '-E', '-Y', dir, '-w', dir, '-P', join(dir, 'kamailio.pid'), '-m', '64', '-M', '4');
+    const child = spawn('kamailio', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const front = new KamailioFront(child, dir, ctl);
+    child.once('error', (err) => {
+      front.#log += `\n[spawn error: ${err.message}]\n`;
     });
-    const deadline = performance.now() + ACTIVE_TIMEOUT_MS;
-    for (;;) {
-      const states = await proxy.dispatcherStates().catch(() => new Map<string, string>());
-      const active = [...states.values()].filter((flags) => flags.startsWith('A')).length;
-      if (active === instances.length) return new KamailioFront(proxy);
-      if (performance.now() > deadline) {
-        await proxy.stop();
-        throw new Error(
-          `Kamailio: ${active}/${instances.length} instances active after ${ACTIVE_TIMEOUT_MS} ms ` +
-            `(${[...states].map(([uri, f]) => `${uri} ${f}`).join(', ')})`,
-        );
-      }
-      await sleep(250);
+    try {
+      await front.#waitUntil(async () => /SBPROXY ready/.test(front.#log), READY_TIMEOUT_MS, 'did not start');
+      await front.#waitUntil(
+        async () => {
+          const states = await front.dispatcherStates().catch(() => new Map<string, string>());
+          return [...states.values()].filter((flags) => flags.startsWith('A')).length === instances.length;
+        },
+        ACTIVE_TIMEOUT_MS,
+        `did not mark all ${instances.length} instances active`,
+      );
+    } catch (err) {
+      await front.stop();
+      throw err;
     }
+    return front;
+  }
+
+  async #waitUntil(ok: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    while (!(await ok())) {
+      if (this.#child.exitCode !== null || performance.now() > deadline)
+        throw new Error(`Kamailio ${what} within ${timeoutMs} ms: ${this.#log.slice(-1500)}`);
+      await sleep(200);
+    }
+  }
+
+  /** `kamcmd dispatcher.list` over the ctl socket: URI → flags ("AP" active, "IP" inactive). */
+  async dispatcherStates(): Promise<Map<string, string>> {
+    const { stdout } = await run('kamcmd', ['-s', this.#ctl, 'dispatcher.list'], { timeout: 5000 });
+    const states = new Map<string, string>();
+    for (const m of stdout.matchAll(/URI: (\S+)\s+FLAGS: (\S+)/g)) states.set(m[1] ?? '', m[2] ?? '');
+    return states;
   }
 
   /** The call's Request-URI: the proxy, which picks the instance. */
@@ -75,27 +140,35 @@ export class KamailioFront {
 
   /** CPU seconds of Kamailio's whole process tree (main + workers), undefined without /proc. */
   cpuSeconds(): number | undefined {
-    const pid = this.#proxy.kamailio.pid;
+    const pid = this.#child.pid;
     return pid === undefined ? undefined : processTreeCpuSeconds(pid);
   }
 
   /** New calls the proxy relayed per instance address (failovers included). */
   dispatchedPerInstance(): Map<string, number> {
     const counts = new Map<string, number>();
-    for (const to of this.#proxy.dispatched()) counts.set(to, (counts.get(to) ?? 0) + 1);
+    for (const m of this.#log.matchAll(DISPATCH_LINE))
+      counts.set(m[1] ?? '', (counts.get(m[1] ?? '') ?? 0) + 1);
     return counts;
   }
 
   /** Kamailio's warnings and errors (failover, pike, rate limit, no instance), the first `max`. */
   problems(max: number): string[] {
-    return this.#proxy
-      .log()
+    return this.#log
       .split('\n')
-      .filter((l) => /SBPROXY (instance .* failed|pike|call rate limit|no (active )?instance)/.test(l))
+      .filter((l) => PROBLEM_LINE.test(l))
       .slice(0, max);
   }
 
-  stop(): Promise<void> {
-    return this.#proxy.stop();
+  /** SIGTERM, SIGKILL after 5 s; removes the runtime dir. */
+  async stop(): Promise<void> {
+    if (this.#child.exitCode === null && this.#child.signalCode === null) {
+      this.#child.kill('SIGTERM');
+      const timer = setTimeout(() => this.#child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+      await this.#exited;
+      clearTimeout(timer);
+    }
+    process.off('exit', this.#killOnExit);
+    await rm(this.#dir, { recursive: true, force: true });
   }
 }

@@ -24,8 +24,6 @@ export interface KamailioOptions {
   readonly listenFromConfig?: boolean;
   /** The log line that says the first worker runs (default /PEER ready/). */
   readonly readyPattern?: RegExp;
-  /** Shared memory pool, MB (default 16: a test proxy handles a few dialogs; the load test needs more). */
-  readonly sharedMemoryMb?: number;
 }
 
 /** One "PEER request …" line: a request the proxy received. */
@@ -71,7 +69,7 @@ export class Kamailio {
         join(dir, 'kamailio.pid'),
         // Small memory pools: a test proxy handles a few dialogs, and the machine is shared.
         '-m',
-        String(options.sharedMemoryMb ?? 16),
+        '16',
         '-M',
         '4',
       ],
@@ -85,11 +83,6 @@ export class Kamailio {
       throw err;
     }
     return kamailio;
-  }
-
-  /** The main process (its workers are its children). */
-  get pid(): number | undefined {
-    return this.#process.pid;
   }
 
   /** Everything kamailio printed so far. */

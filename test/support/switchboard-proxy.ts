@@ -30,10 +30,6 @@ export interface SwitchboardProxyOptions {
   readonly listenIp: string;
   readonly port: number;
   readonly instances: readonly ProxiedInstance[];
-  /** The routing script (default: the shipped one, resolved from this file's place in the source tree). */
-  readonly config?: string;
-  /** Kamailio's shared memory, MB (see KamailioOptions). */
-  readonly sharedMemoryMb?: number;
 }
 
 /** One "SBPROXY dispatch INVITE … to sip:host:port …" line: which instance got a new call. */
@@ -66,7 +62,7 @@ export class SwitchboardProxy {
     const ctl = `unix:${join(dir, 'kamailio_ctl')}`;
     try {
       const kamailio = await Kamailio.start({
-        config: options.config ?? SHIPPED_KAMAILIO_CFG,
+        config: SHIPPED_KAMAILIO_CFG,
         listenIp: options.listenIp,
         port: options.port,
         listenFromConfig: true,
@@ -77,7 +73,6 @@ export class SwitchboardProxy {
           CTL_SOCKET: `"${ctl}"`,
         },
         readyPattern: /SBPROXY ready/,
-        ...(options.sharedMemoryMb === undefined ? {} : { sharedMemoryMb: options.sharedMemoryMb }),
       });
       return new SwitchboardProxy(kamailio, dir, ctl);
     } catch (err) {
