@@ -1,4 +1,5 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
+import { getServers } from 'node:dns';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Registry } from 'prom-client';
@@ -23,6 +24,7 @@ import { silentDropGate } from './call/scanners.js';
 import { CallAdmission, tenantCallLimit } from './call/admission.js';
 import { InboundAuthenticator } from './call/inbound-auth.js';
 import type { Config } from './config/config.js';
+import { parseDnsServers } from './config/dns-servers.js';
 import { SwitchboardError } from './errors.js';
 import { registerAuthMetrics } from './http/auth-metrics.js';
 import { Authenticator, resolveAdminToken } from './http/auth.js';
@@ -41,6 +43,7 @@ import { DialplanStore, type LoadedDialplan } from './routing/dialplan-store.js'
 import { route } from './routing/router.js';
 import { DrachtioSignaling } from './sip/drachtio/index.js';
 import { EmbeddedSignaling } from './sip/embedded/index.js';
+import { createSipResolver } from './sip/embedded/resolver/index.js';
 import type { Signaling } from './sip/signaling.js';
 import { createTenantStore } from './tenants/index.js';
 import { SIP_INBOUND_CREDENTIAL, SIP_INBOUND_INFO, sipInboundSchema } from './tenants/sip-inbound.js';
@@ -131,6 +134,13 @@ function providerCatalog(registry: ProviderRegistry): ProviderCatalog {
 }
 
 /** The agent profile a recorded call was answered with (call.json keeps it so the call can be replayed). */
+/** DNS_SERVERS, else the system resolvers (/etc/resolv.conf), else a local resolver on 127.0.0.1. */
+function dnsServers(config: Config): readonly { address: string; port: number }[] {
+  return (
+    config.DNS_SERVERS ?? parseDnsServers(getServers().join(',')) ?? [{ address: '127.0.0.1', port: 53 }]
+  );
+}
+
 function profileFor(plans: readonly LoadedDialplan[], tenant: string, to: string): unknown {
   const mine = plans.filter((d) => d.dialplan.tenant === tenant);
   const match =
@@ -196,6 +206,8 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
             transports: config.SIP_TRANSPORTS,
             publicHost: config.SIP_PUBLIC_HOST,
             logger,
+            resolver: createSipResolver({ servers: dnsServers(config), logger }),
+            failoverMs: config.SIP_FAILOVER_TIMEOUT_MS,
             sessionTimers: {
               minSeconds: config.SIP_SESSION_MIN_SE,
               defaultSeconds: config.SIP_SESSION_EXPIRES,

@@ -1,6 +1,7 @@
 import { networkInterfaces } from 'node:os';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { parseDnsServers } from './dns-servers.js';
 
 /** First non-internal IPv4 address of this host, else loopback: what peers can reach us on by default. */
 export function defaultPublicHost(): string {
@@ -78,6 +79,20 @@ const envShape = z.object({
   DRAIN_TIMEOUT_S: z.coerce.number().int().min(0).default(3600),
   /** `unrouted`: scanners and INVITEs no dialplan routes get no answer at all. */
   SIP_SILENT_DROP: z.enum(['off', 'unrouted']).default('off'),
+  /** RFC 3263 resolution of outbound SIP targets: `host:port,…` (IPv6 as `[::1]:53`); default: the system's. */
+  DNS_SERVERS: z
+    .string()
+    .transform((s, ctx) => {
+      const servers = parseDnsServers(s);
+      if (servers === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'must be a comma-separated list of IP[:port]' });
+        return z.NEVER;
+      }
+      return servers;
+    })
+    .optional(),
+  /** An outbound target that sends no SIP response at all this long is skipped for the next DNS target. */
+  SIP_FAILOVER_TIMEOUT_MS: z.coerce.number().int().min(100).default(4000),
   /** RFC 4028 session timers (embedded backend): our Min-SE (a smaller Session-Expires gets 422) and the interval we ask for. */
   SIP_SESSION_MIN_SE: z.coerce.number().int().positive().default(90),
   SIP_SESSION_EXPIRES: z.coerce.number().int().positive().default(1800),

@@ -23,9 +23,25 @@ describe('loadConfig', () => {
 
   it('defines every variable other tools rely on', () => {
     for (const name of [
-      'SIP_HOST', 'SIP_PORT', 'SIP_TRANSPORTS', 'SIP_PUBLIC_HOST', 'RTP_PORT_MIN', 'RTP_PORT_MAX', 'HTTP_HOST',
-      'HTTP_PORT', 'SIGNALING', 'DRACHTIO_HOST', 'DRACHTIO_PORT', 'DRACHTIO_SECRET', 'REDIS_URL', 'DATA_DIR',
-      'DIALPLANS_DIR', 'RECORDINGS_DIR', 'ADMIN_TOKEN', 'MASTER_KEY', 'LOG_LEVEL',
+      'SIP_HOST',
+      'SIP_PORT',
+      'SIP_TRANSPORTS',
+      'SIP_PUBLIC_HOST',
+      'RTP_PORT_MIN',
+      'RTP_PORT_MAX',
+      'HTTP_HOST',
+      'HTTP_PORT',
+      'SIGNALING',
+      'DRACHTIO_HOST',
+      'DRACHTIO_PORT',
+      'DRACHTIO_SECRET',
+      'REDIS_URL',
+      'DATA_DIR',
+      'DIALPLANS_DIR',
+      'RECORDINGS_DIR',
+      'ADMIN_TOKEN',
+      'MASTER_KEY',
+      'LOG_LEVEL',
     ]) {
       expect(CONFIG_VARIABLES).toContain(name);
     }
@@ -76,5 +92,18 @@ describe('loadConfig', () => {
     const c = loadConfig({ MASTER_KEY: key, REDIS_URL: 'redis://127.0.0.1:6379/0' });
     expect(c.MASTER_KEY).toBe(key);
     expect(c.REDIS_URL).toBe('redis://127.0.0.1:6379/0');
+  });
+
+  it('parses DNS_SERVERS as IP[:port] entries and refuses names', () => {
+    expect(loadConfig({}).DNS_SERVERS).toBeUndefined();
+    expect(loadConfig({ DNS_SERVERS: '127.0.0.130:53053, [::1]:5353,10.0.0.1' }).DNS_SERVERS).toEqual([
+      { address: '127.0.0.130', port: 53053 },
+      { address: '::1', port: 5353 },
+      { address: '10.0.0.1', port: 53 },
+    ]);
+    for (const bad of ['dns.example.com', '127.0.0.1:0', '300.1.1.1', '127.0.0.1:99999', ',']) {
+      expect(() => loadConfig({ DNS_SERVERS: bad }), bad).toThrow(/DNS_SERVERS/);
+    }
+    expect(loadConfig({}).SIP_FAILOVER_TIMEOUT_MS).toBe(4000);
   });
 });

@@ -17,6 +17,7 @@ import { SUPPORTED_OPTION_TAGS, refuseRequest } from '../request-policy.js';
 import { DEFAULT_SESSION_TIMER, negotiateUas, type SessionTimerConfig } from './session-timer.js';
 import { dialOut } from './uac.js';
 import { OPTION_100REL } from './reliable-provisional.js';
+import type { SipResolver } from './resolver/sip-resolver.js';
 
 export interface EmbeddedSignalingOptions {
   readonly host: string;
@@ -40,6 +41,10 @@ export interface EmbeddedSignalingOptions {
   readonly tcpLimits?: Partial<TcpLimits>;
   /** Drops requests silently before any transaction (inbound-gate.ts), e.g. `SIP_SILENT_DROP=unrouted`. */
   readonly inboundGate?: InboundGate;
+  /** RFC 3263 resolution of outbound targets; without it a host name must be numeric or resolve by URI port. */
+  readonly resolver?: SipResolver;
+  /** A target that sends no response at all this long is skipped for the next resolved one (default 4 s). */
+  readonly failoverMs?: number;
 }
 
 export interface EmbeddedSignalingStats {
@@ -184,10 +189,26 @@ export class EmbeddedSignaling implements Signaling {
         register: (dialog) => this.dialogs.set(dialog.key, dialog),
         publicHost: this.options.publicHost,
         logger: this.options.logger,
+        resolveTargets: (target) => this.resolveTargets(target),
+        failoverMs: this.options.failoverMs ?? 4000,
       },
       uri,
       options,
     );
+  }
+
+  /**
+   * RFC 3263 targets for an outbound request, in the order to try them. Without a resolver (unit tests of
+   * the stack) only the URI's own host and port are used.
+   */
+  async resolveTargets(uri: string): Promise<Flow[]> {
+    const resolver = this.options.resolver;
+    if (resolver === undefined) {
+      const flow = this.endpoint.targetFor(uri);
+      return flow === undefined ? [] : [flow];
+    }
+    const targets = await resolver.resolve(uri, this.options.transports);
+    return targets.map((t) => ({ transport: t.transport, address: t.address, port: t.port }));
   }
 
   private respond(

@@ -6,24 +6,54 @@ import type { Logger } from '../../observability/logger.js';
 import { SipError, type DialOptions, type Dialog } from '../signaling.js';
 import { EmbeddedDialog, contactUri, type DialogHost } from './dialog.js';
 import { authorizationHeader, pickChallenge } from './digest.js';
-import { ALLOW, randomToken } from './endpoint.js';
+import { ALLOW, randomToken, type ClientTransaction } from './endpoint.js';
 import { SipHeaders, type SipRequest, type SipResponse } from './message.js';
 import { parseNameAddr, uriHost } from './syntax.js';
 import type { TimerHandle } from './transaction.js';
 import { parseMinSe, parseSessionExpires } from './session-timer.js';
+import { DnsError } from './resolver/dns-client.js';
+import type { Flow } from './transport.js';
 
 export interface UacHost {
   readonly dialogHost: DialogHost;
   readonly register: (dialog: EmbeddedDialog) => void;
   readonly publicHost: string;
   readonly logger: Logger;
+  /** RFC 3263: the targets for a URI in the order to try them (empty: unusable URI). */
+  readonly resolveTargets: (uri: string) => Promise<readonly Flow[]>;
+  /** No response at all from a target for this long → the next target (when there is one). */
+  readonly failoverMs: number;
 }
 
-export function dialOut(host: UacHost, uri: string, options: DialOptions): Promise<Dialog> {
-  const { endpoint, scheduler } = host.dialogHost;
+/**
+ * RFC 3263 §4.3: resolve the next hop (the proxy, else the Request-URI) to an ordered target list, then try
+ * the targets in turn: a 503, a transport failure (reported as 503, §8.1.3.1) or a transaction timeout moves
+ * the INVITE to the next target with a new transaction; so does a target that sends no response at all
+ * within `failoverMs` (Timer B is 32 s, longer than a caller waits for ringing).
+ */
+export async function dialOut(host: UacHost, uri: string, options: DialOptions): Promise<Dialog> {
   const requestUri = uri.replace(/^<|>$/g, '');
-  const target = endpoint.targetFor(options.proxy ?? requestUri);
-  if (target === undefined) return Promise.reject(new SipError(416, 'unsupported or unreachable URI'));
+  let targets: readonly Flow[];
+  try {
+    targets = await host.resolveTargets(options.proxy ?? requestUri);
+  } catch (err) {
+    // A name that does not resolve fails the call with the resolver's reason ("dns: no SRV/A for …").
+    if (err instanceof DnsError) throw new SipError(503, err.message, { cause: err });
+    throw err;
+  }
+  if (targets.length === 0) throw new SipError(416, 'unsupported or unreachable URI');
+  return dialTargets(host, requestUri, targets, options);
+}
+
+function dialTargets(
+  host: UacHost,
+  requestUri: string,
+  targets: readonly Flow[],
+  options: DialOptions,
+): Promise<Dialog> {
+  const { endpoint, scheduler } = host.dialogHost;
+  let targetIndex = 0;
+  let target = targets[0] as Flow;
   if (options.signal?.aborted === true) return Promise.reject(new SipError(487, 'dial aborted'));
   const callId = `${randomToken(12)}@${uriHost(host.publicHost)}`;
   const logger = host.logger.child({ callId });
@@ -73,10 +103,55 @@ export function dialOut(host: UacHost, uri: string, options: DialOptions): Promi
     let invite = buildInvite();
     let dialog: EmbeddedDialog | undefined;
 
+    let transaction: ClientTransaction | undefined;
+    let heard = false;
+    let failoverTimer: TimerHandle | undefined;
+    // Each transaction's callbacks are bound to its generation: a target we moved away from is not heard.
+    const send = (): void => {
+      const generation = targetIndex;
+      heard = false;
+      if (failoverTimer !== undefined) scheduler.clear(failoverTimer);
+      failoverTimer =
+        targetIndex + 1 < targets.length
+          ? scheduler.set(() => {
+              if (generation === targetIndex && !heard) failover('no response');
+            }, host.failoverMs)
+          : undefined;
+      transaction = endpoint.sendRequest(invite, target, {
+        onResponse: (res) => {
+          if (generation !== targetIndex) return;
+          heard = true;
+          onResponse(res);
+        },
+        onTimeout: () => {
+          if (generation === targetIndex) onTimeout();
+        },
+      });
+    };
+
+    /** RFC 3263 §4.3: the next target with a new transaction (new branch, next CSeq); false when none left. */
+    const failover = (why: string): boolean => {
+      if (settled || targetIndex + 1 >= targets.length) return false;
+      logger.info(
+        { transport: target.transport, address: target.address, port: target.port, why },
+        'sip dial target failed; trying the next',
+      );
+      transaction?.terminate();
+      targetIndex++;
+      target = targets[targetIndex] as Flow;
+      seq++;
+      provisional = false;
+      authTried = false;
+      invite = buildInvite();
+      send();
+      return true;
+    };
+
     const finish = (err: SipError | undefined, value?: Dialog): void => {
       if (settled) return;
       settled = true;
       scheduler.clear(timer);
+      if (failoverTimer !== undefined) scheduler.clear(failoverTimer);
       options.signal?.removeEventListener('abort', onAbort);
       if (err !== undefined) {
         logger.info({ status: err.status }, 'sip dial failed');
@@ -146,7 +221,7 @@ export function dialOut(host: UacHost, uri: string, options: DialOptions): Promi
           logger.debug({ algorithm: challenge.algorithm }, 'sip dial answering digest challenge');
           authHeader = { name: res.status === 401 ? 'Authorization' : 'Proxy-Authorization', value };
           invite = buildInvite();
-          endpoint.sendRequest(invite, target, { onResponse, onTimeout });
+          send();
           return;
         }
       }
@@ -164,9 +239,10 @@ export function dialOut(host: UacHost, uri: string, options: DialOptions): Promi
         provisional = false;
         sessionSeconds = minSe;
         invite = buildInvite();
-        endpoint.sendRequest(invite, target, { onResponse, onTimeout });
+        send();
         return;
       }
+      if (res.status === 503 && failover(`503 ${res.reason}`)) return;
       finish(new SipError(res.status, `INVITE failed: ${res.status} ${res.reason}`));
     };
 
@@ -214,13 +290,15 @@ export function dialOut(host: UacHost, uri: string, options: DialOptions): Promi
       finish(undefined, dialog);
     };
 
-    const onTimeout = (): void => finish(new SipError(408, 'no final response to INVITE'));
+    const onTimeout = (): void => {
+      if (!failover('timeout')) finish(new SipError(408, 'no final response to INVITE'));
+    };
 
     options.signal?.addEventListener('abort', onAbort, { once: true });
     const timer: TimerHandle = scheduler.set(
       () => giveUp(408, 'dial timed out'),
       options.timeoutMs ?? 60_000,
     );
-    endpoint.sendRequest(invite, target, { onResponse, onTimeout });
+    send();
   });
 }
