@@ -231,7 +231,13 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
       onError: (err) => logger.error({ err }, 'media tick failed; leg removed from the clock'),
     });
     registerClockMetrics(metrics, ticker);
-    const pool = new PortPool({ minPort: config.RTP_PORT_MIN, maxPort: config.RTP_PORT_MAX, logger });
+    const rtcpOn = config.RTCP === 'on';
+    const pool = new PortPool({
+      minPort: config.RTP_PORT_MIN,
+      maxPort: config.RTP_PORT_MAX,
+      logger,
+      rtcp: rtcpOn,
+    });
     const callMetrics = createCallMetrics(metrics);
     const prompts = new PromptPlayer();
     const recordingFailures = counter(
@@ -262,7 +268,7 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
           event: (kind, data) => rec.event(kind, data),
           close: async (reason) => {
             info.media.off('tick', onTick);
-            await rec.close(reason);
+            await rec.close(reason, undefined, info.media.stats().rtcp);
             callerCodec.close?.();
             agentCodec.close?.();
           },
@@ -285,6 +291,7 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
         'switchboard_playout_overflow_frames_total',
         'Agent audio frames dropped because a call had the maximum queued ahead of playout',
       ),
+      ...(rtcpOn ? { rtcp: { intervalMs: config.RTCP_INTERVAL_MS } } : {}),
     });
     const admissionRefused = counter(
       metrics,

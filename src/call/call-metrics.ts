@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { MediaLegStats } from './media-leg.js';
 
 /** The call layer's Prometheus metrics, registered once per registry. */
 export interface CallMetrics {
@@ -11,12 +12,31 @@ export interface CallMetrics {
   readonly rtpLate: Counter;
   readonly responseLatency: Histogram;
   readonly agentErrors: Counter<'code'>;
+  /** Per-call RTCP quality at call end (RFC 3550 reports; see rtcp-session.ts and e-model.ts). */
+  readonly callJitter: Histogram;
+  readonly callLoss: Histogram;
+  readonly callRtt: Histogram;
+  readonly callMos: Histogram;
+}
+
+/** Counts one ended call's RTP figures, and observes its RTCP quality (none when RTCP was off). */
+export function observeLegStats(metrics: CallMetrics, stats: MediaLegStats): void {
+  metrics.rtpLost.inc(stats.lost);
+  metrics.rtpLate.inc(stats.late);
+  const rtcp = stats.rtcp;
+  if (rtcp === undefined) return;
+  metrics.callJitter.observe(rtcp.inbound.jitterMs / 1000);
+  metrics.callLoss.observe(Math.max(rtcp.inbound.lossFraction, rtcp.remote?.fractionLost ?? 0));
+  if (rtcp.rtt !== undefined) metrics.callRtt.observe(rtcp.rtt.avgMs / 1000);
+  metrics.callMos.observe(rtcp.mos);
 }
 
 export function createCallMetrics(registry: Registry): CallMetrics {
   const registers = [registry];
   const get = <T>(name: string, make: () => T): T =>
     (registry.getSingleMetric(name) as T | undefined) ?? make();
+  const histogram = (name: string, help: string, buckets: number[]): Histogram =>
+    get(name, () => new Histogram({ name, help, buckets, registers }));
   return {
     activeCalls: get(
       'switchboard_active_calls',
@@ -83,6 +103,26 @@ export function createCallMetrics(registry: Registry): CallMetrics {
           buckets: [0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5],
           registers,
         }),
+    ),
+    callJitter: histogram(
+      'switchboard_call_jitter_seconds',
+      'Interarrival jitter (RFC 3550 §A.8) of the caller stream at call end',
+      [0.001, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2],
+    ),
+    callLoss: histogram(
+      'switchboard_call_loss_ratio',
+      'Packet loss of a call at end, the worse of inbound and the peer-reported (RTCP) direction',
+      [0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5],
+    ),
+    callRtt: histogram(
+      'switchboard_call_rtt_seconds',
+      'Mean RTCP round-trip time of a call (RFC 3550 §6.4.1 LSR/DLSR)',
+      [0.001, 0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 1],
+    ),
+    callMos: histogram(
+      'switchboard_call_mos',
+      'E-model (ITU-T G.107, simplified) MOS estimate of a call at end',
+      [1, 2, 2.5, 3, 3.5, 3.8, 4, 4.2, 4.4, 4.5],
     ),
     agentErrors: get(
       'switchboard_agent_errors_total',

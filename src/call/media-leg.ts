@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import type { Codec } from '../media/codecs/codec.js';
-import type { NegotiatedCodec, TelephoneEventFormat } from '../sip/sdp.js';
+import type { NegotiatedCodec, RtcpAddress, TelephoneEventFormat } from '../sip/sdp.js';
+import type { RtcpStats } from '../media/rtp/rtcp-session.js';
 import type { PlayoutControl } from './barge-in.js';
 
 export interface MediaLegEvents {
@@ -38,6 +39,8 @@ export interface MediaLegStats {
   readonly foreignDropped: number;
   /** Agent audio frames refused because the call had the maximum queued ahead of playout (issue 11). */
   readonly playoutOverflowFrames?: number;
+  /** RTCP quality figures (RFC 3550 reports, RTT, E-model MOS) when RTCP is on. */
+  readonly rtcp?: RtcpStats;
 }
 
 /** The outbound queue as the call sees it. */
@@ -65,8 +68,15 @@ export interface MediaLeg extends EventEmitter<MediaLegEvents> {
   readonly latched: boolean;
   /** Send digits as RFC 4733 events (or resolve at once when the peer did not offer telephone-event). */
   sendDtmf(digits: string): Promise<void>;
-  /** New remote address from a re-INVITE; `hold` stops sending (a=sendonly/inactive, c=0.0.0.0). */
-  updateRemote(remote: { readonly address: string; readonly port: number }, hold: boolean): void;
+  /**
+   * New remote address from a re-INVITE; `hold` stops sending (a=sendonly/inactive, c=0.0.0.0); `rtcp`:
+   * the new SDP's RTCP address (RFC 3605 / rtcp-mux).
+   */
+  updateRemote(
+    remote: { readonly address: string; readonly port: number },
+    hold: boolean,
+    rtcp?: RtcpAddress,
+  ): void;
   /**
    * A re-offer switched the audio format on the wire (RFC 3264 §8.3.2); `codec` above stays the call's and
    * the leg converts. Absent: the leg cannot switch (re-offers must keep the call codec). Throws when the

@@ -187,7 +187,7 @@ export class MediaUpdater {
     this.#current = media;
     const state = directionState(media);
     // The leg re-targets (and re-latches when the address or port moved) and pauses playout on hold.
-    this.#d.media.updateRemote(media.remote, !state.sending);
+    this.#d.media.updateRemote(media.remote, !state.sending, media.rtcp);
     this.#d.onChange(state);
     const moved =
       previous.remote.address !== media.remote.address || previous.remote.port !== media.remote.port;

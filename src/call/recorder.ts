@@ -1,6 +1,7 @@
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Counter } from 'prom-client';
+import type { RtcpStats } from '../media/rtp/rtcp-session.js';
 import type { Logger } from '../observability/logger.js';
 
 export const RECORDING_FORMAT_VERSION = 1;
@@ -100,6 +101,7 @@ export class CallRecorder {
   #stopped: string | undefined;
   #closed = false;
   #counters = { bargeIns: 0, toolCalls: 0 };
+  #quality: RtcpStats | undefined;
   readonly #tools: unknown[] = [];
   #endingReason: string | undefined;
 
@@ -241,6 +243,8 @@ export class CallRecorder {
       profile: m.profile ?? null,
       toolCalls: this.#tools,
       counters: this.#counters,
+      // RTCP figures (RFC 3550 reports, RTT, E-model MOS); null when RTCP was off.
+      quality: this.#quality ?? null,
     };
     const fh = await open(join(this.path, 'call.json'), 'w', 0o640);
     try {
@@ -259,10 +263,11 @@ export class CallRecorder {
     this.#o.logger.warn({ reason }, 'recording stopped');
   }
 
-  /** Final flush; writes call.json with the ending. Never throws. */
-  async close(reason: string, counters?: { bargeIns?: number }): Promise<void> {
+  /** Final flush; writes call.json with the ending (and the call's RTCP `quality`). Never throws. */
+  async close(reason: string, counters?: { bargeIns?: number }, quality?: RtcpStats): Promise<void> {
     if (this.#closed) return;
     this.#endingReason = reason;
+    this.#quality = quality;
     if (counters?.bargeIns !== undefined) this.#counters.bargeIns = counters.bargeIns;
     await this.flush();
     this.#closed = true;

@@ -7,6 +7,7 @@ import type { PortPool } from '../media/rtp/port-pool.js';
 import { RtpSocket } from '../media/rtp/socket.js';
 import type { Ticker } from '../media/ticker.js';
 import type { MediaLegFactory, PendingMediaLeg } from './call-manager.js';
+import type { LegRtcpOptions } from './leg-rtcp.js';
 import { RtpLeg, type OverflowCounter } from './rtp-leg.js';
 
 /** Allocates RTP ports before the SDP answer and starts legs on the shared ticker. */
@@ -17,6 +18,7 @@ export class RtpLegFactory implements MediaLegFactory {
   readonly #logger: Logger;
   readonly #inactivityTimeoutMs: number;
   readonly #playoutOverflow: OverflowCounter | undefined;
+  readonly #rtcp: LegRtcpOptions | undefined;
 
   constructor(options: {
     pool: PortPool;
@@ -26,6 +28,8 @@ export class RtpLegFactory implements MediaLegFactory {
     logger: Logger;
     inactivityTimeoutMs?: number;
     playoutOverflow?: OverflowCounter;
+    /** RTCP on every leg (the pool must pair port + 1, PortPoolOptions.rtcp); absent: no RTCP. */
+    rtcp?: LegRtcpOptions;
   }) {
     this.#pool = options.pool;
     this.#host = options.host;
@@ -33,6 +37,7 @@ export class RtpLegFactory implements MediaLegFactory {
     this.#logger = options.logger;
     this.#inactivityTimeoutMs = options.inactivityTimeoutMs ?? 30_000;
     this.#playoutOverflow = options.playoutOverflow;
+    this.#rtcp = options.rtcp;
   }
 
   /**
@@ -60,6 +65,7 @@ export class RtpLegFactory implements MediaLegFactory {
             ticker: this.#ticker,
             logger: this.#logger,
             ...(this.#playoutOverflow === undefined ? {} : { playoutOverflow: this.#playoutOverflow }),
+            ...(this.#rtcp === undefined ? {} : { rtcp: this.#rtcp }),
           });
           started = true;
           return leg;

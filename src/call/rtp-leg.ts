@@ -10,8 +10,10 @@ import { RTP_HEADER_BYTES, writeRtpHeader, type RtpPacket } from '../media/rtp/p
 import type { RtpSocket } from '../media/rtp/socket.js';
 import { TelephoneEventReceiver } from '../media/rtp/dtmf.js';
 import type { Ticker, TickSubscriber } from '../media/ticker.js';
-import type { NegotiatedCodec, NegotiatedMedia, TelephoneEventFormat } from '../sip/sdp.js';
+import type { NegotiatedCodec, NegotiatedMedia, RtcpAddress, TelephoneEventFormat } from '../sip/sdp.js';
 import { DtmfOutQueue } from './dtmf-out.js';
+import { rtcpRemote, startLegRtcp, type LegRtcpOptions } from './leg-rtcp.js';
+import type { RtcpSession } from '../media/rtp/rtcp-session.js';
 import type { CallPlayout, MediaLeg, MediaLegEvents, MediaLegStats } from './media-leg.js';
 import { WireTranscoder } from './wire-format.js';
 
@@ -31,6 +33,8 @@ export interface RtpLegOptions {
   /** Most agent audio queued ahead of the clock (default {@link MAX_QUEUED_AUDIO_MS}). */
   readonly maxQueuedMs?: number;
   readonly playoutOverflow?: OverflowCounter;
+  /** RTCP (RFC 3550) on port + 1 or muxed; absent: none sent, none parsed. */
+  readonly rtcp?: LegRtcpOptions;
 }
 
 /**
@@ -97,6 +101,8 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
   #previousWire: WirePath | undefined;
   #otherPtDropped = 0;
   readonly #overflowCounter: OverflowCounter | undefined;
+  /** RTCP reports and quality figures (leg-rtcp.ts), when enabled. */
+  readonly rtcp: RtcpSession | undefined;
 
   constructor(options: RtpLegOptions) {
     super();
@@ -142,6 +148,22 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
     this.#socket.on('packet', (packet) => this.#onPacket(packet));
     this.#socket.on('latched', (address, port) => this.emit('latched', { address, port }));
     this.#socket.on('timeout', () => this.emit('inactive'));
+    this.rtcp =
+      options.rtcp === undefined
+        ? undefined
+        : startLegRtcp(
+            {
+              socket: this.#socket,
+              jitter: this.#jitter,
+              ptimeMs: this.ptimeMs,
+              ssrc: () => this.#ssrc,
+              clockRateHz: () => this.#wire.transcoder?.clockRateHz ?? this.codec.clockRateHz,
+              timestampNow: () => this.#timestampOf(Math.max(0, this.#slot)),
+              logger: this.#log,
+            },
+            rtcpRemote(media.remote, media.rtcp),
+            options.rtcp,
+          );
     this.#ticker.add(this);
   }
 
@@ -345,7 +367,11 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
     this.#setTelephoneEvent(telephoneEvent);
   }
 
-  updateRemote(remote: { readonly address: string; readonly port: number }, hold: boolean): void {
+  updateRemote(
+    remote: { readonly address: string; readonly port: number },
+    hold: boolean,
+    rtcp?: RtcpAddress,
+  ): void {
     const moved = remote.address !== this.#sdpRemote.address || remote.port !== this.#sdpRemote.port;
     // RtpSocket unlatches only on a new address; media moved to another port of the same host (RFC 3264
     // §8.3.1) must re-latch too, so clear the latch with an unknown address first.
@@ -353,6 +379,7 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
     this.#socket.setRemote(remote.address, remote.port);
     this.#sdpRemote = remote;
     this.#hold = hold;
+    this.rtcp?.updateRemote(rtcpRemote(remote, rtcp));
   }
 
   stats(): MediaLegStats {
@@ -366,6 +393,7 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
       malformed: c.malformed,
       foreignDropped: c.foreignDropped,
       playoutOverflowFrames: this.playout.stats().overflowFrames,
+      ...(this.rtcp === undefined ? {} : { rtcp: this.rtcp.stats() }),
     };
   }
 
@@ -373,6 +401,7 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
     if (this.#closed) return;
     this.#closed = true;
     this.#ticker.remove(this);
+    this.rtcp?.close(); // its BYE (RFC 3550 §6.6) leaves before the socket closes
     this.#socket.close();
     this.codec.close?.();
     this.#wire.transcoder?.close();

@@ -5,6 +5,7 @@ import { handlerBoundary, inCallScope } from '../observability/process-guard.js'
 import { AgentSupervisor } from './agent-supervisor.js';
 import { InboundBridge, OutboundBridge } from './audio-bridge.js';
 import { BargeInController } from './barge-in.js';
+import { observeLegStats } from './call-metrics.js';
 import { CallTimers, firstRtpOrTimeout } from './call-timers.js';
 import { agentListener, listenToLeg } from './leg-events.js';
 import { ReplyTracker } from './reply-tracker.js';
@@ -376,8 +377,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
       await dialog.hangup().catch((err: unknown) => this.#log.warn({ err }, 'BYE failed'));
     }
     metrics.callsEnded.inc({ reason });
-    metrics.rtpLost.inc(stats.lost);
-    metrics.rtpLate.inc(stats.late);
+    observeLegStats(metrics, stats);
     this.#timeline('call.end', { reason });
     this.#log.info(
       {

@@ -35,6 +35,10 @@ const envShape = z.object({
   SIP_MEDIA_HOST: z.union([z.ipv4(), z.ipv6()]).optional(),
   RTP_PORT_MIN: port.default(20000),
   RTP_PORT_MAX: port.default(30000),
+  /** RTCP (RFC 3550) on every call: reports on RTP port + 1 (or rtcp-mux), quality stats. */
+  RTCP: z.enum(['on', 'off']).default('on'),
+  /** Mean RTCP report interval (randomised 0.5–1.5× per report); RFC 3550 §6.2 recommends 5 s. */
+  RTCP_INTERVAL_MS: z.coerce.number().int().min(500).max(60_000).default(5000),
   HTTP_HOST: nonEmpty.default('0.0.0.0'),
   HTTP_PORT: port.default(8080),
   SIGNALING: z.enum(['embedded', 'drachtio']).default('embedded'),

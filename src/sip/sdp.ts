@@ -61,6 +61,24 @@ export interface NegotiatedMedia {
   readonly direction: MediaDirection;
   /** The stream is held: a direction other than sendrecv, or c=0.0.0.0. */
   readonly hold: boolean;
+  /** Where the peer takes RTCP: its RTP port when rtcp-mux is in effect (RFC 5761), else `a=rtcp:` or port + 1. */
+  readonly rtcp?: RtcpAddress;
+}
+
+export interface RtcpAddress {
+  readonly mux: boolean;
+  readonly port: number;
+  /** The `a=rtcp:` connection address (RFC 3605), when it names one. */
+  readonly address?: string;
+}
+
+/** The peer's RTCP address from its m-line; `mux` when both sides put a=rtcp-mux (RFC 5761 §5.1.1). */
+function rtcpOf(m: MediaDescription, mux: boolean): RtcpAddress {
+  if (mux) return { mux, port: m.port };
+  const a = m.rtcp;
+  if (a === undefined || !Number.isInteger(a.port) || a.port <= 0 || a.port > 65535)
+    return { mux, port: m.port + 1 };
+  return { mux, port: a.port, ...(a.address === undefined ? {} : { address: a.address }) };
 }
 
 export interface SdpAnswer extends NegotiatedMedia {
@@ -327,6 +345,7 @@ function negotiated(
   remote: { readonly address: string; readonly port: number },
   direction: MediaDirection,
   nullAddress: boolean,
+  rtcp: RtcpAddress,
 ): NegotiatedMedia {
   return {
     ok: true,
@@ -342,6 +361,7 @@ function negotiated(
     remote,
     direction,
     hold: direction !== 'sendrecv' || nullAddress,
+    rtcp,
   };
 }
 
@@ -417,6 +437,8 @@ export function negotiateAnswer(offerSdp: string, local: LocalMedia): Negotiatio
       maxptime: MAX_RECEIVE_PTIME_MS,
       direction,
       ...(offered.mid !== undefined ? { mid: offered.mid } : {}),
+      // RFC 5761 §5.1.1: an offered rtcp-mux is accepted (RTCP is demultiplexed on the RTP port).
+      ...(offered.rtcpMux !== undefined ? { rtcpMux: 'rtcp-mux' as const } : {}),
     };
   });
 
@@ -431,7 +453,15 @@ export function negotiateAnswer(offerSdp: string, local: LocalMedia): Negotiatio
   };
 
   return {
-    ...negotiated(matched, ptimeMs, telephoneEvent, { address, port: m.port }, direction, nullAddress),
+    ...negotiated(
+      matched,
+      ptimeMs,
+      telephoneEvent,
+      { address, port: m.port },
+      direction,
+      nullAddress,
+      rtcpOf(m, m.rtcpMux !== undefined),
+    ),
     answerSdp: write(answer),
   };
 }
@@ -444,6 +474,8 @@ export interface OfferOptions {
   readonly ptimeMs?: number;
   /** sendonly for a hold re-INVITE (default sendrecv). */
   readonly direction?: MediaDirection;
+  /** Offer rtcp-mux (RFC 5761); default false (RTCP on port + 1, which we always bind). */
+  readonly rtcpMux?: boolean;
 }
 
 /** An SDP offer for an outbound call, a delayed-offer 200 OK, or a hold/unhold re-INVITE. */
@@ -492,6 +524,7 @@ export function createOffer(local: LocalMedia, options: OfferOptions = {}): stri
         ptime: options.ptimeMs ?? DEFAULT_PTIME_MS,
         maxptime: MAX_RECEIVE_PTIME_MS,
         direction: options.direction ?? 'sendrecv',
+        ...(options.rtcpMux === true ? { rtcpMux: 'rtcp-mux' as const } : {}),
       },
     ],
   };
@@ -553,7 +586,17 @@ export function parseAnswer(offerSdp: string, answerSdp: string): AnswerParseRes
   const telephoneEvent = matchTelephoneEvent(am, matched.clockRateHz);
   const direction = localDirection(directionOf(offer.session, om), directionOf(answer.session, am));
   const nullAddress = isNullAddress(address);
-  return negotiated(matched, ptimeMs, telephoneEvent, { address, port: am.port }, direction, nullAddress);
+  const mux = om.rtcpMux !== undefined && am.rtcpMux !== undefined;
+  const rtcp = rtcpOf(am, mux);
+  return negotiated(
+    matched,
+    ptimeMs,
+    telephoneEvent,
+    { address, port: am.port },
+    direction,
+    nullAddress,
+    rtcp,
+  );
 }
 
 /**

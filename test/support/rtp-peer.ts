@@ -60,6 +60,19 @@ export interface CapturedRtp {
   readonly from: { readonly address: string; readonly port: number };
 }
 
+/** A UDP socket bound to `address:port` (rejects when the port is taken). */
+export async function bindUdp4(address: string, port: number): Promise<Socket> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(port, address, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  return socket;
+}
+
 /** Binds `address:port` and keeps every RTP packet that arrives (RFC 3550 §5.1 header, no extensions used). */
 export class RtpCapture {
   readonly packets: CapturedRtp[] = [];
@@ -84,15 +97,7 @@ export class RtpCapture {
   }
 
   static async open(address: string, port: number): Promise<RtpCapture> {
-    const socket = createSocket('udp4');
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(port, address, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-    return new RtpCapture(socket);
+    return new RtpCapture(await bindUdp4(address, port));
   }
 
   /** The audio of the packets of `payloadType`, placed by RTP timestamp from the first one (8 kHz A-law). */

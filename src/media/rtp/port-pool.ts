@@ -2,8 +2,9 @@
  * Hands out RTP ports from a configured range, bound and ready.
  *
  * RFC 3550 §11: RTP uses an even port and RTCP the next odd one. We only allocate even ports and never hand
- * out the odd one, so a peer that sends RTCP to port+1 does not hit another call's RTP (we do not bind it:
- * RTCP is ignored, and rtcp-mux peers send it to the RTP port, RFC 5761).
+ * out the odd one, so a peer that sends RTCP to port+1 does not hit another call's RTP. With `rtcp` on, a
+ * lease binds both: an even port whose odd partner is busy (another process) is skipped like a busy one, so
+ * a call always gets the pair (rtcp-mux peers send RTCP to the RTP port instead, RFC 5761).
  *
  * Ports are drawn at random (node:crypto randomInt) from the free ones. Handing them out in order let an
  * attacker predict the next call's port and spray RTP at it before the caller's first packet (issue 11;
@@ -41,12 +42,16 @@ export interface PortPoolOptions {
   readonly maxPort: number;
   readonly socketFactory?: UdpSocketFactory;
   readonly logger?: Logger;
+  /** Also bind port + 1 for RTCP (RFC 3550 §11) with every lease. Default false. */
+  readonly rtcp?: boolean;
 }
 
-/** A bound RTP port. `release()` closes the socket and returns the port; it is idempotent. */
+/** A bound RTP port. `release()` closes the socket(s) and returns the port; it is idempotent. */
 export interface PortLease {
   readonly port: number;
   readonly socket: Socket;
+  /** Bound to port + 1 when the pool pairs RTCP. */
+  readonly rtcpSocket?: Socket;
   release(): void;
 }
 
@@ -66,6 +71,7 @@ export class PortPool {
   readonly #state: Uint8Array;
   readonly #factory: UdpSocketFactory;
   readonly #logger: Logger | undefined;
+  readonly #rtcp: boolean;
   /** Free slots, unordered: free[0, freeCount) are drawable; a draw swaps the chosen one to the end. */
   readonly #free: Int32Array;
   #freeCount: number;
@@ -92,6 +98,7 @@ export class PortPool {
     this.#quarantine = new Int32Array(Math.max(1, this.#quarantineCap));
     this.#factory = options.socketFactory ?? literalAddressSocket;
     this.#logger = options.logger;
+    this.#rtcp = options.rtcp ?? false;
   }
 
   /** Number of RTP ports (even ports) in the range. */
@@ -135,11 +142,17 @@ export class PortPool {
         this.#inUse++;
         const port = this.minPort + slot * 2;
         const socket = this.#factory(type);
+        let rtcpSocket: Socket | undefined;
         try {
           await bindSocket(socket, port, host);
+          if (this.#rtcp) {
+            rtcpSocket = this.#factory(type);
+            await bindSocket(rtcpSocket, port + 1, host);
+          }
         } catch (err) {
           this.#inUse--;
           closeQuietly(socket);
+          if (rtcpSocket !== undefined) closeQuietly(rtcpSocket);
           const code = (err as NodeJS.ErrnoException).code ?? '';
           if (SKIPPABLE.has(code)) {
             this.#logger?.debug({ port, code }, 'rtp port busy, skipping');
@@ -149,7 +162,7 @@ export class PortPool {
           this.#putFree(slot);
           throw err;
         }
-        return this.#lease(slot, port, socket);
+        return this.#lease(slot, port, socket, rtcpSocket);
       }
     } finally {
       for (const slot of busy) this.#putFree(slot);
@@ -200,16 +213,17 @@ export class PortPool {
     return slot;
   }
 
-  #lease(slot: number, port: number, socket: Socket): PortLease {
+  #lease(slot: number, port: number, socket: Socket, rtcpSocket: Socket | undefined): PortLease {
     let released = false;
     const release = (): void => {
       // Idempotent per lease: a second release must not free the port after someone else got it.
       if (released) return;
       released = true;
       closeQuietly(socket);
+      if (rtcpSocket !== undefined) closeQuietly(rtcpSocket);
       this.#release(slot);
     };
-    return { port, socket, release };
+    return { port, socket, ...(rtcpSocket === undefined ? {} : { rtcpSocket }), release };
   }
 }
 

@@ -43,6 +43,11 @@ export interface RtpSocketEvents {
    * over from a fallback one.
    */
   latched: [address: string, port: number];
+  /**
+   * An RTCP datagram on the RTP port (rtcp-mux, RFC 5761) from the latched source; only emitted while a
+   * listener exists (else counted in `rtcpIgnored`). Same buffer rules as `packet`.
+   */
+  rtcp: [datagram: Buffer, remote: RemoteInfo];
   /** No RTP arrived for `inactivityTimeoutMs`. Emitted once per silent period. */
   timeout: [];
   close: [];
@@ -61,7 +66,7 @@ export interface RtpSocketCounters {
   probationRejected: number;
   /** Latches after the first: NAT rebinding of the same stream, or a preferred source taking over. */
   relatched: number;
-  /** RTCP packets on the RTP port (rtcp-mux, RFC 5761), ignored. */
+  /** RTCP packets on the RTP port (rtcp-mux, RFC 5761) nobody listens for, or not from the latched source. */
   rtcpIgnored: number;
   /** send() calls made before any remote was known. */
   sendNoRemote: number;
@@ -155,6 +160,8 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
       // Receive-side errors (ICMP port unreachable on some platforms) must not kill the call.
       this.#logger?.debug({ err }, 'rtp socket error');
     });
+    // Port + 1 (RTCP, RFC 3550 §11) when the pool pairs it; ICMP errors there must not kill the call either.
+    lease.rtcpSocket?.on('error', (err) => this.#logger?.debug({ err }, 'rtcp socket error'));
     this.#startInactivityCheck();
   }
 
@@ -167,6 +174,11 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
   /** The bound local port (even, from the pool). */
   get port(): number {
     return this.#lease.port;
+  }
+
+  /** The socket bound to port + 1 for RTCP, when the pool pairs it (see RtcpSession). */
+  get rtcpSocket(): Socket | undefined {
+    return this.#lease.rtcpSocket;
   }
 
   /** Where send() goes now: the latched source, else the SDP address, else undefined. */
@@ -232,6 +244,17 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
   }
 
   /**
+   * Sends a non-RTP datagram (multiplexed RTCP, RFC 5761) to where send() goes, outside the RTP counters.
+   * The same buffer rule as send(). False when no remote is known or the socket is closed.
+   */
+  sendMuxed(buf: Buffer, length: number): boolean {
+    const remote = this.remote;
+    if (this.#closed || remote === undefined || remote.port <= 0) return false;
+    this.#socket.send(buf, 0, length, remote.port, remote.address, this.#onSendDone);
+    return true;
+  }
+
+  /**
    * Decodes packets of `payloadType` (the SDP a=rtpmap telephone-event/`clockRateHz`) as RFC 4733 DTMF and
    * emits `dtmf`. Pass undefined to stop.
    */
@@ -260,7 +283,10 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
     if (this.#closed) return;
     const length = msg.length;
     if (isRtcp(msg, length)) {
-      this.counters.rtcpIgnored++;
+      // RFC 5761: RTCP shares the RTP latch: only the latched source's reports are looked at.
+      const fromPeer = rinfo.address === this.#latch.address && rinfo.port === this.#latch.port;
+      if (fromPeer && this.listenerCount('rtcp') > 0) this.emit('rtcp', msg, rinfo);
+      else this.counters.rtcpIgnored++;
       return;
     }
     const packet = this.#packet;
