@@ -9,6 +9,7 @@ import type { ProviderRegistry } from './agent/registry.js';
 import { createBridgeTransfer } from './call/bridge.js';
 import { createCallMetrics } from './call/call-metrics.js';
 import { CallManager, type CallRecorderFactory } from './call/call-manager.js';
+import { RegistrationManager } from './call/registration-manager.js';
 import { startCluster } from './cluster/index.js';
 import { RevocationChannel } from './cluster/revocation.js';
 import type { DrainController } from './cluster/drain.js';
@@ -191,6 +192,10 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
     );
     services.push({ name: 'tenant-store', close: () => store.close() });
 
+    // Issue 13: tenants' outbound registrations; created before signaling so routing can ask it.
+    const registrationsRef: { current?: RegistrationManager } = {};
+    const registeredContact = (user: string): ReturnType<RegistrationManager['contactRoute']> =>
+      registrationsRef.current?.contactRoute(user);
     const signaling: Signaling =
       config.SIGNALING === 'drachtio'
         ? new DrachtioSignaling({
@@ -221,7 +226,9 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
             ...(config.SIP_SILENT_DROP === 'unrouted'
               ? {
                   inboundGate: silentDropGate(
-                    (calledUser, sourceAddress) => route(dialplans.all(), { calledUser, sourceAddress }).ok,
+                    (calledUser, sourceAddress) =>
+                      registeredContact(calledUser) !== undefined ||
+                      route(dialplans.all(), { calledUser, sourceAddress }).ok,
                   ),
                 }
               : {}),
@@ -326,6 +333,7 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
           );
     const calls: CallManager = new CallManager({
       admission,
+      registeredContact,
       inboundAuth: new InboundAuthenticator({ secret: nonceSecret, store }),
       signaling,
       dialplans: () => dialplans.all(),
@@ -355,6 +363,19 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
     await signaling.start();
     services.push({ name: 'signaling', close: () => signaling.close() });
     services.push({ name: 'calls', close: () => calls.close() });
+    const registrations = new RegistrationManager({
+      signaling,
+      store,
+      logger,
+      metrics,
+      transports: config.SIP_TRANSPORTS,
+      keepAliveS: config.SIP_REGISTER_KEEPALIVE_S,
+    });
+    registrationsRef.current = registrations;
+    // Stopped before signaling (services close in reverse): the Expires: 0 still has a socket to go out on.
+    services.push({ name: 'registrations', close: () => registrations.close() });
+    const resumed = await registrations.resume();
+    if (resumed > 0) logger.info({ registrations: resumed }, 'registrations resumed');
 
     // Several instances: publish live calls to Redis and relay control of calls owned elsewhere.
     let callControl: CallControl = calls;
@@ -430,6 +451,7 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
         knownTenants: () => dialplans.all().map((d) => d.dialplan.tenant),
         providerUrls: new ProviderUrlPolicy({ allow: config.PROVIDER_URL_ALLOW }),
         drain,
+        registrations,
         dialplans: {
           loaded: () =>
             dialplans.all().map((d) => ({

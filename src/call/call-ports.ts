@@ -62,6 +62,10 @@ export interface CallRecorderFactory {
 
 export interface CallManagerDeps {
   readonly signaling: Signaling;
+  /** Issue 13: the tenant (and AOR user) of a Request-URI user that is one of our registered contacts. */
+  readonly registeredContact?: (
+    user: string,
+  ) => { readonly tenant: string; readonly calledUser: string } | undefined;
   readonly dialplans: () => readonly LoadedDialplan[];
   readonly store: TenantStore;
   readonly agents: AgentCatalog;

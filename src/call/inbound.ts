@@ -16,7 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AgentProfile } from '../routing/dialplan.js';
 import type { Logger } from '../observability/logger.js';
-import { route, type RouteResult } from '../routing/router.js';
+import { route, routeRegistered, type RouteResult } from '../routing/router.js';
 import { createOffer, negotiateAnswer, parseAnswer, type NegotiatedMedia } from '../sip/sdp.js';
 import type { Dialog, IncomingCall } from '../sip/signaling.js';
 import { WireTapBuffer, type PreparedAgent } from './agent-launch.js';
@@ -91,7 +91,12 @@ export async function handleInvite(
   if (hooks.closing()) return reject(503, 'Service Unavailable');
   const calledUser =
     call.to.user !== '' ? call.to.user : (/^sips?:([^@;]+)@/.exec(call.requestUri)?.[1] ?? '');
-  const routed = route(deps.dialplans(), { calledUser, sourceAddress: call.source.address });
+  // Issue 13: a call to one of our registered Contacts belongs to that registration's tenant.
+  const contact = deps.registeredContact?.(/^sips?:([^@;]+)@/.exec(call.requestUri)?.[1] ?? calledUser);
+  const routed =
+    contact === undefined
+      ? route(deps.dialplans(), { calledUser, sourceAddress: call.source.address })
+      : routeRegistered(deps.dialplans(), contact, call.source.address);
   const refused = deps.admission?.admit(call, routed);
   if (refused !== undefined) {
     log.info({ cause: refused.cause, status: refused.status, to: calledUser }, 'call refused at admission');

@@ -98,6 +98,8 @@ const envShape = z.object({
   /** An outbound target that sends no SIP response at all this long is skipped for the next DNS target. */
   SIP_FAILOVER_TIMEOUT_MS: z.coerce.number().int().min(100).default(4000),
   /** RFC 4028 session timers (embedded backend): our Min-SE (a smaller Session-Expires gets 422) and the interval we ask for. */
+  /** Outbound registrations: keep-alive interval while registered (CRLF on TCP, OPTIONS on UDP); 0 = off. */
+  SIP_REGISTER_KEEPALIVE_S: z.coerce.number().int().min(0).max(3600).default(30),
   SIP_SESSION_MIN_SE: z.coerce.number().int().positive().default(90),
   SIP_SESSION_EXPIRES: z.coerce.number().int().positive().default(1800),
   /** Hosts a tenant key may point a provider `url` at: comma-separated `host[:port]`, `*.example.com`. */

@@ -9,6 +9,7 @@ import type { ProviderUrlPolicy } from './provider-url-policy.js';
 import { registerAdminRoutes, type DrainControl } from './routes/admin.js';
 import { registerCallRoutes } from './routes/calls.js';
 import { registerDialplanRoutes, type DialplanListing } from './routes/dialplans.js';
+import { registerRegistrationRoutes, type RegistrationControl } from './routes/registrations.js';
 import { registerTenantRoutes } from './routes/tenants.js';
 
 export interface ApiDeps {
@@ -24,6 +25,8 @@ export interface ApiDeps {
   readonly drain?: DrainControl;
   /** Loaded dialplans and load errors behind GET /v1/dialplans; without it the route is absent. */
   readonly dialplans?: DialplanListing;
+  /** Outbound registrations (issue 13); without it the routes are absent. */
+  readonly registrations?: RegistrationControl;
 }
 
 export interface HttpServerOptions {
@@ -79,6 +82,8 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     if (api.drain !== undefined) registerAdminRoutes(app, { auth: api.auth, drain: api.drain });
     if (api.dialplans !== undefined)
       registerDialplanRoutes(app, { auth: api.auth, dialplans: api.dialplans });
+    if (api.registrations !== undefined)
+      registerRegistrationRoutes(app, { auth: api.auth, registrations: api.registrations });
   }
   return app;
 }

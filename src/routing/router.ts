@@ -26,3 +26,16 @@ export function route(
   }
   return { ok: true, tenant: match.dialplan.tenant, profile: match.dialplan.agent, file: match.file };
 }
+
+/**
+ * A call for one of a tenant's registered contacts (issue 13): the PBX sent it to our Contact, so only that
+ * tenant's dialplans are searched, with the registration's AOR user part as the called number.
+ */
+export function routeRegistered(
+  dialplans: readonly LoadedDialplan[],
+  contact: { readonly tenant: string; readonly calledUser: string },
+  sourceAddress: string,
+): RouteResult {
+  const own = dialplans.filter((d) => d.dialplan.tenant === contact.tenant);
+  return route(own, { calledUser: contact.calledUser, sourceAddress });
+}

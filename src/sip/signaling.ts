@@ -1,5 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import { SwitchboardError } from '../errors.js';
+import type { Registration, RegistrationBinding } from './registration.js';
 
 export type SipTransport = 'udp' | 'tcp';
 
@@ -157,6 +158,11 @@ export interface Signaling {
    * keepalive takes the instance out of rotation); undefined: 200 again. Dialogs in progress are not affected.
    */
   setUnavailable(retryAfterS: number | undefined): void;
+  /**
+   * REGISTER as a UAC (issue 13): keep `binding` registered (refresh, re-register, keep-alives) until the
+   * returned Registration's unregister(). Throws SIP_REGISTER_UNSUPPORTED where the backend cannot.
+   */
+  register(binding: RegistrationBinding): Registration;
 }
 
 export class SipError extends SwitchboardError {

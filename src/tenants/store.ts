@@ -6,6 +6,14 @@ export interface CredentialRecord {
   readonly updatedAt: string;
 }
 
+/** An outbound registration (issue 13) as stored: every field sealed together, the password with them. */
+export interface RegistrationRecord {
+  readonly tenant: string;
+  readonly name: string;
+  readonly fields: Readonly<Record<string, unknown>>;
+  readonly updatedAt: string;
+}
+
 export interface ApiKeyRecord {
   readonly id: string;
   readonly tenant: string;
@@ -27,6 +35,12 @@ export interface TenantStore {
   listCredentials(tenant: string): Promise<Array<{ provider: string; updatedAt: string }>>;
   /** Tenants that have at least one credential or API key, sorted. */
   listTenants(): Promise<string[]>;
+  /** Seal and store a registration (validated by the caller); sealed like credentials, re-sealed on rotation. */
+  putRegistration(tenant: string, name: string, fields: Readonly<Record<string, unknown>>): Promise<void>;
+  getRegistration(tenant: string, name: string): Promise<RegistrationRecord | undefined>;
+  deleteRegistration(tenant: string, name: string): Promise<boolean>;
+  /** Stored registrations (of one tenant, or all), sorted by tenant then name. */
+  listRegistrations(tenant?: string): Promise<Array<{ tenant: string; name: string }>>;
   /** Store a tenant API key by its SHA-256 hash. */
   putApiKey(tenant: string, id: string, tokenHash: string): Promise<void>;
   /** The key record for a token hash, or undefined. */

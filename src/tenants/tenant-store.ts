@@ -2,14 +2,28 @@ import type { Logger } from '../observability/logger.js';
 import { type CredentialCipher, type SealedRecord, TenantError } from './crypto.js';
 import type { KeyRing } from './key-ring.js';
 import type { RecordBackend } from './record-backend.js';
-import type { ApiKeyRecord, CredentialRecord, TenantStore } from './store.js';
+import type { ApiKeyRecord, CredentialRecord, RegistrationRecord, TenantStore } from './store.js';
 
 const CRED = 'cred:';
 const APIKEY = 'apikey:';
 const APIKEY_ID = 'apikeyid:';
+const REG = 'reg:';
 
 function credKey(tenant: string, provider: string): string {
   return `${CRED}${tenant}:${provider}`;
+}
+
+function regKey(tenant: string, name: string): string {
+  return `${REG}${tenant}:${name}`;
+}
+
+/** The AAD binding a sealed record to its slot (a provider slug never holds '/', so the two never clash). */
+function sealedAad(key: string): string | undefined {
+  const prefix = key.startsWith(CRED) ? CRED : key.startsWith(REG) ? REG : undefined;
+  if (prefix === undefined) return undefined;
+  const [tenant, name] = key.slice(prefix.length).split(':');
+  if (tenant === undefined || name === undefined) return undefined;
+  return prefix === CRED ? `${tenant}/${name}` : `${tenant}/registration/${name}`;
 }
 
 function isSealed(value: unknown): value is SealedRecord {
@@ -113,15 +127,30 @@ export class EncryptedTenantStore implements TenantStore {
     }
   }
 
-  async putCredential(
-    tenant: string,
-    provider: string,
-    fields: Readonly<Record<string, unknown>>,
-  ): Promise<void> {
+  /** Seal `fields` for the slot `key` (AAD `aad`) and write it. */
+  async #putSealed(key: string, aad: string, fields: Readonly<Record<string, unknown>>): Promise<void> {
     // Writes are rare: re-read the ring so a rotation done elsewhere is sealed with from the next write on.
     await this.#ring?.refresh();
-    const sealed = this.#cipher.seal(`${tenant}/${provider}`, fields);
-    await this.#write(credKey(tenant, provider), JSON.stringify(sealed));
+    await this.#write(key, JSON.stringify(this.#cipher.seal(aad, fields)));
+  }
+
+  /** Read and open the sealed object at `key`, or undefined when absent. */
+  async #getSealed(
+    key: string,
+    aad: string,
+  ): Promise<{ fields: Record<string, unknown>; updatedAt: string } | undefined> {
+    const raw = await this.#read(key);
+    if (raw === undefined) return undefined;
+    const record = this.#parseSealed(raw, aad);
+    const fields = await this.#open(aad, record);
+    if (fields === null || typeof fields !== 'object' || Array.isArray(fields)) {
+      throw new TenantError('TENANT_CREDENTIAL_TAMPERED', `credential ${aad} is not an object`);
+    }
+    return { fields: fields as Record<string, unknown>, updatedAt: record.updatedAt };
+  }
+
+  putCredential(tenant: string, provider: string, fields: Readonly<Record<string, unknown>>): Promise<void> {
+    return this.#putSealed(credKey(tenant, provider), `${tenant}/${provider}`, fields);
   }
 
   /** Open a record; a key id we do not hold yet means the ring grew elsewhere: re-read it (at most 1/s). */
@@ -138,17 +167,8 @@ export class EncryptedTenantStore implements TenantStore {
   }
 
   async getCredential(tenant: string, provider: string): Promise<CredentialRecord | undefined> {
-    const raw = await this.#read(credKey(tenant, provider));
-    if (raw === undefined) return undefined;
-    const record = this.#parseSealed(raw, `${tenant}/${provider}`);
-    const fields = await this.#open(`${tenant}/${provider}`, record);
-    if (fields === null || typeof fields !== 'object' || Array.isArray(fields)) {
-      throw new TenantError(
-        'TENANT_CREDENTIAL_TAMPERED',
-        `credential ${tenant}/${provider} is not an object`,
-      );
-    }
-    return { tenant, provider, fields: fields as Record<string, unknown>, updatedAt: record.updatedAt };
+    const opened = await this.#getSealed(credKey(tenant, provider), `${tenant}/${provider}`);
+    return opened === undefined ? undefined : { tenant, provider, ...opened };
   }
 
   #parseSealed(raw: string, what: string): SealedRecord {
@@ -193,6 +213,26 @@ export class EncryptedTenantStore implements TenantStore {
     return [...tenants].sort();
   }
 
+  putRegistration(tenant: string, name: string, fields: Readonly<Record<string, unknown>>): Promise<void> {
+    return this.#putSealed(regKey(tenant, name), `${tenant}/registration/${name}`, fields);
+  }
+
+  async getRegistration(tenant: string, name: string): Promise<RegistrationRecord | undefined> {
+    const opened = await this.#getSealed(regKey(tenant, name), `${tenant}/registration/${name}`);
+    return opened === undefined ? undefined : { tenant, name, ...opened };
+  }
+
+  deleteRegistration(tenant: string, name: string): Promise<boolean> {
+    return this.#delete(regKey(tenant, name));
+  }
+
+  async listRegistrations(tenant?: string): Promise<Array<{ tenant: string; name: string }>> {
+    const prefix = tenant === undefined ? REG : `${REG}${tenant}:`;
+    return (await this.#keys(prefix))
+      .map((key) => key.slice(REG.length).split(':'))
+      .flatMap(([t, n]) => (t === undefined || n === undefined ? [] : [{ tenant: t, name: n }]));
+  }
+
   async putApiKey(tenant: string, id: string, tokenHash: string): Promise<void> {
     const record: ApiKeyRecord = { id, tenant, createdAt: new Date().toISOString() };
     await this.#writeFresh(APIKEY + tokenHash, JSON.stringify(record));
@@ -224,10 +264,9 @@ export class EncryptedTenantStore implements TenantStore {
   async reencryptAll(): Promise<number> {
     await this.#ring?.refresh();
     let count = 0;
-    for (const key of await this.#keys(CRED)) {
-      const [tenant, provider] = key.slice(CRED.length).split(':');
-      if (tenant === undefined || provider === undefined) continue;
-      const aad = `${tenant}/${provider}`;
+    for (const key of [...(await this.#keys(CRED)), ...(await this.#keys(REG))]) {
+      const aad = sealedAad(key);
+      if (aad === undefined) continue;
       for (let attempt = 0; ; attempt++) {
         const raw = await this.#readFresh(key);
         if (raw === undefined) break;
@@ -249,7 +288,7 @@ export class EncryptedTenantStore implements TenantStore {
   /** How many credentials each key id seals (retire refuses a key still in use). */
   async keyUsage(): Promise<Map<string, number>> {
     const usage = new Map<string, number>();
-    for (const key of await this.#keys(CRED)) {
+    for (const key of [...(await this.#keys(CRED)), ...(await this.#keys(REG))]) {
       const raw = await this.#readFresh(key);
       if (raw === undefined) continue;
       const kid = this.#parseSealed(raw, key).kid;

@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import { SwitchboardError } from '../../errors.js';
+import type { Registration } from '../registration.js';
 import { SipError, type Dialog, type DialOptions, type IncomingCall, type Signaling } from '../signaling.js';
 import { ALLOW_HEADER, refuseRequest } from '../request-policy.js';
 import type {
@@ -100,6 +102,14 @@ export class DrachtioSignaling implements Signaling {
 
   setUnavailable(retryAfterS: number | undefined): void {
     this.#unavailableRetryAfterS = retryAfterS;
+  }
+
+  /** Outbound REGISTER lives in the embedded UA; drachtio-server deployments register from their proxy. */
+  register(): Registration {
+    throw new SwitchboardError(
+      'SIP_REGISTER_UNSUPPORTED',
+      'outbound REGISTER is not supported on the drachtio backend (use SIGNALING=embedded)',
+    );
   }
 
   async start(): Promise<void> {

@@ -18,6 +18,8 @@ import { DEFAULT_SESSION_TIMER, negotiateUas, type SessionTimerConfig } from './
 import { dialOut } from './uac.js';
 import { OPTION_100REL } from './reliable-provisional.js';
 import type { SipResolver } from './resolver/sip-resolver.js';
+import type { Registration, RegistrationBinding } from '../registration.js';
+import { startRegistration } from './registrations.js';
 
 export interface EmbeddedSignalingOptions {
   readonly host: string;
@@ -209,6 +211,18 @@ export class EmbeddedSignaling implements Signaling {
     }
     const targets = await resolver.resolve(uri, this.options.transports);
     return targets.map((t) => ({ transport: t.transport, address: t.address, port: t.port }));
+  }
+
+  register(binding: RegistrationBinding): Registration {
+    return startRegistration(
+      {
+        endpoint: this.endpoint,
+        scheduler: this.dialogHost.scheduler,
+        publicHost: this.options.publicHost,
+        logger: this.options.logger,
+      },
+      binding,
+    );
   }
 
   private respond(

@@ -73,6 +73,8 @@ interface Connection {
   ready: Promise<void>;
 }
 
+const KEEP_ALIVE = Buffer.from('\r\n\r\n', 'latin1');
+
 export class TransportLayer {
   private udp: dgram.Socket | undefined;
   private server: net.Server | undefined;
@@ -282,8 +284,16 @@ export class TransportLayer {
 
   /** Serialize and send. Never throws; resolves false when the message could not be sent. */
   async send(message: SipMessage, target: Flow): Promise<boolean> {
+    return this.sendBytes(serializeMessage(message), target);
+  }
+
+  /** RFC 5626 §3.5.1 keep-alive: a double CRLF on the flow (the registrar's connection or UDP path). */
+  sendKeepAlive(target: Flow): Promise<boolean> {
+    return this.sendBytes(KEEP_ALIVE, target);
+  }
+
+  private async sendBytes(data: Buffer, target: Flow): Promise<boolean> {
     if (this.closed) return false;
-    const data = serializeMessage(message);
     try {
       if (target.transport === 'udp') {
         const udp = this.udp;
