@@ -3,7 +3,6 @@ import { getServers } from 'node:dns';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Registry } from 'prom-client';
-import { z } from 'zod';
 import { createDefaultRegistry } from './agent/default-registry.js';
 import type { ProviderRegistry } from './agent/registry.js';
 import { createBridgeTransfer } from './call/bridge.js';
@@ -48,6 +47,7 @@ import { createSipResolver } from './sip/embedded/resolver/index.js';
 import type { Signaling } from './sip/signaling.js';
 import { createTenantStore } from './tenants/index.js';
 import { SIP_INBOUND_CREDENTIAL, SIP_INBOUND_INFO, sipInboundSchema } from './tenants/sip-inbound.js';
+import { SIP_TRUNK_CREDENTIAL, SIP_TRUNK_INFO, sipTrunkSchema } from './tenants/sip-trunk.js';
 import type { TenantStore } from './tenants/store.js';
 
 /** Something main.ts started and must stop on shutdown, in reverse order of starting. */
@@ -94,34 +94,16 @@ export const DEFAULT_UNAVAILABLE_PROMPT = fileURLToPath(
   new URL('../../prompts/unavailable.wav', import.meta.url),
 );
 
-/** `sip-trunk` is a provider-independent credential: the tenant's trunk for outbound calls. */
-const trunkSchema = z
-  .object({
-    uri: z.string().regex(/^sips?:/, 'a sip: URI'),
-    username: z.string().optional(),
-    password: z.string().optional(),
-  })
-  .strict();
-
 function providerCatalog(registry: ProviderRegistry): ProviderCatalog {
   return {
-    providers: () => [
-      ...registry.providers(),
-      {
-        slug: 'sip-trunk',
-        aliases: [],
-        displayName: 'SIP trunk for outbound calls',
-        credentialFields: [
-          { name: 'uri', required: true, secret: false },
-          { name: 'username', required: false, secret: false },
-          { name: 'password', required: false, secret: true },
-        ],
-      },
-      SIP_INBOUND_INFO,
-    ],
+    providers: () => [...registry.providers(), SIP_TRUNK_INFO, SIP_INBOUND_INFO],
     validateCredential(slug, raw) {
       const schema =
-        slug === 'sip-trunk' ? trunkSchema : slug === SIP_INBOUND_CREDENTIAL ? sipInboundSchema : undefined;
+        slug === SIP_TRUNK_CREDENTIAL
+          ? sipTrunkSchema
+          : slug === SIP_INBOUND_CREDENTIAL
+            ? sipInboundSchema
+            : undefined;
       if (schema === undefined) return { ...registry.validateCredential(slug, raw) };
       const r = schema.safeParse(raw);
       if (r.success) return r.data;
@@ -217,6 +199,19 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
               minSeconds: config.SIP_SESSION_MIN_SE,
               defaultSeconds: config.SIP_SESSION_EXPIRES,
             },
+            ...(config.SIP_TRANSPORTS.includes('tls')
+              ? {
+                  tls: {
+                    port: config.SIP_TLS_PORT,
+                    certFile: config.SIP_TLS_CERT ?? '',
+                    keyFile: config.SIP_TLS_KEY ?? '',
+                    ...(config.SIP_TLS_CA === undefined ? {} : { caFile: config.SIP_TLS_CA }),
+                    verifyClient: config.SIP_TLS_VERIFY_CLIENT,
+                    handshakeTimeoutMs: config.SIP_TLS_HANDSHAKE_TIMEOUT_MS,
+                    reloadIntervalMs: config.SIP_TLS_RELOAD_MS,
+                  },
+                }
+              : {}),
             tcpLimits: {
               maxPerSource: config.SIP_TCP_MAX_PER_SOURCE,
               maxConnections: config.SIP_TCP_MAX_CONNECTIONS,

@@ -31,6 +31,8 @@ export async function dialOutbound(deps: CallManagerDeps, request: DialRequest):
   const offer = createOffer({ address: deps.publicHost, port: pending.localPort });
   const username = trunk?.fields.username;
   const password = trunk?.fields.password;
+  // Only a call through the trunk takes its TLS opt-out; a full URI in `to` is always verified.
+  const skipTlsVerify = checked.destination.kind === 'number' && trunk?.fields.tls_verify === false;
   let dialog: Dialog;
   try {
     dialog = await deps.signaling.dial(target, {
@@ -38,6 +40,7 @@ export async function dialOutbound(deps: CallManagerDeps, request: DialRequest):
       // An unanswered outbound call gives up with 408 rather than hold the API request for Timer B.
       timeoutMs: OUTBOUND_RING_TIMEOUT_MS,
       ...(checked.fromUri === undefined ? {} : { from: checked.fromUri }),
+      ...(skipTlsVerify ? { tlsVerify: false } : {}),
       ...(typeof username === 'string' && typeof password === 'string'
         ? { auth: { username, password } }
         : {}),

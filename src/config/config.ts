@@ -23,7 +23,7 @@ const transports = z
       .map((t) => t.trim().toLowerCase())
       .filter((t) => t !== ''),
   )
-  .pipe(z.array(z.enum(['udp', 'tcp'])).min(1))
+  .pipe(z.array(z.enum(['udp', 'tcp', 'tls'])).min(1))
   .transform((list) => [...new Set(list)]);
 
 const envShape = z.object({
@@ -31,6 +31,18 @@ const envShape = z.object({
   SIP_PORT: port.default(5060),
   SIP_TRANSPORTS: transports.default(['udp', 'tcp']),
   SIP_PUBLIC_HOST: nonEmpty.optional(),
+  /** SIP over TLS (embedded backend, SIP_TRANSPORTS includes tls): its own port, PEM certificate and key. */
+  SIP_TLS_PORT: port.default(5061),
+  SIP_TLS_CERT: nonEmpty.optional(),
+  SIP_TLS_KEY: nonEmpty.optional(),
+  /** PEM CA bundle: trusted for client certificates and, with the system roots, for servers we dial. */
+  SIP_TLS_CA: nonEmpty.optional(),
+  /** Client certificates on inbound TLS: none (default), optional (checked if sent), require (mutual TLS). */
+  SIP_TLS_VERIFY_CLIENT: z.enum(['none', 'optional', 'require']).default('none'),
+  /** A TLS handshake must finish this long after the TCP connection was accepted. */
+  SIP_TLS_HANDSHAKE_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
+  /** How often SIP_TLS_CERT/KEY/CA are checked for changes (new connections get the new certificate). */
+  SIP_TLS_RELOAD_MS: z.coerce.number().int().min(100).default(5000),
   /** Address advertised in SDP (c=) when media lives on another address than SIP; default SIP_PUBLIC_HOST. */
   SIP_MEDIA_HOST: z.union([z.ipv4(), z.ipv6()]).optional(),
   RTP_PORT_MIN: port.default(20000),
@@ -149,6 +161,23 @@ export const configSchema = envShape
         code: 'custom',
         path: ['CLUSTER_INSTANCE_TTL_MS'],
         message: 'must be at least twice CLUSTER_HEARTBEAT_MS (one late heartbeat must not kill an instance)',
+      });
+    }
+    if (c.SIP_TRANSPORTS.includes('tls') && c.SIGNALING === 'embedded') {
+      for (const name of ['SIP_TLS_CERT', 'SIP_TLS_KEY'] as const) {
+        if (c[name] === undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: [name],
+            message: 'required when SIP_TRANSPORTS includes tls',
+          });
+      }
+    }
+    if (c.SIP_TLS_VERIFY_CLIENT !== 'none' && c.SIP_TLS_CA === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SIP_TLS_CA'],
+        message: `required when SIP_TLS_VERIFY_CLIENT=${c.SIP_TLS_VERIFY_CLIENT} (the CA client certificates must chain to)`,
       });
     }
     if (c.SIGNALING === 'drachtio' && c.DRACHTIO_HOST === undefined) {

@@ -2,7 +2,7 @@ import type { EventEmitter } from 'node:events';
 import { SwitchboardError } from '../errors.js';
 import type { Registration, RegistrationBinding } from './registration.js';
 
-export type SipTransport = 'udp' | 'tcp';
+export type SipTransport = 'udp' | 'tcp' | 'tls';
 
 /** A parsed name-addr (From, To, Contact). */
 export interface NameAddr {
@@ -131,6 +131,12 @@ export interface DialOptions {
   /** From URI; defaults to `sip:switchboard@<public host>`. */
   readonly from?: string;
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Over TLS: `false` accepts a certificate that does not verify (a lab PBX's self-signed one; the trunk's
+   * `tls_verify: false`). Default true: the certificate must chain to the system roots or SIP_TLS_CA and name
+   * the host dialled.
+   */
+  readonly tlsVerify?: boolean;
   /** Digest credentials (RFC 2617/7616, MD5 and SHA-256) answered on a 401/407. */
   readonly auth?: { readonly username: string; readonly password: string };
   /** Outbound proxy URI; the request URI stays `uri`. */

@@ -62,6 +62,10 @@ describe('loadConfig', () => {
   it('parses transports and treats empty strings as unset', () => {
     expect(loadConfig({ SIP_TRANSPORTS: 'TCP, udp,tcp' }).SIP_TRANSPORTS).toEqual(['tcp', 'udp']);
     expect(loadConfig({ SIP_PORT: '' }).SIP_PORT).toBe(5060);
+    const tls = loadConfig({ SIP_TRANSPORTS: 'udp,tls', SIP_TLS_CERT: '/c.pem', SIP_TLS_KEY: '/k.pem' });
+    expect(tls.SIP_TRANSPORTS).toEqual(['udp', 'tls']);
+    expect(tls.SIP_TLS_PORT).toBe(5061);
+    expect(tls.SIP_TLS_VERIFY_CLIENT).toBe('none');
   });
 
   it.each([
@@ -75,6 +79,10 @@ describe('loadConfig', () => {
     [{ REDIS_URL: 'http://x' }, 'REDIS_URL'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ CLUSTER_HEARTBEAT_MS: '1000', CLUSTER_INSTANCE_TTL_MS: '1500' }, 'CLUSTER_INSTANCE_TTL_MS'],
+    [{ SIP_TRANSPORTS: 'udp,tls' }, 'SIP_TLS_CERT'],
+    [{ SIP_TRANSPORTS: 'tls', SIP_TLS_CERT: '/x/cert.pem' }, 'SIP_TLS_KEY'],
+    [{ SIP_TLS_VERIFY_CLIENT: 'require' }, 'SIP_TLS_CA'],
+    [{ SIP_TLS_VERIFY_CLIENT: 'sometimes' }, 'SIP_TLS_VERIFY_CLIENT'],
   ])('rejects %o naming %s', (env, variable) => {
     let caught: unknown;
     try {

@@ -2,6 +2,11 @@
  * baresip 1.0 as a headless SIP client (docs/reference/sip.md §6): a config dir generated per run, `aufile`
  * plays a WAV as the microphone, `sndfile` dumps what was sent (`-enc.wav`) and heard (`-dec.wav`), ctrl_tcp
  * on a private port. Also a tiny PCM16 WAV reader for asserting on those dumps.
+ *
+ * SIP over TLS (`transport: 'tls'` + `tls`): baresip loads `sip_certificate` (certificate and key in one PEM,
+ * e.g. KeyPair.combined from tls-certs.ts) for its TLS listener and as its client certificate, and
+ * `sip_cafile`. It listens for TLS on `sipPort + 1` (libre's rule) — see `baresipTlsPort`. baresip 1.0 does
+ * not verify the servers it connects to; the server's certificate checks are asserted with openssl s_client.
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -18,9 +23,23 @@ export interface BaresipOptions {
   /** Account user; incoming calls must use it as the request user ("UA not found" otherwise). */
   readonly user?: string;
   readonly codecs?: readonly ('PCMU' | 'PCMA')[];
-  readonly transport?: 'udp' | 'tcp';
+  readonly transport?: 'udp' | 'tcp' | 'tls';
+  /** TLS material (required for baresip to accept TLS; presented as its client certificate too). */
+  readonly tls?: BaresipTls;
   /** Lowest and highest local RTP port. */
   readonly rtpPorts?: readonly [number, number];
+}
+
+export interface BaresipTls {
+  /** Certificate + private key in one PEM file. */
+  readonly certificate: string;
+  /** CA bundle baresip loads. */
+  readonly caFile?: string;
+}
+
+/** The port baresip listens on for SIP over TLS (libre adds one to `sip_listen`'s port). */
+export function baresipTlsPort(options: Pick<BaresipOptions, 'sipPort'>): number {
+  return options.sipPort + 1;
 }
 
 export interface BaresipRun {
@@ -60,6 +79,8 @@ export function baresipConfig(options: BaresipOptions, recDir: string): { config
     'module_app\t\tmenu.so',
     'module_app\t\tctrl_tcp.so',
     `ctrl_tcp_listen\t\t127.0.0.1:${options.ctrlPort}`,
+    ...(options.tls === undefined ? [] : [`sip_certificate\t${options.tls.certificate}`]),
+    ...(options.tls?.caFile === undefined ? [] : [`sip_cafile\t\t${options.tls.caFile}`]),
     '',
   ].join('\n');
   const user = options.user ?? 'bot';

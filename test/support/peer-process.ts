@@ -96,6 +96,11 @@ export class PeerProcess {
     this.#child.stdin?.write(`${line}\n`);
   }
 
+  /** Writes `text` to the peer's stdin as it is (no newline added). */
+  write(text: string): void {
+    this.#child.stdin?.write(text);
+  }
+
   /** Resolves with the first match of `pattern` in the transcript after `from`; rejects after `timeoutMs`. */
   waitFor(pattern: RegExp, timeoutMs: number, from = 0): Promise<RegExpExecArray> {
     const found = this.#search(pattern, from);

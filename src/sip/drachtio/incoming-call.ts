@@ -44,7 +44,9 @@ export interface IncomingCallDeps {
 }
 
 function transportOf(protocol: string): SourceAddress['transport'] {
-  return protocol.toLowerCase().startsWith('tcp') || protocol.toLowerCase() === 'tls' ? 'tcp' : 'udp';
+  const p = protocol.toLowerCase();
+  if (p === 'tls') return 'tls';
+  return p.startsWith('tcp') ? 'tcp' : 'udp';
 }
 
 /** An INVITE received through drachtio, not yet answered. */

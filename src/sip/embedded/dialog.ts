@@ -15,7 +15,7 @@ import {
 import { ALLOW, newBranch, type ServerTransaction, type SipEndpoint } from './endpoint.js';
 import { SipHeaders, bodyText, type SipRequest, type SipResponse } from './message.js';
 import { type Scheduler, type TimerConfig, type TimerHandle } from './transaction.js';
-import type { Flow } from './transport.js';
+import { isStream, type Flow } from './flow.js';
 import { parseCSeq, parseNameAddr } from './syntax.js';
 import { ModifyHandler } from './modify.js';
 import type { SessionAnswer, SessionTimer, SessionTimerConfig } from './session-timer.js';
@@ -147,17 +147,23 @@ export class EmbeddedDialog extends EventEmitter<DialogEvents> implements Dialog
     return this.host.endpoint;
   }
 
-  /** Where in-dialog requests go: the live TCP connection, else the first route, else the remote target. */
+  /** Where in-dialog requests go: the live TCP/TLS connection, else the first route, else the remote target. */
   nextHop(): Flow | undefined {
-    if (this.flow.transport === 'tcp' && this.endpoint.transport.isOpen(this.flow.connectionId))
+    if (isStream(this.flow.transport) && this.endpoint.transport.isOpen(this.flow.connectionId))
       return this.flow;
     const first = this.routeSet[0];
     const hop = this.endpoint.targetFor(first ?? this.remoteTarget);
-    if (hop !== undefined && this.flow.transport === 'tcp' && hop.transport !== 'tcp') {
-      // A Contact without ;transport= on a TCP dialog still means TCP (the sip.js pitfall, sip.md §4).
-      return { ...hop, transport: 'tcp' };
+    if (hop !== undefined && isStream(this.flow.transport) && hop.transport !== this.flow.transport) {
+      // A Contact without ;transport= on a TCP dialog still means TCP (the sip.js pitfall, sip.md §4); a TLS
+      // dialog never falls back to a weaker transport (RFC 3261 §26.2.2). The dialog's TLS checks stay.
+      return { ...hop, ...pick(this.flow), transport: this.flow.transport };
     }
     return hop;
+  }
+
+  /** The dialog was set up for a sips: URI: our Contact must be sips: too (§12.1.1, RFC 5630 §3.1.3). */
+  get sips(): boolean {
+    return /^<?sips:/i.test(this.remoteTarget);
   }
 
   /** §12.2.1.1 request construction. ACK reuses the INVITE's CSeq number. */
@@ -179,7 +185,8 @@ export class EmbeddedDialog extends EventEmitter<DialogEvents> implements Dialog
     headers.append('Call-ID', this.callId);
     headers.append('CSeq', `${seq} ${method}`);
     if (method === 'INVITE' || method === 'UPDATE' || method === 'REFER' || method === 'NOTIFY') {
-      headers.append('Contact', this.endpoint.contact(this.nextHop()?.transport ?? this.flow.transport));
+      const transport = this.nextHop()?.transport ?? this.flow.transport;
+      headers.append('Contact', this.endpoint.contact(transport, undefined, this.sips));
     }
     if (method === 'INVITE' || method === 'UPDATE') headers.append('Allow', ALLOW);
     for (const [name, value] of Object.entries(options.headers ?? {})) headers.set(name, value);
@@ -351,4 +358,12 @@ export class EmbeddedDialog extends EventEmitter<DialogEvents> implements Dialog
 
 export function dialogKey(callId: string, localTag: string, remoteTag: string): string {
   return `${callId}|${localTag}|${remoteTag}`;
+}
+
+/** The outbound TLS settings of a flow (SNI name, verification opt-out), to keep on a re-targeted hop. */
+function pick(flow: Flow): Partial<Flow> {
+  return {
+    ...(flow.serverName === undefined ? {} : { serverName: flow.serverName }),
+    ...(flow.tlsVerify === undefined ? {} : { tlsVerify: flow.tlsVerify }),
+  };
 }

@@ -20,6 +20,7 @@ import { OPTION_100REL } from './reliable-provisional.js';
 import type { SipResolver } from './resolver/sip-resolver.js';
 import type { Registration, RegistrationBinding } from '../registration.js';
 import { startRegistration } from './registrations.js';
+import { TlsCredentials, type TlsSettings } from './tls-transport.js';
 
 export interface EmbeddedSignalingOptions {
   readonly host: string;
@@ -47,6 +48,8 @@ export interface EmbeddedSignalingOptions {
   readonly resolver?: SipResolver;
   /** A target that sends no response at all this long is skipped for the next resolved one (default 4 s). */
   readonly failoverMs?: number;
+  /** SIP over TLS (tls-transport.ts); required when `transports` includes `tls`. */
+  readonly tls?: TlsSettings;
 }
 
 export interface EmbeddedSignalingStats {
@@ -60,6 +63,8 @@ export interface EmbeddedSignalingStats {
   readonly sendErrors: number;
   readonly tcpConnections: number;
   readonly tcpOverflowClosed: number;
+  readonly tlsHandshakeFailed: number;
+  readonly tlsHandshakeTimeoutClosed: number;
   readonly activeTransactions: number;
   readonly activeDialogs: number;
   readonly pendingCalls: number;
@@ -92,6 +97,7 @@ export class EmbeddedSignaling implements Signaling {
       logger: options.logger,
       timers,
       scheduler,
+      ...(options.tls === undefined ? {} : { tls: new TlsCredentials(options.tls, options.logger) }),
     });
     this.endpoint.setHandlers({
       onRequest: (req, tx, flow) => this.onRequest(req, tx, flow),
@@ -120,6 +126,11 @@ export class EmbeddedSignaling implements Signaling {
     return this.endpoint.transport.port;
   }
 
+  /** The TLS listening port (0 when TLS is off). */
+  get tlsPort(): number {
+    return this.endpoint.transport.tlsPort;
+  }
+
   get connected(): boolean {
     return this.running;
   }
@@ -138,6 +149,8 @@ export class EmbeddedSignaling implements Signaling {
       sendErrors: t.sendErrors,
       tcpConnections: t.tcpConnections,
       tcpOverflowClosed: t.tcpOverflowClosed,
+      tlsHandshakeFailed: t.tlsHandshakeFailed,
+      tlsHandshakeTimeoutClosed: t.tlsHandshakeTimeoutClosed,
       activeTransactions: this.endpoint.transactionCount,
       activeDialogs: this.dialogs.size,
       pendingCalls: this.calls.size,
@@ -148,7 +161,7 @@ export class EmbeddedSignaling implements Signaling {
     await this.endpoint.start();
     this.running = true;
     this.options.logger.info(
-      { port: this.port, transports: this.options.transports },
+      { port: this.port, tlsPort: this.tlsPort, transports: this.options.transports },
       'sip embedded signaling listening',
     );
   }
@@ -210,7 +223,13 @@ export class EmbeddedSignaling implements Signaling {
       return flow === undefined ? [] : [flow];
     }
     const targets = await resolver.resolve(uri, this.options.transports);
-    return targets.map((t) => ({ transport: t.transport, address: t.address, port: t.port }));
+    // RFC 5922 §4: a TLS target is verified against the domain of the URI, not the SRV target's name.
+    return targets.map((t) => ({
+      transport: t.transport,
+      address: t.address,
+      port: t.port,
+      ...(t.transport === 'tls' ? { serverName: t.domain } : {}),
+    }));
   }
 
   register(binding: RegistrationBinding): Registration {
@@ -230,13 +249,25 @@ export class EmbeddedSignaling implements Signaling {
     tx: ServerTransaction,
     status: number,
     headers?: Record<string, string>,
+    reason?: string,
   ): void {
-    tx.respond(this.endpoint.createResponse(request, status, headers === undefined ? {} : { headers }));
+    tx.respond(
+      this.endpoint.createResponse(request, status, {
+        ...(headers === undefined ? {} : { headers }),
+        ...(reason === undefined ? {} : { reason }),
+        ...(tx instanceof InviteServerTransaction ? { toTag: tx.localTag } : {}),
+      }),
+    );
   }
 
   private onRequest(request: SipRequest, tx: ServerTransaction, flow: Flow): void {
     // §8.2.1: a method nobody defined is 501 (RFC 4475 §3.1.1.2); known ones we refuse get 405 below.
     if (!KNOWN_METHODS.has(request.method)) return this.respond(request, tx, 501, { Allow: ALLOW });
+    // RFC 5630 §3.1.3 / RFC 3261 §26.2.2: a sips: Request-URI promises TLS on every hop; one that reached us
+    // over UDP or TCP broke that promise, and we must not serve it as if it had been kept.
+    if (/^sips:/i.test(request.uri) && flow.transport !== 'tls') {
+      return this.respond(request, tx, 416, undefined, 'Unsupported URI Scheme - sips: requires TLS');
+    }
     // §8.2.2.3: an option tag in Require that we lack is 420 + Unsupported, in or out of a dialog. The
     // shared policy is asked as for OPTIONS so that it checks Require (and the scheme) but not method/Accept.
     const refused = refuseRequest(

@@ -18,6 +18,8 @@ import {
   type TimerConfig,
 } from './transaction.js';
 import { TransportLayer, responseTarget, type Flow } from './transport.js';
+import { defaultPort, isStream } from './flow.js';
+import type { TlsCredentials } from './tls-transport.js';
 import { MAGIC_COOKIE, parseCSeq, parseUri, socketHost, uriHost } from './syntax.js';
 import { VERSION_ERROR } from './parser.js';
 import { validateRequest } from './validate.js';
@@ -56,6 +58,8 @@ export interface EndpointOptions {
   readonly timers: TimerConfig;
   readonly scheduler: Scheduler;
   readonly maxTransactions?: number;
+  /** Certificates for the TLS transport (required when `transports` includes `tls`). */
+  readonly tls?: TlsCredentials;
 }
 
 export interface RequestCallbacks {
@@ -92,6 +96,7 @@ export class SipEndpoint {
       port: options.port,
       transports: options.transports,
       logger: options.logger,
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
       onMessage: (message, flow) => this.onMessage(message, flow),
       onUnparseable: (error, message, flow) => this.onUnparseable(error, message, flow),
     });
@@ -109,9 +114,14 @@ export class SipEndpoint {
     return this.serverTxs.size + this.clientTxs.size;
   }
 
-  /** Our Contact URI for a transport (§8.1.1.8). */
-  contact(transport: SipTransport, user = 'switchboard'): string {
-    return `<sip:${user}@${uriHost(this.options.publicHost)}:${this.transport.port};transport=${transport}>`;
+  /**
+   * Our Contact URI for a transport (§8.1.1.8). `sips`: the request was for a sips: URI, so the Contact must be
+   * one too (§8.1.1.8, §12.1.1), without `;transport=tls` (RFC 5630 §3.2 deprecates it).
+   */
+  contact(transport: SipTransport, user = 'switchboard', sips = false): string {
+    const hostPort = `${uriHost(this.options.publicHost)}:${this.transport.portFor(transport)}`;
+    if (sips && transport === 'tls') return `<sips:${user}@${hostPort}>`;
+    return `<sip:${user}@${hostPort};transport=${transport}>`;
   }
 
   /** The default transport for new outbound requests. */
@@ -119,14 +129,28 @@ export class SipEndpoint {
     return this.options.transports.includes('udp') ? 'udp' : 'tcp';
   }
 
-  /** Next hop for a URI (§8.1.2 without RFC 3263 SRV lookups: host, port or 5060, transport param). */
+  /**
+   * Next hop for a URI (§8.1.2 without RFC 3263 SRV lookups: host, port or the transport's default, transport
+   * param). A sips: URI always means TLS (RFC 5630 §3.1.3: every hop secured), whatever its transport param.
+   */
   targetFor(uri: string): Flow | undefined {
     const parsed = parseUri(uri.replace(/^<|>$/g, ''));
     if (parsed === undefined || parsed.host === '') return undefined;
     const param = parsed.params.get('transport')?.toLowerCase();
-    const transport: SipTransport = param === 'tcp' || param === 'udp' ? param : this.defaultTransport();
+    const transport: SipTransport =
+      parsed.scheme === 'sips'
+        ? 'tls'
+        : param === 'tcp' || param === 'udp' || param === 'tls'
+          ? param
+          : this.defaultTransport();
     if (!this.options.transports.includes(transport)) return undefined;
-    return { transport, address: socketHost(parsed.host), port: parsed.port ?? 5060 };
+    const address = socketHost(parsed.host);
+    return {
+      transport,
+      address,
+      port: parsed.port ?? defaultPort(transport),
+      ...(transport === 'tls' ? { serverName: address } : {}),
+    };
   }
 
   /** §8.2.6.2: copy Via, From, To, Call-ID, CSeq; add the To tag when the request had none. */
@@ -183,8 +207,10 @@ export class SipEndpoint {
     void this.transport.send(request, target);
   }
 
+  /** Our Via; over TLS with `alias` (RFC 5923 §5): the peer may send its requests back on our connection. */
   via(transport: SipTransport, branch: string): string {
-    return `SIP/2.0/${transport.toUpperCase()} ${uriHost(this.options.publicHost)}:${this.transport.port};branch=${branch};rport`;
+    const alias = transport === 'tls' ? ';alias' : '';
+    return `SIP/2.0/${transport.toUpperCase()} ${uriHost(this.options.publicHost)}:${this.transport.portFor(transport)};branch=${branch};rport${alias}`;
   }
 
   /** Start a client transaction. Adds a Via with a fresh branch unless the request already has one (CANCEL). */
@@ -196,7 +222,7 @@ export class SipEndpoint {
     const deps = {
       scheduler: this.options.scheduler,
       timers: this.options.timers,
-      reliable: target.transport === 'tcp',
+      reliable: isStream(target.transport),
       send: (req: SipRequest) =>
         void this.transport.send(req, target).then((ok) => {
           // §8.1.3.1: a transport failure (e.g. TCP connect refused) is treated as a 503 from the peer.
@@ -324,7 +350,7 @@ export class SipEndpoint {
     const deps = {
       scheduler: this.options.scheduler,
       timers: this.options.timers,
-      reliable: flow.transport === 'tcp',
+      reliable: isStream(flow.transport),
       send: (res: SipResponse) => void this.transport.send(res, target()),
       onTerminated: () => {
         if (this.serverTxs.get(key) === tx) this.serverTxs.delete(key);

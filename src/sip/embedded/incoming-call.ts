@@ -90,6 +90,11 @@ export class EmbeddedIncomingCall extends EventEmitter<IncomingCallEvents> imple
     this.host.settled(this);
   }
 
+  /** §12.1.1: a sips: Request-URI gets a sips: Contact. */
+  private contact(): string {
+    return this.endpoint.contact(this.flow.transport, undefined, /^sips:/i.test(this.requestUri));
+  }
+
   header(name: string): string | undefined {
     return this.request.headers.get(name);
   }
@@ -99,7 +104,7 @@ export class EmbeddedIncomingCall extends EventEmitter<IncomingCallEvents> imple
     const status = earlySdp === undefined ? 180 : 183;
     const response = this.endpoint.createResponse(this.request, status, {
       toTag: this.localTag,
-      headers: { Contact: this.endpoint.contact(this.flow.transport) },
+      headers: { Contact: this.contact() },
       ...(earlySdp === undefined ? {} : { body: earlySdp }),
     });
     if (this.reliable !== undefined) this.reliable.send(response);
@@ -164,7 +169,7 @@ export class EmbeddedIncomingCall extends EventEmitter<IncomingCallEvents> imple
       toTag: this.localTag,
       body: localSdp,
       headers: {
-        Contact: this.endpoint.contact(this.flow.transport),
+        Contact: this.contact(),
         Allow: ALLOW,
         Supported: 'timer, 100rel',
         ...(session.kind === 'run' ? session.headers : {}),

@@ -21,6 +21,8 @@ export interface ModifyDialog {
   localSdp: string;
   remoteSdp: string;
   remoteTarget: string;
+  /** Set up for a sips: URI: our Contact is sips: too. */
+  readonly sips: boolean;
   createRequest(
     method: string,
     options?: {
@@ -156,7 +158,12 @@ export class ModifyHandler {
     if (method === 'UPDATE' && body === undefined) {
       // RFC 3311 §5.2 / RFC 4028 §7.4: an UPDATE without an offer only refreshes the session.
       if (contact !== undefined) this.dialog.remoteTarget = contact;
-      respond(200, { headers: { ...session.headers, Contact: endpoint.contact(flow.transport) } });
+      respond(200, {
+        headers: {
+          ...session.headers,
+          Contact: endpoint.contact(flow.transport, undefined, this.dialog.sips),
+        },
+      });
       session.commit();
       return;
     }
@@ -171,7 +178,10 @@ export class ModifyHandler {
         if (contact !== undefined) this.dialog.remoteTarget = contact;
         const response = endpoint.createResponse(request, 200, {
           body: localSdp,
-          headers: { ...session.headers, Contact: endpoint.contact(flow.transport) },
+          headers: {
+            ...session.headers,
+            Contact: endpoint.contact(flow.transport, undefined, this.dialog.sips),
+          },
         });
         this.dialog.localSdp = localSdp;
         if (body !== undefined) this.dialog.remoteSdp = body;

@@ -1,51 +1,39 @@
 /**
- * SIP transport layer (RFC 3261 §18): one UDP socket and one TCP server on the same port, plus outbound TCP
- * connections. TCP connections are reused both ways (RFC 5923 style): responses and in-dialog requests go back
- * on the connection a request arrived on, which is what sipp and most phones behind NAT expect.
+ * SIP transport layer (RFC 3261 §18): one UDP socket and one TCP server on the same port, a TLS listener on
+ * its own port (tls-transport.ts), plus outbound TCP and TLS connections. Stream connections are reused both
+ * ways: responses and in-dialog requests go back on the connection a request arrived on, which is what sipp and
+ * most phones behind NAT expect, and a request whose Via carries `alias` (RFC 5923) offers its connection for
+ * new requests to its sent-by address.
  *
- * Inbound TCP is bounded (issue 11, conn-limits.ts): per-source and global connection caps, a header-read
- * deadline, and an idle timeout for connections that carry no dialog. An optional gate drops requests silently
- * before any transaction exists (inbound-gate.ts).
+ * Inbound TCP and TLS are bounded alike (issue 11, conn-limits.ts): per-source and global connection caps, a
+ * header-read deadline, and an idle timeout for connections that carry no dialog; TLS adds a handshake
+ * deadline. An optional gate drops requests silently before any transaction exists (inbound-gate.ts).
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
+import type tls from 'node:tls';
 import type { Logger } from '../../observability/logger.js';
 import type { SipTransport } from '../signaling.js';
 import { ConnectionLimiter, resolveTcpLimits, type ReapReason, type TcpLimits } from './conn-limits.js';
+import { normaliseAddress, annotateVia, viaAlias, type Flow } from './flow.js';
 import { StreamFramer } from './framing.js';
 import { inboundView, type InboundGate } from './inbound-gate.js';
 import type { SipMessage } from './message.js';
 import { MAX_MESSAGE_BYTES, parseMessage } from './parser.js';
 import { serializeMessage } from './serializer.js';
-import { formatVia, parseVia, socketHost } from './syntax.js';
+import { socketHost } from './syntax.js';
+import { createTlsListener, type TlsCredentials } from './tls-transport.js';
+import {
+  dialStream,
+  emptyTransportStats,
+  listenOn,
+  remoteKey,
+  type StreamConnection as Connection,
+  type TransportStats,
+} from './stream-connection.js';
 
-/** Where a message came from / goes to. `connectionId` pins a TCP connection. */
-export interface Flow {
-  readonly transport: SipTransport;
-  readonly address: string;
-  readonly port: number;
-  readonly connectionId?: number;
-}
-
-export interface TransportStats {
-  received: number;
-  parsed: number;
-  unparseable: number;
-  sent: number;
-  sendErrors: number;
-  tcpConnections: number;
-  tcpOverflowClosed: number;
-  /** Inbound connections refused because their source already held `maxPerSource`. */
-  tcpRefusedPerSource: number;
-  /** Inbound connections refused because the process held `maxConnections`. */
-  tcpRefusedGlobal: number;
-  /** Connections closed because a message did not complete within the header-read deadline. */
-  tcpHeaderTimeoutClosed: number;
-  /** Connections without a dialog closed after the idle timeout. */
-  tcpIdleClosed: number;
-  /** Requests the inbound gate dropped without an answer. */
-  gateDropped: number;
-}
+export { annotateVia, responseTarget, type Flow } from './flow.js';
+export type { TransportStats } from './stream-connection.js';
 
 export interface TransportOptions {
   readonly host: string;
@@ -53,24 +41,11 @@ export interface TransportOptions {
   readonly transports: readonly SipTransport[];
   readonly logger: Logger;
   readonly maxMessageBytes?: number;
+  /** Certificates and settings of the TLS listener; required when `transports` includes `tls`. */
+  readonly tls?: TlsCredentials;
   readonly onMessage: (message: SipMessage, flow: Flow) => void;
   /** A message that failed to parse; `message` is set when enough was readable to answer 400. */
   readonly onUnparseable: (error: string, message: SipMessage | undefined, flow: Flow) => void;
-}
-
-interface Connection {
-  readonly id: number;
-  readonly socket: net.Socket;
-  readonly framer: StreamFramer;
-  readonly address: string;
-  readonly port: number;
-  /** Accepted by our listener (counted against the limits), not dialled by us. */
-  readonly inbound: boolean;
-  /** The last complete message either way (bytes alone are not activity: a drip must not keep it alive). */
-  lastMessageMs: number;
-  /** When the first byte of the message being read arrived. */
-  partialSinceMs: number | undefined;
-  ready: Promise<void>;
 }
 
 const KEEP_ALIVE = Buffer.from('\r\n\r\n', 'latin1');
@@ -78,6 +53,8 @@ const KEEP_ALIVE = Buffer.from('\r\n\r\n', 'latin1');
 export class TransportLayer {
   private udp: dgram.Socket | undefined;
   private server: net.Server | undefined;
+  private tlsServer: tls.Server | undefined;
+  private tlsBoundPort = 0;
   private readonly connections = new Map<number, Connection>();
   private readonly byRemote = new Map<string, number>();
   private nextConnectionId = 1;
@@ -88,20 +65,7 @@ export class TransportLayer {
   private gate: InboundGate | undefined;
   /** Connection ids that carry a dialog; they are never closed for idleness. */
   private dialogConnections: () => Iterable<number> = () => [];
-  readonly stats: TransportStats = {
-    received: 0,
-    parsed: 0,
-    unparseable: 0,
-    sent: 0,
-    sendErrors: 0,
-    tcpConnections: 0,
-    tcpOverflowClosed: 0,
-    tcpRefusedPerSource: 0,
-    tcpRefusedGlobal: 0,
-    tcpHeaderTimeoutClosed: 0,
-    tcpIdleClosed: 0,
-    gateDropped: 0,
-  };
+  readonly stats: TransportStats = emptyTransportStats();
   private readonly maxBytes: number;
 
   constructor(private readonly options: TransportOptions) {
@@ -110,6 +74,16 @@ export class TransportLayer {
 
   get port(): number {
     return this.boundPort;
+  }
+
+  /** The TLS listening port (0 when TLS is not enabled). */
+  get tlsPort(): number {
+    return this.tlsBoundPort;
+  }
+
+  /** The port we listen on for a transport: what Via and Contact advertise. */
+  portFor(transport: SipTransport): number {
+    return transport === 'tls' ? this.tlsBoundPort : this.boundPort;
   }
 
   /** Inbound TCP connections currently held (counted against the limits). */
@@ -165,25 +139,44 @@ export class TransportLayer {
     if (this.options.transports.includes('tcp')) {
       const server = net.createServer((socket) => this.accept(socket));
       this.server = server;
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(chosen, this.options.host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      server.on('error', (err) => this.options.logger.warn({ err }, 'sip tcp server error'));
-      const address = server.address();
-      if (address !== null && typeof address === 'object') chosen = address.port;
+      chosen = await listenOn(server, chosen, this.options.host, this.options.logger);
     }
     this.boundPort = chosen;
+    if (this.options.transports.includes('tls')) await this.bindTls();
+  }
+
+  private async bindTls(): Promise<void> {
+    const credentials = this.options.tls;
+    if (credentials === undefined) throw new Error('tls transport enabled without certificates');
+    const server = createTlsListener(
+      credentials,
+      {
+        admit: (raw) => this.admit(raw),
+        secure: (socket) => {
+          const address = normaliseAddress(socket.remoteAddress ?? '');
+          this.adopt(socket, address, 'tls');
+        },
+        handshakeFailed: (timedOut) => {
+          if (timedOut) this.stats.tlsHandshakeTimeoutClosed++;
+          else this.stats.tlsHandshakeFailed++;
+        },
+      },
+      this.options.logger,
+    );
+    this.tlsServer = server;
+    this.tlsBoundPort = await listenOn(
+      server,
+      credentials.settings.port,
+      this.options.host,
+      this.options.logger,
+    );
   }
 
   private onDatagram(data: Buffer, rinfo: dgram.RemoteInfo): void {
     this.deliver(data, { transport: 'udp', address: rinfo.address, port: rinfo.port }, false);
   }
 
-  private deliver(data: Buffer, flow: Flow, stream: boolean): void {
+  private deliver(data: Buffer, flow: Flow, stream: boolean, conn?: Connection): void {
     this.stats.received++;
     if (data.length <= 4 && data.toString('latin1').trim() === '') return; // keep-alive
     const result = parseMessage(data, { stream, maxBytes: this.maxBytes });
@@ -199,6 +192,7 @@ export class TransportLayer {
         this.stats.gateDropped++;
         return;
       }
+      if (conn !== undefined) this.learnAlias(result.message.headers.get('Via'), conn, flow);
       annotateVia(result.message, flow);
     }
     this.safely(() => this.options.onMessage(result.message, flow));
@@ -212,37 +206,57 @@ export class TransportLayer {
     }
   }
 
-  /** A connection our listener accepted: counted against the limits, refused (closed at once) beyond them. */
+  /**
+   * RFC 5923 §5/§9: `alias` lets new requests to the Via sent-by reuse this connection. Over TLS only when
+   * the peer proved its identity with a certificate we trust (§9.1); never for another host than the source.
+   */
+  private learnAlias(topVia: string | undefined, conn: Connection, flow: Flow): void {
+    const alias = viaAlias(topVia, flow);
+    if (alias === undefined) return;
+    if (conn.transport === 'tls' && !(conn.socket as tls.TLSSocket).authorized) return;
+    this.byRemote.set(remoteKey(conn.transport, alias.address, alias.port), conn.id);
+  }
+
+  /** A TCP connection our listener accepted: counted against the limits, refused (closed at once) beyond them. */
   private accept(socket: net.Socket): void {
+    const address = normaliseAddress(socket.remoteAddress ?? '');
+    if (!this.admit(socket, () => this.adopt(socket, address, 'tcp'))) {
+      socket.on('error', () => undefined);
+      socket.destroy();
+    }
+  }
+
+  /** Count an inbound connection in (released when its socket closes), or say it must be refused. */
+  private admit(socket: net.Socket, then?: () => void): boolean {
     const address = normaliseAddress(socket.remoteAddress ?? '');
     const refusal = this.limiter.admit(address);
     if (refusal !== undefined) {
       if (refusal === 'per-source') this.stats.tcpRefusedPerSource++;
       else this.stats.tcpRefusedGlobal++;
-      this.options.logger.debug({ refusal }, 'sip tcp connection refused');
-      socket.on('error', () => undefined);
-      socket.destroy();
-      return;
+      this.options.logger.debug({ refusal }, 'sip stream connection refused');
+      return false;
     }
-    this.adopt(socket, address, true);
+    socket.once('close', () => this.limiter.release(address));
+    then?.();
+    return true;
   }
 
-  private adopt(socket: net.Socket, address: string, inbound: boolean): Connection {
+  private adopt(socket: net.Socket, address: string, transport: 'tcp' | 'tls'): Connection {
     const id = this.nextConnectionId++;
     const port = socket.remotePort ?? 0;
     const conn: Connection = {
       id,
       socket,
+      transport,
       framer: new StreamFramer(this.maxBytes),
       address,
       port,
-      inbound,
       lastMessageMs: Date.now(),
       partialSinceMs: undefined,
       ready: Promise.resolve(),
     };
     this.connections.set(id, conn);
-    this.byRemote.set(`${address}:${port}`, id);
+    this.byRemote.set(remoteKey(transport, address, port), id);
     this.stats.tcpConnections++;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
@@ -263,17 +277,16 @@ export class TransportLayer {
         if (socket.destroyed) break;
         this.deliver(
           frame,
-          { transport: 'tcp', address: conn.address, port: conn.port, connectionId: id },
+          { transport, address: conn.address, port: conn.port, connectionId: id },
           true,
+          conn,
         );
       }
     });
-    socket.on('error', (err) => this.options.logger.debug({ err }, 'sip tcp connection error'));
+    socket.on('error', (err) => this.options.logger.debug({ err, transport }, 'sip stream connection error'));
     socket.on('close', () => {
-      if (inbound) this.limiter.release(address);
       this.connections.delete(id);
-      if (this.byRemote.get(`${conn.address}:${conn.port}`) === id)
-        this.byRemote.delete(`${conn.address}:${conn.port}`);
+      for (const [key, value] of this.byRemote) if (value === id) this.byRemote.delete(key);
     });
     return conn;
   }
@@ -324,22 +337,18 @@ export class TransportLayer {
       return pinned;
     }
     const host = socketHost(target.address);
-    const existingId = this.byRemote.get(`${normaliseAddress(host)}:${target.port}`);
+    const transport = target.transport === 'tls' ? 'tls' : 'tcp';
+    const key = remoteKey(transport, normaliseAddress(host), target.port);
+    const existingId = this.byRemote.get(key);
     const existing = existingId === undefined ? undefined : this.connections.get(existingId);
     if (existing !== undefined && !existing.socket.destroyed) {
       await existing.ready;
       return existing;
     }
-    const socket = net.connect({ host, port: target.port });
-    const conn = this.adopt(socket, normaliseAddress(host), false);
-    this.byRemote.set(`${normaliseAddress(host)}:${target.port}`, conn.id);
-    conn.ready = new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => {
-        socket.off('error', reject);
-        resolve();
-      });
-      socket.once('error', reject);
-    });
+    const { socket, connected } = dialStream(target, host, this.options.tls);
+    const conn = this.adopt(socket, normaliseAddress(host), transport);
+    this.byRemote.set(key, conn.id);
+    conn.ready = connected;
     const timeout = setTimeout(() => socket.destroy(new Error('connect timeout')), 10_000);
     try {
       await conn.ready;
@@ -371,6 +380,9 @@ export class TransportLayer {
     this.udp = undefined;
     this.server?.close();
     this.server = undefined;
+    this.tlsServer?.close();
+    this.tlsServer = undefined;
+    this.options.tls?.close();
   }
 
   async close(): Promise<void> {
@@ -381,48 +393,14 @@ export class TransportLayer {
     this.connections.clear();
     this.byRemote.clear();
     const udp = this.udp;
-    const server = this.server;
+    const servers = [this.server, this.tlsServer].filter((s) => s !== undefined);
     this.udp = undefined;
     this.server = undefined;
+    this.tlsServer = undefined;
+    this.options.tls?.close();
     await Promise.all([
       udp === undefined ? undefined : new Promise<void>((resolve) => udp.close(() => resolve())),
-      server === undefined ? undefined : new Promise<void>((resolve) => server.close(() => resolve())),
+      ...servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
     ]);
   }
-}
-
-function normaliseAddress(address: string): string {
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
-}
-
-/**
- * §18.2.1: add `received` when the top Via's sent-by host differs from the packet source; RFC 3581: fill in
- * `rport` when the client asked for it (and then always add `received`).
- */
-export function annotateVia(message: SipMessage, flow: Flow): void {
-  const top = message.headers.get('Via');
-  if (top === undefined) return;
-  const via = parseVia(top);
-  if (via === undefined) return;
-  const params = new Map(via.params);
-  const wantsRport = params.has('rport');
-  if (via.host !== flow.address || wantsRport) params.set('received', flow.address);
-  if (wantsRport) params.set('rport', String(flow.port));
-  message.headers.setFirst('Via', formatVia({ ...via, params }));
-}
-
-/**
- * §18.2.2: where a response to a request with this top Via goes. Over TCP: the connection the request came on,
- * or, once it has closed, a new connection to `received` and the sent-by port. Over UDP: `received` and
- * `rport` (RFC 3581), else the sent-by port.
- */
-export function responseTarget(topVia: string | undefined, requestFlow: Flow, connectionOpen = true): Flow {
-  if (requestFlow.transport === 'tcp' && connectionOpen) return requestFlow;
-  const via = topVia === undefined ? undefined : parseVia(topVia);
-  if (via === undefined) return requestFlow;
-  const address = socketHost(via.params.get('received') ?? via.host);
-  if (requestFlow.transport === 'tcp') return { transport: 'tcp', address, port: via.port ?? 5060 };
-  const rport = via.params.get('rport');
-  const port = rport !== undefined && /^\d+$/.test(rport) ? Number(rport) : (via.port ?? 5060);
-  return { transport: 'udp', address, port };
 }

@@ -42,7 +42,12 @@ export async function dialOut(host: UacHost, uri: string, options: DialOptions):
     throw err;
   }
   if (targets.length === 0) throw new SipError(416, 'unsupported or unreachable URI');
-  return dialTargets(host, requestUri, targets, options);
+  // The trunk's `tls_verify: false` opt-out travels with each TLS flow, so a reconnect keeps it.
+  const checked =
+    options.tlsVerify === false
+      ? targets.map((t) => (t.transport === 'tls' ? { ...t, tlsVerify: false } : t))
+      : targets;
+  return dialTargets(host, requestUri, checked, options);
 }
 
 function dialTargets(
@@ -54,6 +59,7 @@ function dialTargets(
   const { endpoint, scheduler } = host.dialogHost;
   let targetIndex = 0;
   let target = targets[0] as Flow;
+  const sips = /^sips:/i.test(requestUri);
   if (options.signal?.aborted === true) return Promise.reject(new SipError(487, 'dial aborted'));
   const callId = `${randomToken(12)}@${uriHost(host.publicHost)}`;
   const logger = host.logger.child({ callId });
@@ -76,7 +82,7 @@ function dialTargets(
     headers.append('To', toHeader);
     headers.append('Call-ID', callId);
     headers.append('CSeq', `${seq} INVITE`);
-    headers.append('Contact', endpoint.contact(target.transport));
+    headers.append('Contact', endpoint.contact(target.transport, undefined, sips));
     headers.append('Allow', ALLOW);
     headers.append('Supported', 'timer');
     headers.append('Session-Expires', String(sessionSeconds));
