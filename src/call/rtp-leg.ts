@@ -78,6 +78,7 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
   #lastCallerBytes = 0;
   #lostRun = 0;
   readonly #clock: FrameClock;
+  /** RTP timestamp units per frame (see the constructor). */
   readonly #frameSamples: number;
   /** The slot being played (-1 before the first tick). */
   #slot = -1;
@@ -112,10 +113,12 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
     this.#socket = options.socket;
     this.#ticker = options.ticker;
     this.#log = options.logger;
-    const frameSamples = this.codec.frameSamples(this.ptimeMs);
+    // RTP timestamp units per frame: the PCM sample count, except for G.722, whose 8000 Hz RTP clock runs at
+    // half its 16 kHz audio rate (RFC 3551 §4.5.2): 160 per 20 ms packet of 320 samples.
+    const frameSamples = Math.round((this.codec.clockRateHz * this.ptimeMs) / 1000);
     this.#frameSamples = frameSamples;
     this.#clock = new FrameClock(this.ptimeMs, options.ticker.periodMs);
-    this.#silence = this.#encodedSilence(frameSamples);
+    this.#silence = this.#encodedSilence(this.codec.frameSamples(this.ptimeMs));
     this.#lastCaller = Buffer.alloc(1500);
     // At least two frames deep: with one, the margin is only the arbitrary phase between the sender's clock
     // and our ticker (0–20 ms), and any short stall of this process turns caller packets late (load test).

@@ -6,7 +6,7 @@
  * codec before the jitter buffer, and the call's frames are re-encoded into the new format as they are sent.
  * Same codec, other payload type number: only the number changes.
  *
- * Not supported: switching a call whose own codec is Opus to G.711 (its jitter buffer takes one Opus packet
+ * Not supported: switching a call whose own codec is Opus to G.711 or G.722 (its jitter buffer takes one Opus packet
  * per frame, and G.711 packets of any size would have to be re-framed into Opus frames first), and Opus
  * at a ptime Opus has no frame for (30/50 ms). Such offers are answered 488 and leave the call as it was.
  */
@@ -26,7 +26,8 @@ const MAX_OPUS_PACKET_BYTES = 1275;
 /** The codecs a leg whose call codec is `call`, sending `ptimeMs` packets, can switch its wire to. */
 export function switchableCodecs(call: CodecName, ptimeMs: number): CodecName[] {
   if (call === 'opus') return ['opus'];
-  return OPUS_PTIMES_MS.includes(ptimeMs) ? ['PCMU', 'PCMA', 'opus'] : ['PCMU', 'PCMA'];
+  // G.711 and G.722 share the 8000 Hz RTP clock and are octet-framed: any of them to any other.
+  return OPUS_PTIMES_MS.includes(ptimeMs) ? ['PCMU', 'PCMA', 'G722', 'opus'] : ['PCMU', 'PCMA', 'G722'];
 }
 
 /** A packet of the wire format as the leg writes it (a reused object: valid until the next call). */

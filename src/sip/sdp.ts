@@ -8,10 +8,10 @@ import { parse, write, type MediaDescription, type SessionDescription } from 'sd
 import { randomInt } from 'node:crypto';
 import { z } from 'zod';
 
-export type CodecName = 'PCMU' | 'PCMA' | 'opus';
+export type CodecName = 'PCMU' | 'PCMA' | 'G722' | 'opus';
 export type MediaDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
 
-export const DEFAULT_CODECS: readonly CodecName[] = ['PCMU', 'PCMA', 'opus'];
+export const DEFAULT_CODECS: readonly CodecName[] = ['PCMU', 'PCMA', 'G722', 'opus'];
 export const DEFAULT_PTIME_MS = 20;
 
 export interface SdpOrigin {
@@ -112,6 +112,8 @@ interface CodecSpec {
 const CODECS: Readonly<Record<CodecName, CodecSpec>> = {
   PCMU: { name: 'PCMU', staticPt: 0, defaultPt: 0, clockRateHz: 8000, channels: 1 },
   PCMA: { name: 'PCMA', staticPt: 8, defaultPt: 8, clockRateHz: 8000, channels: 1 },
+  // RFC 3551 §4.5.2: G722/8000 although the audio is sampled at 16 kHz (so telephone-event runs at 8000 too).
+  G722: { name: 'G722', staticPt: 9, defaultPt: 9, clockRateHz: 8000, channels: 1 },
   // RFC 7587 §7: opus is always signalled as opus/48000/2 whatever is actually sent.
   opus: {
     name: 'opus',
@@ -236,6 +238,25 @@ function matchCodec(m: MediaDescription, pt: number, supported: ReadonlySet<Code
   };
 }
 
+const NARROWBAND: ReadonlySet<CodecName> = new Set(['PCMU', 'PCMA']);
+
+/**
+ * The codec to answer with from one m-line: the offer's order (RFC 3264 §6.1), except that wideband G.722
+ * wins over G.711 wherever the offer lists both (a PBX or phone typically offers "0 8 9" or "9 0 8"; the
+ * agent hears 7 kHz speech instead of 3.4 kHz either way).
+ */
+function chooseCodec(m: MediaDescription, supported: ReadonlySet<CodecName>): Matched | undefined {
+  let first: Matched | undefined;
+  for (const pt of formatsOf(m)) {
+    const matched = matchCodec(m, pt, supported);
+    if (matched === undefined) continue;
+    if (first === undefined) first = matched;
+    if (!NARROWBAND.has(first.spec.name)) return first;
+    if (matched.spec.name === 'G722') return matched;
+  }
+  return first;
+}
+
 /**
  * RFC 4733 §7.1.1: telephone-event must use the clock rate of the audio codec it goes with. For 8 kHz codecs
  * that is strict; for opus we take 48 kHz when offered, else fall back to an 8 kHz one.
@@ -250,13 +271,14 @@ function matchTelephoneEvent(m: MediaDescription, codecRateHz: number): Telephon
 }
 
 /**
- * Packet durations we can send, per codec. G.711 is sample-aligned, so any 10 ms step up to 60 ms works
+ * Packet durations we can send, per codec. G.711 and G.722 are octet-aligned, so any 10 ms step up to 60 ms works
  * (RFC 3551 §4.5: the default is 20 ms; packets are a whole number of frames of 10 ms here). Opus packets
  * carry one encoder frame here, so only the frame sizes RFC 6716 §2.1.4 allows at 10 ms and above.
  */
 const SEND_PTIMES_MS: Readonly<Record<CodecName, readonly number[]>> = {
   PCMU: [10, 20, 30, 40, 50, 60],
   PCMA: [10, 20, 30, 40, 50, 60],
+  G722: [10, 20, 30, 40, 50, 60],
   opus: [10, 20, 40, 60],
 };
 
@@ -366,9 +388,9 @@ function negotiated(
 }
 
 /**
- * Answer an SDP offer with one audio stream: the first codec in the offer's order that we support,
- * telephone-event at its clock rate, the offer's ptime, and the mirrored direction. Every other m-line is
- * rejected with port 0. Never throws.
+ * Answer an SDP offer with one audio stream: the first codec in the offer's order that we support (but G.722
+ * before G.711, see chooseCodec), telephone-event at its clock rate, the offer's ptime, and the mirrored
+ * direction. Every other m-line is rejected with port 0. Never throws.
  */
 export function negotiateAnswer(offerSdp: string, local: LocalMedia): NegotiationResult {
   const parsed = parseSdp(offerSdp);
@@ -380,10 +402,7 @@ export function negotiateAnswer(offerSdp: string, local: LocalMedia): Negotiatio
   let matched: Matched | undefined;
   for (const [i, m] of session.media.entries()) {
     if (m.type !== 'audio' || m.port === 0 || !SUPPORTED_PROTOCOLS.has(m.protocol)) continue;
-    for (const pt of formatsOf(m)) {
-      matched = matchCodec(m, pt, supported);
-      if (matched) break;
-    }
+    matched = chooseCodec(m, supported);
     if (matched) {
       chosenIndex = i;
       break;

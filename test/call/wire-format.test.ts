@@ -25,6 +25,7 @@ const logger = pino({ level: 'silent' });
 const PEER = '127.0.0.73';
 const PCMU: NegotiatedCodec = { name: 'PCMU', payloadType: 0, clockRateHz: 8000, channels: 1, ptimeMs: 20 };
 const PCMA: NegotiatedCodec = { name: 'PCMA', payloadType: 8, clockRateHz: 8000, channels: 1, ptimeMs: 20 };
+const G722: NegotiatedCodec = { name: 'G722', payloadType: 9, clockRateHz: 8000, channels: 1, ptimeMs: 20 };
 const OPUS: NegotiatedCodec = {
   name: 'opus',
   payloadType: 111,
@@ -64,13 +65,25 @@ afterEach(async () => {
 });
 
 describe('switchableCodecs', () => {
-  it('lets a G.711 call go to the other G.711 law, and to Opus only at an Opus frame duration', () => {
-    expect(switchableCodecs('PCMU', 20)).toEqual(['PCMU', 'PCMA', 'opus']);
-    expect(switchableCodecs('PCMA', 10)).toEqual(['PCMU', 'PCMA', 'opus']);
-    expect(switchableCodecs('PCMU', 30)).toEqual(['PCMU', 'PCMA']);
+  it('lets a G.711 or G.722 call go to the other 8 kHz-clock codecs, and to Opus only at an Opus frame duration', () => {
+    expect(switchableCodecs('PCMU', 20)).toEqual(['PCMU', 'PCMA', 'G722', 'opus']);
+    expect(switchableCodecs('PCMA', 10)).toEqual(['PCMU', 'PCMA', 'G722', 'opus']);
+    expect(switchableCodecs('PCMU', 30)).toEqual(['PCMU', 'PCMA', 'G722']);
+    expect(switchableCodecs('G722', 20)).toEqual(['PCMU', 'PCMA', 'G722', 'opus']);
     expect(switchableCodecs('opus', 20)).toEqual(['opus']);
   });
 });
+
+/** Two transcoders of a PCMU call onto `wire`, one sending (first timestamp `start`), one receiving. */
+function pcmuTranscoders(wire: NegotiatedCodec, start: number): [WireTranscoder, WireTranscoder] {
+  const sender = new WireTranscoder(createCodec('PCMU', 0), wire, start);
+  const receiver = new WireTranscoder(createCodec('PCMU', 0), wire, 0);
+  cleanup.push(
+    () => sender.close(),
+    () => receiver.close(),
+  );
+  return [sender, receiver];
+}
 
 describe('WireTranscoder', () => {
   it('PCMU call, PCMA wire: the same samples both ways (to G.711 precision), headers kept', () => {
@@ -95,13 +108,26 @@ describe('WireTranscoder', () => {
       expect(Math.abs(back[i]! - want[i]!)).toBeLessThanOrEqual(Math.abs(want[i]!) / 16 + 64);
   });
 
+  it('PCMU call, G.722 wire: same 8000 Hz clock (timestamps kept), 160 octets per 20 ms, the tone carried both ways', () => {
+    const [sender, receiver] = pcmuTranscoders(G722, 0);
+    expect(sender.clockChanged).toBe(false);
+    const heard: Int16Array[] = [];
+    for (let k = 0; k < 25; k++) {
+      const frame = Buffer.from(mulaw.encode(tone(700, 160, 8000, k * 160)));
+      const out = sender.toWire(frame, 5000 + k * 160);
+      expect(out).toMatchObject({ payloadType: 9, timestamp: 5000 + k * 160 });
+      expect(out!.payload.length).toBe(160);
+      const inbound = receiver.toCall(packet(9, k, out!.timestamp, Buffer.from(out!.payload)));
+      expect(inbound).toMatchObject({ timestamp: 5000 + k * 160, payloadLength: 160 });
+      heard.push(mulaw.decode(inbound!.buffer.subarray(0, 160)));
+    }
+    const tail = Int16Array.from(heard.slice(5).flatMap((f) => Array.from(f)));
+    expect(rms(tail)).toBeGreaterThan(0.7 * rms(tone(700, 160, 8000)));
+    expect(rms(tail)).toBeLessThan(1.3 * rms(tone(700, 160, 8000)));
+  });
+
   it('PCMU call, Opus wire: 48 kHz timestamps from the call clock ×6, and the round trip carries the tone', () => {
-    const sender = new WireTranscoder(createCodec('PCMU', 0), OPUS, 1_000_000);
-    const receiver = new WireTranscoder(createCodec('PCMU', 0), OPUS, 0);
-    cleanup.push(
-      () => sender.close(),
-      () => receiver.close(),
-    );
+    const [sender, receiver] = pcmuTranscoders(OPUS, 1_000_000);
     expect(sender.clockChanged).toBe(true);
     const frames = 25;
     const heard: Int16Array[] = [];

@@ -6,13 +6,8 @@ import {
   nextVersion,
   parseAnswer,
   WARNING_INCOMPATIBLE,
-  type NegotiationResult,
-  type SdpAnswer,
 } from '../../src/sip/sdp.js';
-
-const crlf = (lines: string[]): string => lines.join('\r\n') + '\r\n';
-
-const local = { address: '203.0.113.10', port: 40000, sessionId: 1234, sessionVersion: 1 };
+import { crlf, local, ok } from './sdp.support.js';
 
 /** What `sipp -sn uac` sends (sipp 3.6). */
 const SIPP_UAC = crlf([
@@ -68,11 +63,6 @@ const OPUS_OFFER = crlf([
   'a=rtpmap:110 telephone-event/48000',
   'a=rtpmap:126 telephone-event/8000',
 ]);
-
-function ok(result: NegotiationResult): SdpAnswer {
-  if (!result.ok) throw new Error(`expected ok, got ${result.status} ${result.detail}`);
-  return result;
-}
 
 describe('negotiateAnswer', () => {
   it('answers the sipp uac offer with PCMU and mirrors sendrecv', () => {
