@@ -3,7 +3,7 @@
 FROM node:20-bookworm AS build
 WORKDIR /app
 ENV npm_config_build_from_source=true
-COPY package.json package-lock.json .npmrc ./
+COPY package.json package-lock.json ./
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
