@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1
-# Build stage: compiles TypeScript and the @discordjs/opus native addon from source.
+# Build stage: compiles TypeScript; @discordjs/opus installs its prebuilt addon or, when none fits, compiles
+# it here (node-pre-gyp --fallback-to-build). No npm_config_build_from_source: npm 11 warns on unknown config.
 FROM node:20-bookworm AS build
 WORKDIR /app
-ENV npm_config_build_from_source=true
 COPY package.json package-lock.json ./
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
