@@ -35,7 +35,11 @@ const START = /^(?:SIP\/2\.0 (\d{3}) .*|([A-Z]+) \S+ SIP\/2\.0)$/;
 
 /** Every complete SIP message in `text` (s_client's own session output is skipped). */
 export function sipMessages(text: string): WireMessage[] {
-  const lines = text.split(/\r?\n/);
+  // s_client prints session tickets as they arrive: a SIP start line may follow its text on the same line.
+  const lines = text.split(/\r?\n/).map((line) => {
+    const at = line.search(/SIP\/2\.0 \d{3} |[A-Z]+ sips?:\S+ SIP\/2\.0$/);
+    return at > 0 ? line.slice(at) : line;
+  });
   const out: WireMessage[] = [];
   let i = 0;
   while (i < lines.length) {
