@@ -187,7 +187,8 @@ export interface TcpProbe {
   isClosed(): boolean;
 }
 
-function probe(socket: net.Socket): TcpProbe {
+/** Wraps a connected (or connecting) socket, TCP or TLS, as a probe. */
+export function probe(socket: net.Socket): TcpProbe {
   let closed = false;
   let written = 0;
   const closedP = new Promise<void>((resolve) =>
