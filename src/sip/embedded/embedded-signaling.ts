@@ -13,10 +13,10 @@ import type { TcpLimits } from './conn-limits.js';
 import type { InboundGate } from './inbound-gate.js';
 import type { Flow } from './transport.js';
 import { parseNameAddr } from './syntax.js';
-import { SUPPORTED_OPTION_TAGS, refuseRequest } from '../request-policy.js';
+import { refuseRequest } from '../request-policy.js';
 import { DEFAULT_SESSION_TIMER, negotiateUas, type SessionTimerConfig } from './session-timer.js';
 import { dialOut } from './uac.js';
-import { OPTION_100REL } from './reliable-provisional.js';
+import { OPTIONS_HEADERS, screenRequest } from './request-screen.js';
 import type { SipResolver } from './resolver/sip-resolver.js';
 import type { Registration, RegistrationBinding } from '../registration.js';
 import { startRegistration } from './registrations.js';
@@ -261,24 +261,7 @@ export class EmbeddedSignaling implements Signaling {
   }
 
   private onRequest(request: SipRequest, tx: ServerTransaction, flow: Flow): void {
-    // §8.2.1: a method nobody defined is 501 (RFC 4475 §3.1.1.2); known ones we refuse get 405 below.
-    if (!KNOWN_METHODS.has(request.method)) return this.respond(request, tx, 501, { Allow: ALLOW });
-    // RFC 5630 §3.1.3 / RFC 3261 §26.2.2: a sips: Request-URI promises TLS on every hop; one that reached us
-    // over UDP or TCP broke that promise, and we must not serve it as if it had been kept.
-    if (/^sips:/i.test(request.uri) && flow.transport !== 'tls') {
-      return this.respond(request, tx, 416, undefined, 'Unsupported URI Scheme - sips: requires TLS');
-    }
-    // §8.2.2.3: an option tag in Require that we lack is 420 + Unsupported, in or out of a dialog. The
-    // shared policy is asked as for OPTIONS so that it checks Require (and the scheme) but not method/Accept.
-    const refused = refuseRequest(
-      'OPTIONS',
-      request.uri,
-      (name) => {
-        const values = request.headers.getAll(name);
-        return values.length === 0 ? undefined : values.join(', ');
-      },
-      EMBEDDED_OPTION_TAGS,
-    );
+    const refused = screenRequest(request, flow.transport);
     if (refused !== undefined) {
       tx.respond(
         this.endpoint.createResponse(request, refused.status, {
@@ -403,26 +386,6 @@ function acceptList(request: SipRequest): string | undefined {
   const values = request.headers.getAll('Accept');
   return values.length === 0 ? undefined : values.join(', ');
 }
-
-/** Methods of standards-track RFCs: known but not served gets 405 (§8.2.1), anything else 501 (§21.5.2). */
-const KNOWN_METHODS: ReadonlySet<string> = new Set([
-  ...ALLOW.split(', '),
-  'REGISTER',
-  'SUBSCRIBE',
-  'REFER',
-  'MESSAGE',
-  'PUBLISH',
-]);
-
-/** Option tags this stack implements: the shared policy's plus RFC 3262 reliable provisionals. */
-const EMBEDDED_OPTION_TAGS: readonly string[] = [...SUPPORTED_OPTION_TAGS, OPTION_100REL];
-
-/** §11.2: what an OPTIONS 200 tells the asker. */
-const OPTIONS_HEADERS = {
-  Allow: ALLOW,
-  Accept: 'application/sdp',
-  Supported: EMBEDDED_OPTION_TAGS.join(', '),
-};
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;

@@ -77,12 +77,8 @@ async function captureClientHello(): Promise<Buffer> {
 async function openTls(port: number, count: number): Promise<TcpProbe[]> {
   const out: TcpProbe[] = [];
   for (let i = 0; i < count; i++) {
-    const socket = tls.connect({
-      host: '127.0.0.1',
-      port,
-      localAddress: ATTACKER,
-      rejectUnauthorized: false,
-    });
+    const raw = net.connect({ host: '127.0.0.1', port, localAddress: ATTACKER });
+    const socket = tls.connect({ socket: raw, rejectUnauthorized: false });
     out.push(probe(socket));
     await new Promise<void>((resolve) => {
       socket.once('secureConnect', () => resolve());
