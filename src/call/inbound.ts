@@ -18,6 +18,7 @@ import type { AgentProfile } from '../routing/dialplan.js';
 import type { Logger } from '../observability/logger.js';
 import { route, routeRegistered, type RouteResult } from '../routing/router.js';
 import { createOffer, negotiateAnswer, parseAnswer, type NegotiatedMedia } from '../sip/sdp.js';
+import { answeredCrypto, offerCrypto, SdesAnswerer } from '../sip/sdp-crypto.js';
 import type { Dialog, IncomingCall } from '../sip/signaling.js';
 import { WireTapBuffer, type PreparedAgent } from './agent-launch.js';
 import type { CallManagerDeps, EstablishedCall } from './call-ports.js';
@@ -122,10 +123,13 @@ export async function handleInvite(
   if (call.cancelled) return pending.release();
 
   const local = { address: deps.publicHost, port: pending.localPort };
+  // The same synchronous turn as route(): the dialplan found by file is the one that routed the call.
+  const srtp = deps.dialplans().find((d) => d.file === routed.file)?.dialplan.media.srtp ?? 'optional';
   let localSdp: string;
   let negotiated: NegotiatedMedia | undefined;
+  let offered: ReturnType<typeof offerCrypto> | undefined;
   if (call.sdpOffer !== undefined) {
-    const answer = negotiateAnswer(call.sdpOffer, local);
+    const answer = negotiateAnswer(call.sdpOffer, { ...local, security: new SdesAnswerer(srtp) });
     if (!answer.ok) {
       pending.release();
       log.info({ status: answer.status, detail: answer.detail }, 'SDP offer refused');
@@ -136,7 +140,12 @@ export async function handleInvite(
     localSdp = answer.answerSdp;
     negotiated = answer;
   } else {
-    localSdp = createOffer(local);
+    // A delayed offer (RFC 3261 §13.2.1) under `srtp: required`: our offer is RTP/SAVP with our keys.
+    offered = srtp === 'required' ? offerCrypto() : undefined;
+    localSdp = createOffer(
+      local,
+      offered === undefined ? {} : { protocol: 'RTP/SAVP', crypto: offered.lines },
+    );
   }
 
   const id = randomUUID();
@@ -178,7 +187,17 @@ export async function handleInvite(
       await dialog.hangup().catch(() => undefined);
       return;
     }
-    negotiated = parsed;
+    const keys = offered === undefined ? undefined : answeredCrypto(offered, dialog.remoteSdp);
+    if (keys !== undefined && (!keys.ok || keys.srtp === undefined)) {
+      await abandon();
+      log.warn(
+        { detail: keys.ok ? 'no a=crypto' : keys.reason },
+        'ACK answer has no usable SRTP key; hanging up',
+      );
+      await dialog.hangup().catch(() => undefined);
+      return;
+    }
+    negotiated = keys?.srtp === undefined ? parsed : { ...parsed, srtp: keys.srtp };
   }
   hooks.answered({
     id,

@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events';
 import type { Codec } from '../media/codecs/codec.js';
 import type { NegotiatedCodec, RtcpAddress, TelephoneEventFormat } from '../sip/sdp.js';
 import type { RtcpStats } from '../media/rtp/rtcp-session.js';
+import type { SdesKeying } from '../sip/sdp-crypto.js';
 import type { PlayoutControl } from './barge-in.js';
 
 export interface MediaLegEvents {
@@ -41,6 +42,10 @@ export interface MediaLegStats {
   readonly playoutOverflowFrames?: number;
   /** RTCP quality figures (RFC 3550 reports, RTT, E-model MOS) when RTCP is on. */
   readonly rtcp?: RtcpStats;
+  /** The SRTP suite in effect (never the keys), absent for plain RTP. */
+  readonly srtpSuite?: string;
+  /** Datagrams SRTP refused: failed authentication, replays, malformed. */
+  readonly srtpRejected?: number;
 }
 
 /** The outbound queue as the call sees it. */
@@ -83,6 +88,8 @@ export interface MediaLeg extends EventEmitter<MediaLegEvents> {
    * format cannot be built, leaving the leg as it was.
    */
   setWireFormat?(codec: NegotiatedCodec, telephoneEvent: TelephoneEventFormat | undefined): void;
+  /** New SDES keys from a re-offer (RFC 4568 §7.1.4); legs without SRTP support leave it out. */
+  setSrtp?(keying: SdesKeying | undefined): void;
   stats(): MediaLegStats;
   /** Releases the RTP port. Idempotent. */
   close(): void;

@@ -8,16 +8,20 @@ import { MAX_QUEUED_AUDIO_MS, PlayoutStream, type RtpSink } from '../media/playo
 import { JitterBuffer } from '../media/rtp/jitter-buffer.js';
 import { RTP_HEADER_BYTES, writeRtpHeader, type RtpPacket } from '../media/rtp/packet.js';
 import type { RtpSocket } from '../media/rtp/socket.js';
+import { SRTP_MAX_OVERHEAD_BYTES } from '../media/rtp/srtp/suites.js';
 import { TelephoneEventReceiver } from '../media/rtp/dtmf.js';
 import type { Ticker, TickSubscriber } from '../media/ticker.js';
 import type { NegotiatedCodec, NegotiatedMedia, RtcpAddress, TelephoneEventFormat } from '../sip/sdp.js';
 import { DtmfOutQueue } from './dtmf-out.js';
 import { rtcpRemote, startLegRtcp, type LegRtcpOptions } from './leg-rtcp.js';
 import type { RtcpSession } from '../media/rtp/rtcp-session.js';
+import type { SdesKeying } from '../sip/sdp-crypto.js';
+import { LegSrtp } from './leg-srtp.js';
 import type { CallPlayout, MediaLeg, MediaLegEvents, MediaLegStats } from './media-leg.js';
 import { WireTranscoder } from './wire-format.js';
 
-const MAX_PACKET_BYTES = RTP_HEADER_BYTES + 1500;
+/** Header, the largest payload, and room for the SRTP tag added in place (socket.ts setProtector). */
+const MAX_PACKET_BYTES = RTP_HEADER_BYTES + 1500 + SRTP_MAX_OVERHEAD_BYTES;
 const OUT_RING = 16;
 
 /** Counts agent audio frames refused because the call had the maximum queued (issue 11). */
@@ -104,6 +108,7 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
   readonly #overflowCounter: OverflowCounter | undefined;
   /** RTCP reports and quality figures (leg-rtcp.ts), when enabled. */
   readonly rtcp: RtcpSession | undefined;
+  readonly #srtp: LegSrtp;
 
   constructor(options: RtpLegOptions) {
     super();
@@ -145,6 +150,8 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
     );
     this.#wire = { payloadType: media.codec.payloadType, name: media.codec.name };
     this.#setTelephoneEvent(media.telephoneEvent);
+    this.#srtp = new LegSrtp(this.#socket, this.#log);
+    this.#srtp.set(media.srtp);
     this.#socket.setRemote(media.remote.address, media.remote.port);
     this.#sdpRemote = media.remote;
     this.#hold = media.hold;
@@ -167,6 +174,8 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
             rtcpRemote(media.remote, media.rtcp),
             options.rtcp,
           );
+    // SRTCP (RFC 3711 §3.4) with the same master keys as SRTP, before the first report goes out.
+    this.#srtp.attachRtcp(this.rtcp);
     this.#ticker.add(this);
   }
 
@@ -370,6 +379,15 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
     this.#setTelephoneEvent(telephoneEvent);
   }
 
+  /**
+   * The SDES keys in effect (RFC 4568): the first call builds the SRTP session, a later one with new keys
+   * (re-INVITE, §7.1.4) re-keys it, keeping the peer's previous key as a fallback while our answer travels.
+   * Keys are never logged: only the suite is.
+   */
+  setSrtp(keying: SdesKeying | undefined): void {
+    this.#srtp.set(keying);
+  }
+
   updateRemote(
     remote: { readonly address: string; readonly port: number },
     hold: boolean,
@@ -397,6 +415,7 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
       foreignDropped: c.foreignDropped,
       playoutOverflowFrames: this.playout.stats().overflowFrames,
       ...(this.rtcp === undefined ? {} : { rtcp: this.rtcp.stats() }),
+      ...this.#srtp.stats(),
     };
   }
 

@@ -140,6 +140,15 @@ const inboundAuthSchema = z
   })
   .strict();
 
+/**
+ * Media security for this dialplan's inbound calls (issue 13, RFC 3711/4568): `optional` (default) answers
+ * RTP/SAVP offers with SRTP and plain offers with RTP; `required` refuses plain offers with 488; `off`
+ * refuses RTP/SAVP-only offers with 488 and answers best-effort a=crypto in RTP/AVP with plain RTP.
+ */
+export const srtpPolicySchema = z.enum(['off', 'optional', 'required']);
+
+const mediaSchema = z.object({ srtp: srtpPolicySchema.default('optional') }).strict();
+
 export const dialplanSchema = z
   .object({
     tenant: tenantNameSchema,
@@ -152,6 +161,7 @@ export const dialplanSchema = z
       .object({ max_concurrent_calls: z.number().int().min(1).max(100_000).optional() })
       .strict()
       .optional(),
+    media: mediaSchema.default({ srtp: 'optional' }),
     agent: agentProfileSchema,
   })
   .strict();

@@ -7,6 +7,7 @@
 import { parse, write, type MediaDescription, type SessionDescription } from 'sdp-transform';
 import { randomInt } from 'node:crypto';
 import { z } from 'zod';
+import type { CryptoLine, SdesKeying } from './sdp-crypto.js';
 
 export type CodecName = 'PCMU' | 'PCMA' | 'G722' | 'opus';
 export type MediaDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
@@ -35,6 +36,21 @@ export interface LocalMedia {
    * allows it, since a running leg does not change its packetization and the answer must say what we send.
    */
   readonly ptimeMs?: number;
+  /** SRTP/SDES policy for answering (sdp-crypto.ts SdesAnswerer); absent: plain RTP/AVP(F) only. */
+  readonly security?: MediaSecurity;
+}
+
+/**
+ * What negotiateAnswer asks of the SRTP layer (implemented by SdesAnswerer, sdp-crypto.ts): which RTP
+ * profiles to answer, and for the chosen stream the a=crypto to answer with and the keys agreed.
+ */
+export interface MediaSecurity {
+  accepts(protocol: string): boolean;
+  answer(
+    offered: MediaDescription,
+  ): { readonly ok: true; readonly crypto?: CryptoLine; readonly srtp?: SdesKeying } | SdpFailure;
+  /** The failure to report when no audio stream had a profile accepts() took. */
+  readonly refusal: SdpFailure;
 }
 
 export interface NegotiatedCodec {
@@ -63,6 +79,8 @@ export interface NegotiatedMedia {
   readonly hold: boolean;
   /** Where the peer takes RTCP: its RTP port when rtcp-mux is in effect (RFC 5761), else `a=rtcp:` or port + 1. */
   readonly rtcp?: RtcpAddress;
+  /** SRTP keys agreed by SDES (RFC 4568); absent: plain RTP. */
+  readonly srtp?: SdesKeying;
 }
 
 export interface RtcpAddress {
@@ -92,7 +110,8 @@ export interface SdpFailure {
   readonly ok: false;
   /** 488 Not Acceptable Here for no common codec; 400 for SDP we could not read. */
   readonly status: 400 | 488;
-  readonly warning: typeof WARNING_INCOMPATIBLE | typeof WARNING_MALFORMED;
+  /** A Warning header value (RFC 3261 §20.43): ours above, or sdp-crypto.ts's for SRTP refusals. */
+  readonly warning: string;
   /** For logs only. */
   readonly detail: string;
 }
@@ -400,8 +419,13 @@ export function negotiateAnswer(offerSdp: string, local: LocalMedia): Negotiatio
 
   let chosenIndex = -1;
   let matched: Matched | undefined;
+  let profileRefused = false;
   for (const [i, m] of session.media.entries()) {
-    if (m.type !== 'audio' || m.port === 0 || !SUPPORTED_PROTOCOLS.has(m.protocol)) continue;
+    if (m.type !== 'audio' || m.port === 0) continue;
+    if (!(local.security?.accepts(m.protocol) ?? SUPPORTED_PROTOCOLS.has(m.protocol))) {
+      profileRefused = true;
+      continue;
+    }
     matched = chooseCodec(m, supported);
     if (matched) {
       chosenIndex = i;
@@ -409,7 +433,13 @@ export function negotiateAnswer(offerSdp: string, local: LocalMedia): Negotiatio
     }
   }
   const m = session.media[chosenIndex];
-  if (!matched || !m) return incompatible('no supported audio codec in offer');
+  if (!matched || !m) {
+    return profileRefused && local.security !== undefined
+      ? local.security.refusal
+      : incompatible('no supported audio codec in offer');
+  }
+  const secured = local.security?.answer(m);
+  if (secured?.ok === false) return secured;
 
   const address = connectionAddress(session, m);
   if (address === undefined) return malformed('no c= line for the audio stream');
@@ -458,6 +488,7 @@ export function negotiateAnswer(offerSdp: string, local: LocalMedia): Negotiatio
       ...(offered.mid !== undefined ? { mid: offered.mid } : {}),
       // RFC 5761 §5.1.1: an offered rtcp-mux is accepted (RTCP is demultiplexed on the RTP port).
       ...(offered.rtcpMux !== undefined ? { rtcpMux: 'rtcp-mux' as const } : {}),
+      ...(secured?.crypto === undefined ? {} : { crypto: [secured.crypto] }),
     };
   });
 
@@ -481,6 +512,7 @@ export function negotiateAnswer(offerSdp: string, local: LocalMedia): Negotiatio
       nullAddress,
       rtcpOf(m, m.rtcpMux !== undefined),
     ),
+    ...(secured?.srtp === undefined ? {} : { srtp: secured.srtp }),
     answerSdp: write(answer),
   };
 }
@@ -495,6 +527,9 @@ export interface OfferOptions {
   readonly direction?: MediaDirection;
   /** Offer rtcp-mux (RFC 5761); default false (RTCP on port + 1, which we always bind). */
   readonly rtcpMux?: boolean;
+  /** SDES keys to offer (sdp-crypto.ts offerCrypto), and the profile to offer them under. */
+  readonly crypto?: readonly CryptoLine[];
+  readonly protocol?: 'RTP/AVP' | 'RTP/SAVP';
 }
 
 /** An SDP offer for an outbound call, a delayed-offer 200 OK, or a hold/unhold re-INVITE. */
@@ -536,7 +571,7 @@ export function createOffer(local: LocalMedia, options: OfferOptions = {}): stri
       {
         type: 'audio',
         port: local.port,
-        protocol: 'RTP/AVP',
+        protocol: options.protocol ?? 'RTP/AVP',
         payloads: payloads.join(' '),
         rtp,
         fmtp,
@@ -544,6 +579,7 @@ export function createOffer(local: LocalMedia, options: OfferOptions = {}): stri
         maxptime: MAX_RECEIVE_PTIME_MS,
         direction: options.direction ?? 'sendrecv',
         ...(options.rtcpMux === true ? { rtcpMux: 'rtcp-mux' as const } : {}),
+        ...(options.crypto === undefined ? {} : { crypto: [...options.crypto] }),
       },
     ],
   };

@@ -9,9 +9,11 @@
  * not verify the servers it connects to; the server's certificate checks are asserted with openssl s_client.
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readWavFile, writeWavFile } from '../../src/media/wav.js';
 
 export interface BaresipOptions {
   /** SIP listen address, e.g. 127.0.0.3 (never the server's). */
@@ -28,6 +30,11 @@ export interface BaresipOptions {
   readonly tls?: BaresipTls;
   /** Lowest and highest local RTP port. */
   readonly rtpPorts?: readonly [number, number];
+  /**
+   * SDES-SRTP through baresip's `srtp` module (account `mediaenc`): `srtp-mand` offers RTP/SAVP and
+   * insists on SRTP, `srtp` offers best-effort a=crypto in RTP/AVP. Absent: plain RTP.
+   */
+  readonly mediaenc?: 'srtp' | 'srtp-mand';
 }
 
 export interface BaresipTls {
@@ -75,6 +82,7 @@ export function baresipConfig(options: BaresipOptions, recDir: string): { config
     'module\t\t\taufile.so',
     'module\t\t\taubridge.so',
     'module\t\t\tsndfile.so',
+    ...(options.mediaenc === undefined ? [] : ['module\t\t\tsrtp.so']),
     'module_app\t\taccount.so',
     'module_app\t\tmenu.so',
     'module_app\t\tctrl_tcp.so',
@@ -85,7 +93,7 @@ export function baresipConfig(options: BaresipOptions, recDir: string): { config
   ].join('\n');
   const user = options.user ?? 'bot';
   const codecs = (options.codecs ?? ['PCMU', 'PCMA']).join(',');
-  const accounts = `<sip:${user}@${options.sipHost}:${options.sipPort};transport=${options.transport ?? 'udp'}>;regint=0;answermode=auto;audio_codecs=${codecs}\n`;
+  const accounts = `<sip:${user}@${options.sipHost}:${options.sipPort};transport=${options.transport ?? 'udp'}>;regint=0;answermode=auto;audio_codecs=${codecs}${options.mediaenc === undefined ? '' : `;mediaenc=${options.mediaenc}`}\n`;
   return { config, accounts };
 }
 
@@ -192,4 +200,18 @@ export function activeMs(wav: Pcm16Wav, threshold = 300): number {
     if (rms(wav.samples.subarray(i, i + frame)) > threshold) active += 20;
   }
   return active;
+}
+
+/**
+ * baresip hangs up when its source file ends: a copy of `sourceWav` followed by as much silence again plus
+ * 3 s, so the call lasts through an echo of the whole speech. `remove()` deletes the temp copy.
+ */
+export function speechThenSilence(sourceWav: string): { path: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'baresip-src-'));
+  const path = join(dir, 'speech-then-silence.wav');
+  const speech = readWavFile(sourceWav);
+  const samples = new Int16Array(speech.samples.length * 2 + speech.sampleRateHz * 3);
+  samples.set(speech.samples);
+  writeWavFile(path, { ...speech, samples });
+  return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -23,6 +23,7 @@ import { TelephoneEventReceiver, type DtmfDigitEvent } from './dtmf.js';
 import { LatchVerdict, RtpLatch, type LatchPolicy } from './latch.js';
 import { createRtpPacket, isRtcp, parseRtp, type RtpPacket } from './packet.js';
 import type { PortLease, PortPool } from './port-pool.js';
+import type { PacketProtector } from './srtp/session.js';
 
 export type { LatchPolicy } from './latch.js';
 
@@ -71,6 +72,12 @@ export interface RtpSocketCounters {
   /** send() calls made before any remote was known. */
   sendNoRemote: number;
   sendErrors: number;
+  /**
+   * SRTP (see setProtector): datagrams refused before parsing — failed authentication, replayed, too old,
+   * malformed or past the key's lifetime — and packets we could not protect (never sent in the clear).
+   */
+  srtpRejected: number;
+  srtpProtectFailed: number;
 }
 
 export interface RtpSocketOptions {
@@ -112,6 +119,8 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
     rtcpIgnored: 0,
     sendNoRemote: 0,
     sendErrors: 0,
+    srtpRejected: 0,
+    srtpProtectFailed: 0,
   };
   readonly #lease: PortLease;
   readonly #socket: Socket;
@@ -133,6 +142,7 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
   #closed = false;
   #dtmfPayloadType = -1;
   #dtmf: TelephoneEventReceiver | undefined;
+  #protector: PacketProtector | undefined;
   readonly #onSendDone = (err: Error | null): void => {
     if (err !== null) {
       this.counters.sendErrors++;
@@ -227,6 +237,15 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
    */
   send(buf: Buffer, length: number): boolean {
     if (this.#closed) return false;
+    if (this.#protector !== undefined) {
+      // SRTP in place: `buf` needs SRTP_MAX_OVERHEAD_BYTES of room past `length` (srtp/suites.ts).
+      const protectedLength = this.#protector.protectRtp(buf, length);
+      if (protectedLength < 0) {
+        this.counters.srtpProtectFailed++;
+        return false;
+      }
+      length = protectedLength;
+    }
     let address = this.#latch.address;
     let port = this.#latch.port;
     if (address === undefined) {
@@ -267,6 +286,15 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
         : new TelephoneEventReceiver({ clockRateHz, onDigit: (event) => this.emit('dtmf', event) });
   }
 
+  /**
+   * SRTP (RFC 3711) for this socket: every datagram is authenticated and decrypted before it is parsed or
+   * may latch (so nothing without the key steers the media), and every packet sent is protected. Pass
+   * undefined for plain RTP.
+   */
+  setProtector(protector: PacketProtector | undefined): void {
+    this.#protector = protector;
+  }
+
   /** Closes the socket and returns its port to the pool. Idempotent. */
   close(): void {
     if (this.#closed) return;
@@ -281,13 +309,20 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
 
   #onMessage(msg: Buffer, rinfo: RemoteInfo): void {
     if (this.#closed) return;
-    const length = msg.length;
+    let length = msg.length;
     if (isRtcp(msg, length)) {
       // RFC 5761: RTCP shares the RTP latch: only the latched source's reports are looked at.
       const fromPeer = rinfo.address === this.#latch.address && rinfo.port === this.#latch.port;
       if (fromPeer && this.listenerCount('rtcp') > 0) this.emit('rtcp', msg, rinfo);
       else this.counters.rtcpIgnored++;
       return;
+    }
+    if (this.#protector !== undefined) {
+      length = this.#protector.unprotectRtp(msg, length);
+      if (length < 0) {
+        this.counters.srtpRejected++;
+        return;
+      }
     }
     const packet = this.#packet;
     if (!parseRtp(msg, packet, length)) {

@@ -4,13 +4,10 @@
  * each caller turn back once it ends, so the recording must hold the caller's own speech, after it.
  * Ports: baresip SIP 43500, ctrl 43501, RTP 43560–43599 on 127.0.0.3.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { readWavFile, writeWavFile } from '../../../src/media/wav.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { activeMs, readPcm16Wav, rms, runBaresip } from '../../support/baresip.js';
+import { activeMs, readPcm16Wav, rms, runBaresip, speechThenSilence } from '../../support/baresip.js';
 import {
   endedCalls,
   eventually,
@@ -36,19 +33,14 @@ describe('SIP conformance: baresip (production server, echo agent)', () => {
   it('baresip hears its own speech back from the echo agent', { timeout: 60_000 }, async () => {
     const source = readPcm16Wav(readFileSync(SOURCE_WAV));
     // baresip hangs up when its source file ends: the speech, then silence while the echo plays back.
-    const dir = mkdtempSync(join(tmpdir(), 'baresip-src-'));
-    const padded = join(dir, 'speech-then-silence.wav');
-    const speech = readWavFile(SOURCE_WAV);
-    const samples = new Int16Array(speech.samples.length * 2 + speech.sampleRateHz * 3);
-    samples.set(speech.samples);
-    writeWavFile(padded, { ...speech, samples });
+    const { path: padded, remove } = speechThenSilence(SOURCE_WAV);
     const run = await runBaresip(
       { sipHost: '127.0.0.3', sipPort: 43500, ctrlPort: 43501, sourceWav: padded, codecs: ['PCMU'] },
       [`/dial sip:agent@${sut.sipHost}:${sut.sipPort}`],
       // The speech, the VAD's end-of-turn silence, then the echo of the whole turn.
       2 * Math.ceil(source.durationMs / 1000) + 5,
     );
-    rmSync(dir, { recursive: true, force: true });
+    remove();
     const log = `${run.stdout}\n${run.stderr}`.slice(-4000);
     await eventually(() => expect(endedCalls(sut), log).toHaveLength(1), 8000);
     expect(endedCalls(sut)[0]!.rtp.packetsReceived, log).toBeGreaterThan(100);
