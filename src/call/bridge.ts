@@ -1,11 +1,12 @@
 import type { Codec } from '../media/codecs/codec.js';
 import { Resampler } from '../media/dsp/resampler.js';
 import type { Logger } from '../observability/logger.js';
-import { createOffer, parseAnswer, type CodecName } from '../sip/sdp.js';
+import { createOffer, type CodecName } from '../sip/sdp.js';
 import { parseInfoDtmf } from '../sip/dtmf-info.js';
 import { SipError, type Dialog, type Signaling } from '../sip/signaling.js';
 import type { LiveCall, MediaLegFactory, PendingMediaLeg } from './call-ports.js';
 import type { MediaLeg } from './media-leg.js';
+import { EarlyMediaLeg } from './early-media.js';
 import type { TransferOutcome, TransferTarget } from './tools/dispatcher.js';
 
 export interface BridgeTransferDeps {
@@ -58,14 +59,30 @@ export function createBridgeTransfer(
       { address: deps.publicHost, port: pending.localPort },
       { codecs, ptimeMs: a.ptimeMs },
     );
+    // RFC 3960 early media: the target's ringback or announcement (a 183 with SDP) reaches the caller at once.
+    let stopBtoA: (() => void) | undefined;
+    const early = new EarlyMediaLeg({
+      pending,
+      offer,
+      logger: log,
+      onStart: (leg) => {
+        a.playout.flush();
+        stopBtoA = relay(leg, a, log);
+      },
+    });
+    const abandon = (): void => {
+      stopBtoA?.();
+      early.release();
+    };
     let dialog: Dialog;
     try {
       dialog = await deps.signaling.dial(target.uri, {
         sdpOffer: offer,
         timeoutMs: deps.answerTimeoutMs ?? 30_000,
+        onEarlyMedia: early.onEarlySdp,
       });
     } catch (err) {
-      pending.release();
+      abandon();
       const status = err instanceof SipError ? err.status : undefined;
       log.info({ target: target.name, status, err: (err as Error).message }, 'bridge target did not answer');
       return {
@@ -75,15 +92,15 @@ export function createBridgeTransfer(
         message: `bridge to ${target.name} failed: ${(err as Error).message}`,
       };
     }
-    const answer = parseAnswer(offer, dialog.remoteSdp);
+    const answer = early.answer(dialog.remoteSdp);
     if (!answer.ok) {
-      pending.release();
+      abandon();
       await dialog.hangup().catch(() => undefined);
       return { ok: false, callLeft: false, status: 488, message: `bridge to ${target.name}: unusable SDP` };
     }
     let b: MediaLeg;
     try {
-      b = pending.start(answer);
+      b = answer.leg ?? pending.start(answer.negotiated);
     } catch (err) {
       pending.release();
       log.warn({ err, target: target.name }, 'bridge: second leg could not start');
@@ -91,7 +108,7 @@ export function createBridgeTransfer(
       return { ok: false, callLeft: false, status: 500, message: `bridge to ${target.name} failed: media` };
     }
     const stopAtoB = relay(a, b, log);
-    const stopBtoA = relay(b, a, log);
+    stopBtoA ??= relay(b, a, log);
     const stopDtmf = relayDtmf(call, b, dialog, log);
     // Agent audio still queued on the caller's leg must not play over the person now on the line.
     a.playout.flush();
@@ -102,7 +119,7 @@ export function createBridgeTransfer(
       ended = true;
       log.info({ why, target: target.name, rtpA: a.stats(), rtpB: b.stats() }, 'bridge ended');
       stopAtoB();
-      stopBtoA();
+      stopBtoA?.();
       stopDtmf();
       b.close();
       if (!dialog.ended) dialog.hangup().catch((err: unknown) => log.warn({ err }, 'BYE to target failed'));

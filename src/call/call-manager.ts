@@ -111,7 +111,7 @@ export class CallManager implements CallControl {
     const log = this.#log.child({ callId: id, tenant: p.tenant });
     let media: MediaLeg;
     try {
-      media = p.pending.start(p.negotiated);
+      media = p.media ?? p.pending.start(p.negotiated);
     } catch (err) {
       log.error({ err }, 'media leg could not start; hanging up');
       p.pending.release();
@@ -158,6 +158,7 @@ export class CallManager implements CallControl {
         wireTap: wire.tap,
       }),
       ...(p.agent === undefined ? {} : { firstAgent: p.agent.prepared }),
+      ...(p.earlyAudio === undefined ? {} : { earlyAudio: p.earlyAudio }),
       transfer: (target) => this.#transfer(ref.call, target),
       playPrompt: (path) => this.#d.playPrompt(media, path),
       defaultFallbackPrompt: this.#d.defaultUnavailablePrompt,

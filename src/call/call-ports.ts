@@ -15,6 +15,7 @@ import type { CallAdmission } from './admission.js';
 import type { CallMetrics } from './call-metrics.js';
 import type { InboundAuthenticator } from './inbound-auth.js';
 import type { MediaLeg } from './media-leg.js';
+import type { EarlyAudioBuffer } from './early-audio.js';
 import type { CallSession, CallTimeline } from './session.js';
 import type { TransferOutcome, TransferTarget } from './tools/dispatcher.js';
 
@@ -114,4 +115,8 @@ export interface EstablishedCall {
   readonly negotiated: NegotiatedMedia;
   readonly from: string;
   readonly to: string;
+  /** The leg already running since early media (outbound 183 with SDP); `pending` is then spent. */
+  readonly media?: MediaLeg;
+  /** What that early media carried, for the agent once it is attached. */
+  readonly earlyAudio?: EarlyAudioBuffer;
 }

@@ -4,10 +4,17 @@
  */
 import type { DialRequest } from '../http/ports.js';
 import type { AgentProfile } from '../routing/dialplan.js';
-import { createOffer, parseAnswer } from '../sip/sdp.js';
+import { createOffer } from '../sip/sdp.js';
 import { SipError, type Dialog } from '../sip/signaling.js';
 import type { CallManagerDeps, EstablishedCall } from './call-ports.js';
 import { checkOutbound, requestUriFor } from './outbound-target.js';
+import { EarlyAudioBuffer } from './early-audio.js';
+import { EarlyMediaLeg } from './early-media.js';
+
+/** The trunk's RFC 3262 policy (`sip-trunk` field `prack`); the stack's default (`supported`) otherwise. */
+function prackPolicy(value: unknown): { prack?: 'required' | 'supported' | 'off' } {
+  return value === 'required' || value === 'supported' || value === 'off' ? { prack: value } : {};
+}
 
 /** How long an outbound call may ring before it is abandoned (a typical no-answer timeout). */
 const OUTBOUND_RING_TIMEOUT_MS = 30_000;
@@ -33,10 +40,20 @@ export async function dialOutbound(deps: CallManagerDeps, request: DialRequest):
   const password = trunk?.fields.password;
   // Only a call through the trunk takes its TLS opt-out; a full URI in `to` is always verified.
   const skipTlsVerify = checked.destination.kind === 'number' && trunk?.fields.tls_verify === false;
+  // Early media (a 183 with SDP) starts the leg before the 200; what it carries waits for the agent.
+  const earlyAudio = new EarlyAudioBuffer();
+  const early = new EarlyMediaLeg({
+    pending,
+    offer,
+    logger: deps.logger,
+    onStart: (leg) => earlyAudio.record(leg),
+  });
   let dialog: Dialog;
   try {
     dialog = await deps.signaling.dial(target, {
       sdpOffer: offer,
+      onEarlyMedia: early.onEarlySdp,
+      ...prackPolicy(trunk?.fields.prack),
       // An unanswered outbound call gives up with 408 rather than hold the API request for Timer B.
       timeoutMs: OUTBOUND_RING_TIMEOUT_MS,
       ...(checked.fromUri === undefined ? {} : { from: checked.fromUri }),
@@ -46,12 +63,14 @@ export async function dialOutbound(deps: CallManagerDeps, request: DialRequest):
         : {}),
     });
   } catch (err) {
-    pending.release();
+    earlyAudio.stop();
+    early.release();
     throw err;
   }
-  const answer = parseAnswer(offer, dialog.remoteSdp);
+  const answer = early.answer(dialog.remoteSdp);
   if (!answer.ok) {
-    pending.release();
+    earlyAudio.stop();
+    early.release();
     await dialog.hangup().catch(() => undefined);
     throw new SipError(488, 'callee answered with unusable SDP');
   }
@@ -68,7 +87,8 @@ export async function dialOutbound(deps: CallManagerDeps, request: DialRequest):
     profile,
     dialog,
     pending,
-    negotiated: answer,
+    negotiated: answer.negotiated,
+    ...(answer.leg === undefined ? {} : { media: answer.leg, earlyAudio }),
     from: request.from ?? 'switchboard',
     to: request.to,
   };

@@ -10,6 +10,7 @@ import type { PreparedAgent } from './agent-launch.js';
 import type { BargeInDecision } from './barge-in.js';
 import type { CallMetrics } from './call-metrics.js';
 import type { MediaLeg } from './media-leg.js';
+import type { EarlyAudioBuffer } from './early-audio.js';
 import type { ToolOutcome, TransferOutcome, TransferTarget } from './tools/dispatcher.js';
 
 export type EndReason =
@@ -42,6 +43,8 @@ export interface CallSessionDeps {
   readonly createAgent: () => Promise<Agent>;
   /** The agent already being started before the 200 OK (inbound.ts); used for the first attempt. */
   readonly firstAgent?: PreparedAgent;
+  /** Early media the callee played before answering (outbound): given to the agent first, oldest first. */
+  readonly earlyAudio?: EarlyAudioBuffer;
   /** The agent's audio formats (chooseAgentFormats): G.711 passthrough when the provider takes the codec. */
   readonly agentFormats: { readonly input: AudioFormat; readonly output: AudioFormat };
   /** Transfer by REFER or bridge; the session detaches the agent when the call leaves. */

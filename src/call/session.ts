@@ -224,6 +224,8 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     }
     const { input, output } = this.#d.agentFormats;
     this.#inbound = new InboundBridge(media.codec, input, (audio) => this.#pushToAgent(audio));
+    // RFC 3960 early media (a 183 with SDP on an outbound call): the agent hears it before the live audio.
+    this.#d.earlyAudio?.replay((frame) => this.#inbound?.frame(frame));
     // The playout itself is the sink: the bridge drops what exceeds the per-call cap before encoding it.
     this.#outbound = new OutboundBridge(output, media.codec, media.ptimeMs, media.playout);
     this.#state = 'active';

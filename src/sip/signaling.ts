@@ -146,6 +146,17 @@ export interface DialOptions {
   /** Aborting sends CANCEL (or BYE after a late 2xx). */
   readonly signal?: AbortSignal;
   readonly onProvisional?: (status: number, reason: string) => void;
+  /**
+   * RFC 3262 reliable provisionals: `supported` (default) offers 100rel, `required` puts it in Require (a
+   * callee without it answers 420), `off` leaves it out. Reliable provisionals are PRACKed by the backend.
+   */
+  readonly prack?: 'required' | 'supported' | 'off';
+  /**
+   * Early media: a provisional response (183 Session Progress, usually reliable) carried the callee's SDP
+   * answer. Called again only when a later provisional brings a different SDP. The final 2xx may repeat it,
+   * change it, or (after a reliable provisional) carry none: Dialog.remoteSdp is the SDP in force.
+   */
+  readonly onEarlyMedia?: (sdp: string) => void;
 }
 
 /** The signaling layer: one interface, two backends (embedded, drachtio). */

@@ -5,6 +5,9 @@
  * `tls_verify: false` is the explicit opt-out for a lab PBX with a self-signed certificate: over TLS
  * (`sips:` or `;transport=tls`) its certificate is then accepted without verification. Default true: it
  * must chain to the system roots or SIP_TLS_CA and name the trunk's host.
+ *
+ * `prack` (RFC 3262 on outbound INVITEs): `supported` (default) offers 100rel, `required` puts it in Require
+ * (for carriers that insist on reliable provisionals), `off` leaves it out.
  */
 import { z } from 'zod';
 
@@ -16,6 +19,7 @@ export const sipTrunkSchema = z
     username: z.string().optional(),
     password: z.string().optional(),
     tls_verify: z.boolean().optional(),
+    prack: z.enum(['required', 'supported', 'off']).optional(),
   })
   .strict();
 
@@ -29,5 +33,6 @@ export const SIP_TRUNK_INFO = {
     { name: 'username', required: false, secret: false },
     { name: 'password', required: false, secret: true },
     { name: 'tls_verify', required: false, secret: false },
+    { name: 'prack', required: false, secret: false },
   ],
 } as const;

@@ -13,6 +13,7 @@ import type { TimerHandle } from './transaction.js';
 import { parseMinSe, parseSessionExpires } from './session-timer.js';
 import { DnsError } from './resolver/dns-client.js';
 import type { Flow } from './transport.js';
+import { UacPrack, inviteOptionHeaders } from './uac-prack.js';
 
 export interface UacHost {
   readonly dialogHost: DialogHost;
@@ -73,6 +74,10 @@ function dialTargets(
   const sessionConfig = host.dialogHost.sessionTimers;
   let sessionSeconds = Math.max(sessionConfig.defaultSeconds, sessionConfig.minSeconds);
   let authHeader: { name: string; value: string } | undefined;
+  // RFC 3262: offer (or require) 100rel; reliable provisionals are PRACKed (uac-prack.ts).
+  const options100rel = inviteOptionHeaders(options.prack ?? 'supported');
+  const prack = new UacPrack({ endpoint, target: () => target, logger });
+  let earlySdp: string | undefined;
 
   const buildInvite = (): SipRequest => {
     const headers = new SipHeaders();
@@ -84,7 +89,8 @@ function dialTargets(
     headers.append('CSeq', `${seq} INVITE`);
     headers.append('Contact', endpoint.contact(target.transport, undefined, sips));
     headers.append('Allow', ALLOW);
-    headers.append('Supported', 'timer');
+    headers.append('Supported', options100rel.supported);
+    if (options100rel.require !== undefined) headers.append('Require', options100rel.require);
     headers.append('Session-Expires', String(sessionSeconds));
     headers.append('Min-SE', String(sessionConfig.minSeconds));
     if (authHeader !== undefined) headers.append(authHeader.name, authHeader.value);
@@ -145,7 +151,7 @@ function dialTargets(
       transaction?.terminate();
       targetIndex++;
       target = targets[targetIndex] as Flow;
-      seq++;
+      seq = Math.max(seq, prack.lastSeq) + 1;
       provisional = false;
       authTried = false;
       invite = buildInvite();
@@ -199,8 +205,17 @@ function dialTargets(
     const onResponse = (res: SipResponse): void => {
       if (res.status < 200) {
         provisional = true;
-        if (cancelWanted) sendCancel();
-        else if (res.status > 100) options.onProvisional?.(res.status, res.reason);
+        if (cancelWanted) return sendCancel();
+        if (res.status === 100 || settled) return;
+        if (prack.onProvisional(invite, seq, res) === 'ignored') return;
+        options.onProvisional?.(res.status, res.reason);
+        const body = res.body.length > 0 ? res.body.toString('utf8') : undefined;
+        if (body !== undefined && /^application\/sdp\b/i.test(res.headers.get('Content-Type') ?? '')) {
+          if (body === earlySdp) return;
+          earlySdp = body;
+          logger.info({ status: res.status }, 'sip dial early media');
+          options.onEarlyMedia?.(body);
+        }
         return;
       }
       if (res.status < 300) return on2xx(res);
@@ -215,7 +230,7 @@ function dialTargets(
         );
         if (challenge !== undefined) {
           authTried = true;
-          seq++;
+          seq = Math.max(seq, prack.lastSeq) + 1;
           provisional = false;
           const value = authorizationHeader({
             challenge,
@@ -241,7 +256,7 @@ function dialTargets(
       ) {
         // RFC 4028 §7.3: retry with the callee's minimum (once; the same Call-ID, the next CSeq).
         intervalRaised = true;
-        seq++;
+        seq = Math.max(seq, prack.lastSeq) + 1;
         provisional = false;
         sessionSeconds = minSe;
         invite = buildInvite();
@@ -267,14 +282,15 @@ function dialTargets(
           remoteTag,
           localHeader: fromHeader,
           remoteHeader: toValue,
-          localSeq: seq,
+          localSeq: Math.max(seq, prack.lastSeq),
           remoteSeq: undefined,
           remoteTarget: contactUri(res.headers.get('Contact')) ?? requestUri,
           // §12.1.2: the UAC route set is the Record-Route list reversed.
           routeSet: [...res.headers.getAll('Record-Route')].reverse(),
           flow: target,
           localSdp: options.sdpOffer,
-          remoteSdp: res.body.toString('utf8'),
+          // After a reliable 183 with the answer, the 2xx may carry no SDP (RFC 3262 §5): the early one holds.
+          remoteSdp: res.body.length > 0 ? res.body.toString('utf8') : (earlySdp ?? ''),
           logger,
           remoteAllow: res.headers.getAll('Allow'),
         },
