@@ -41,7 +41,7 @@ export interface RegisteredContact {
 }
 
 export interface RegistrationManagerDeps {
-  readonly signaling: Pick<Signaling, 'register'>;
+  readonly signaling: Pick<Signaling, 'register' | 'name'>;
   readonly store: TenantStore;
   readonly logger: Logger;
   readonly metrics: Registry;
@@ -95,6 +95,8 @@ export class RegistrationManager {
 
   /** Why `input` cannot be registered from this server, or undefined. */
   refusal(input: RegistrationInput): string | undefined {
+    if (this.deps.signaling.name !== 'embedded')
+      return `outbound REGISTER is not supported on the ${this.deps.signaling.name} backend (use SIGNALING=embedded)`;
     if (!this.deps.transports.includes(input.transport))
       return `transport ${input.transport} is not enabled (SIP_TRANSPORTS)`;
     return undefined;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CredentialCipher } from '../../src/tenants/crypto.js';
+import { CredentialCipher, keyId } from '../../src/tenants/crypto.js';
 import { FileRecordBackend } from '../../src/tenants/file-backend.js';
 import type { RecordBackend } from '../../src/tenants/record-backend.js';
 import { RedisRecordBackend } from '../../src/tenants/redis-backend.js';
@@ -70,6 +70,18 @@ describe.each(harnesses)('TenantStore contract (%s)', (_name, make) => {
   afterEach(async () => {
     await h.cleanup();
   });
+
+  /** A store mid-rotation (new current key, the old one decrypt-only) and one holding only the new key. */
+  const rotated = (): { newKey: Buffer; rotating: EncryptedTenantStore; after: EncryptedTenantStore } => {
+    const newKey = randomBytes(32);
+    const store = (cipher: CredentialCipher): EncryptedTenantStore =>
+      new EncryptedTenantStore({ backend: h.backend, cipher, logger });
+    return {
+      newKey,
+      rotating: store(new CredentialCipher(newKey, [key])),
+      after: store(new CredentialCipher(newKey)),
+    };
+  };
 
   it('compare-and-set writes only over the value it expects (absent included)', async () => {
     expect(await h.backend.compareAndSet('cas:k', undefined, 'one')).toBe(true);
@@ -150,22 +162,45 @@ describe.each(harnesses)('TenantStore contract (%s)', (_name, make) => {
   it('re-encrypts everything under a new key and keeps every credential readable', async () => {
     await store.putCredential('acme', 'openai', { apiKey: 'one' });
     await store.putCredential('globex', 'gemini', { apiKey: 'two' });
-    const newKey = randomBytes(32);
-    const rotating = new EncryptedTenantStore({
-      backend: h.backend,
-      cipher: new CredentialCipher(newKey, [key]),
-      logger,
-    });
+    const { rotating, after } = rotated();
     expect(await rotating.reencryptAll()).toBe(2);
     expect(await rotating.reencryptAll()).toBe(0);
-    const after = new EncryptedTenantStore({
-      backend: h.backend,
-      cipher: new CredentialCipher(newKey),
-      logger,
-    });
     expect((await after.getCredential('acme', 'openai'))?.fields).toEqual({ apiKey: 'one' });
     expect((await after.getCredential('globex', 'gemini'))?.fields).toEqual({ apiKey: 'two' });
     await expect(store.getCredential('acme', 'openai')).rejects.toMatchObject({ code: 'TENANT_KEY_MISSING' });
+  });
+
+  it('seals registrations (password included), lists, isolates and deletes them; rotation re-seals them', async () => {
+    const fields = { aor: 'sip:1001@pbx', password: SECRET, contact_user: 'sb-1' };
+    await store.putRegistration('acme', 'pbx', fields);
+    await store.putRegistration('acme', 'trunk', { ...fields, aor: 'sip:2002@pbx' });
+    await store.putRegistration('globex', 'pbx', { ...fields, aor: 'sip:3003@pbx' });
+    expect(await h.raw('reg:acme:pbx')).not.toContain(SECRET);
+    expect((await store.getRegistration('acme', 'pbx'))?.fields).toEqual(fields);
+    expect(await store.listRegistrations('acme')).toEqual([
+      { tenant: 'acme', name: 'pbx' },
+      { tenant: 'acme', name: 'trunk' },
+    ]);
+    expect(await store.listRegistrations()).toHaveLength(3);
+    // A registration is not a credential, and a sealed copy moved to another slot fails authentication.
+    expect(await store.listCredentials('acme')).toEqual([]);
+    await h.rawSet('reg:globex:pbx', (await h.raw('reg:acme:pbx'))!);
+    await expect(store.getRegistration('globex', 'pbx')).rejects.toMatchObject({
+      code: 'TENANT_CREDENTIAL_TAMPERED',
+    });
+    await h.rawSet('cred:acme:pbx', (await h.raw('reg:acme:pbx'))!);
+    await expect(store.getCredential('acme', 'pbx')).rejects.toMatchObject({
+      code: 'TENANT_CREDENTIAL_TAMPERED',
+    });
+    await h.backend.delete('cred:acme:pbx');
+    await store.deleteRegistration('globex', 'pbx');
+    const { newKey, rotating, after } = rotated();
+    expect(await rotating.reencryptAll()).toBe(2);
+    expect(await rotating.keyUsage()).toEqual(new Map([[keyId(newKey), 2]]));
+    expect((await after.getRegistration('acme', 'trunk'))?.fields).toMatchObject({ aor: 'sip:2002@pbx' });
+    expect(await store.deleteRegistration('acme', 'pbx')).toBe(true);
+    expect(await store.deleteRegistration('acme', 'pbx')).toBe(false);
+    expect(await store.getRegistration('acme', 'pbx')).toBeUndefined();
   });
 
   it('stores API keys by hash and finds them', async () => {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { SwitchboardError } from '../../errors.js';
-import type { Registration } from '../registration.js';
+import type { Registration, RegistrationBinding } from '../registration.js';
 import { SipError, type Dialog, type DialOptions, type IncomingCall, type Signaling } from '../signaling.js';
 import { ALLOW_HEADER, refuseRequest } from '../request-policy.js';
 import type {
@@ -105,7 +105,7 @@ export class DrachtioSignaling implements Signaling {
   }
 
   /** Outbound REGISTER lives in the embedded UA; drachtio-server deployments register from their proxy. */
-  register(): Registration {
+  register(_binding: RegistrationBinding): Registration {
     throw new SwitchboardError(
       'SIP_REGISTER_UNSUPPORTED',
       'outbound REGISTER is not supported on the drachtio backend (use SIGNALING=embedded)',

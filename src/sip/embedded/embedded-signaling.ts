@@ -239,6 +239,7 @@ export class EmbeddedSignaling implements Signaling {
         scheduler: this.dialogHost.scheduler,
         publicHost: this.options.publicHost,
         logger: this.options.logger,
+        resolveTargets: (uri) => this.resolveTargets(uri),
       },
       binding,
     );

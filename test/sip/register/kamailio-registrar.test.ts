@@ -3,7 +3,7 @@
  * with a fixed credential, registrar + usrloc in memory, 423 below 6 s). The production server (startServer)
  * is driven through its HTTP API only; the calls come from sipp through Kamailio's lookup, their audio from
  * test/support/tone-caller.ts (its own G.711), the echo agent answering.
- * Addresses: Kamailio 127.0.0.120:52060 (SHA-256 one :52062), sipp and its RTP on 127.0.0.121:52100–52299.
+ * Addresses: Kamailio 127.0.0.120:52060 (the SHA-256 one :52062), sipp and its RTP on 127.0.0.121:52100–52299.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -197,6 +197,33 @@ describe('REGISTER as a UAC against a Kamailio registrar (production server, ech
     expect(metrics).toMatch(/switchboard_sip_registration_failures_total\{[^}]*\} [1-9]/);
     expect((await srv.api('DELETE', '/v1/tenants/acme/registrations/wrong')).status).toBe(204);
     expect((await srv.api('GET', '/v1/tenants/acme/registrations/wrong')).status).toBe(404);
+  }, 30_000);
+
+  it('answers a SHA-256 challenge (RFC 7616) from a registrar that asks for it', async () => {
+    const sha = await Registrar.start({
+      listenIp: KAMAILIO_IP,
+      port: KAMAILIO_PORT + 2,
+      username: USER,
+      password: PASSWORD,
+      minExpiresS: 6,
+      sha256: true,
+    });
+    try {
+      const put = await srv.api(
+        'PUT',
+        '/v1/tenants/acme/registrations/sha',
+        registration({ registrar: `sip:${KAMAILIO_IP}:${KAMAILIO_PORT + 2}`, expires_s: 60 }),
+      );
+      expect(put.status).toBe(201);
+      await eventually(async () => expect((await get('sha')).state).toBe('registered'), 10_000);
+      const answered = sha.registers().filter((r) => r.authorization !== '');
+      expect(answered[0]?.authorization).toMatch(/algorithm=SHA-256, qop=auth, nc=00000001/);
+      expect(sha.saved()).toBe(1);
+      expect((await srv.api('DELETE', '/v1/tenants/acme/registrations/sha')).status).toBe(204);
+      await eventually(() => expect(sha.registers().at(-1)?.expires).toBe('0'));
+    } finally {
+      await sha.stop();
+    }
   }, 30_000);
 
   it('refuses bad input with 400 and issues, and an unavailable transport with 422, changing nothing', async () => {
