@@ -7,7 +7,7 @@ import tls from 'node:tls';
 import type { Logger } from '../../observability/logger.js';
 import type { Flow } from './flow.js';
 import type { StreamFramer } from './framing.js';
-import type { TlsCredentials } from './tls-transport.js';
+import { createTlsListener, type TlsCredentials, type TlsListenerHooks } from './tls-transport.js';
 
 export interface TransportStats {
   received: number;
@@ -115,4 +115,26 @@ export async function listenOn(
   server.on('error', (err) => logger.warn({ err }, 'sip stream listener error'));
   const address = server.address();
   return address !== null && typeof address === 'object' ? address.port : port;
+}
+
+/** The TLS listener on SIP_TLS_PORT, counting failed and timed-out handshakes into `stats`. */
+export async function listenTls(
+  credentials: TlsCredentials,
+  host: string,
+  stats: TransportStats,
+  logger: Logger,
+  hooks: Pick<TlsListenerHooks, 'admit' | 'secure'>,
+): Promise<{ server: tls.Server; port: number }> {
+  const server = createTlsListener(
+    credentials,
+    {
+      ...hooks,
+      handshakeFailed: (timedOut) => {
+        if (timedOut) stats.tlsHandshakeTimeoutClosed++;
+        else stats.tlsHandshakeFailed++;
+      },
+    },
+    logger,
+  );
+  return { server, port: await listenOn(server, credentials.settings.port, host, logger) };
 }

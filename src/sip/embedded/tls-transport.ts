@@ -160,8 +160,10 @@ export class TlsCredentials {
     try {
       this.check(next);
     } catch (err) {
+      // Warn once until a change loads again (a copy in progress may be seen in several states).
+      const level = this.rejected === undefined ? 'warn' : 'debug';
       this.rejected = next;
-      this.logger.warn({ err }, 'sip tls certificate change rejected; keeping the current certificate');
+      this.logger[level]({ err }, 'sip tls certificate change rejected; keeping the current certificate');
       return;
     }
     this.material = next;

@@ -22,11 +22,12 @@ import type { SipMessage } from './message.js';
 import { MAX_MESSAGE_BYTES, parseMessage } from './parser.js';
 import { serializeMessage } from './serializer.js';
 import { socketHost } from './syntax.js';
-import { createTlsListener, type TlsCredentials } from './tls-transport.js';
+import type { TlsCredentials } from './tls-transport.js';
 import {
   dialStream,
   emptyTransportStats,
   listenOn,
+  listenTls,
   remoteKey,
   type StreamConnection as Connection,
   type TransportStats,
@@ -148,28 +149,21 @@ export class TransportLayer {
   private async bindTls(): Promise<void> {
     const credentials = this.options.tls;
     if (credentials === undefined) throw new Error('tls transport enabled without certificates');
-    const server = createTlsListener(
+    const secure = (socket: net.Socket): void => {
+      this.adopt(socket, normaliseAddress(socket.remoteAddress ?? ''), 'tls');
+    };
+    const { server, port } = await listenTls(
       credentials,
+      this.options.host,
+      this.stats,
+      this.options.logger,
       {
         admit: (raw) => this.admit(raw),
-        secure: (socket) => {
-          const address = normaliseAddress(socket.remoteAddress ?? '');
-          this.adopt(socket, address, 'tls');
-        },
-        handshakeFailed: (timedOut) => {
-          if (timedOut) this.stats.tlsHandshakeTimeoutClosed++;
-          else this.stats.tlsHandshakeFailed++;
-        },
+        secure,
       },
-      this.options.logger,
     );
     this.tlsServer = server;
-    this.tlsBoundPort = await listenOn(
-      server,
-      credentials.settings.port,
-      this.options.host,
-      this.options.logger,
-    );
+    this.tlsBoundPort = port;
   }
 
   private onDatagram(data: Buffer, rinfo: dgram.RemoteInfo): void {

@@ -4,7 +4,7 @@
  * before keeps working; a file that does not load (garbage) changes nothing and is reported once; the private
  * key never reaches a log line.
  */
-import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, rename, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TlsClient } from '../../support/tls-client.js';
 import { makeTlsFixture, startTlsServer, type TlsFixture, type TlsServerUnderTest } from './harness.js';
@@ -82,15 +82,19 @@ describe('SIP over TLS: certificate reload', { timeout: 90_000 }, () => {
   it('a certificate file that does not load changes nothing and is reported once', async () => {
     const before = await servedSerial(sut);
     const rejected = (): number =>
-      sut.srv.logs.filter((l) =>
-        l.includes('"sip tls certificate change rejected; keeping the current certificate"'),
+      sut.srv.logs.filter(
+        (l) =>
+          l.includes('"level":40') &&
+          l.includes('"sip tls certificate change rejected; keeping the current certificate"'),
       ).length;
     const rejectedBefore = rejected();
-    await writeFile(
-      fixture.serverCert.cert,
-      '-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n',
-    );
-    // Ten poll intervals: the bad file is seen many times but reported once.
+    // Swapped in whole (rename), as a deployment tool does, and then garbled in place by a partial copy.
+    const garbage = `${fixture.serverCert.cert}.new`;
+    await writeFile(garbage, '-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n');
+    await rename(garbage, fixture.serverCert.cert);
+    await new Promise((r) => setTimeout(r, 3 * RELOAD_MS));
+    await writeFile(fixture.serverCert.cert, '-----BEGIN CERTIFICATE-----\nstill not\n');
+    // Ten poll intervals: two bad versions, seen many times, reported once (at warn level).
     for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, RELOAD_MS));
     expect(rejected()).toBe(rejectedBefore + 1);
     expect(await servedSerial(sut)).toBe(before);
