@@ -48,6 +48,11 @@ export function planInstances(config: PlanConfig, count: number): InstancePlan[]
     throw new ConfigError('--instances', `must be an integer in [1, ${MAX_INSTANCES}]`);
   if (config.SIP_PORT === 0)
     throw new ConfigError('SIP_PORT', 'must be a fixed port with --instances (Kamailio dispatches to it)');
+  if (count > 1 && config.SIP_TRANSPORTS.includes('tls'))
+    throw new ConfigError(
+      'SIP_TRANSPORTS',
+      'tls is not supported with --instances (each instance would bind SIP_TLS_PORT); terminate TLS at the proxy in front',
+    );
   const sip: [number, number] = [config.SIP_PORT, config.SIP_PORT + count - 1];
   if (sip[1] > 65535) throw new ConfigError('SIP_PORT', `SIP_PORT + ${count - 1} exceeds 65535`);
   const http: [number, number] = [config.HTTP_PORT, config.HTTP_PORT + count - 1];
