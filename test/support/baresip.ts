@@ -35,6 +35,10 @@ export interface BaresipOptions {
    * insists on SRTP, `srtp` offers best-effort a=crypto in RTP/AVP. Absent: plain RTP.
    */
   readonly mediaenc?: 'srtp' | 'srtp-mand';
+  /** Offer rtcp-mux (RFC 5761); default no. */
+  readonly rtcpMux?: boolean;
+  /** Extra modules to load, e.g. `rtcpsummary.so` (prints `EX=BareSip;…` RTCP figures at hangup). */
+  readonly modules?: readonly string[];
 }
 
 export interface BaresipTls {
@@ -73,7 +77,7 @@ export function baresipConfig(options: BaresipOptions, recDir: string): { config
     'ausrc_channels\t\t1',
     'auplay_channels\t\t1',
     `rtp_ports\t\t${rtpMin}-${rtpMax}`,
-    'rtcp_mux\t\tno',
+    `rtcp_mux\t\t${options.rtcpMux === true ? 'yes' : 'no'}`,
     'jitter_buffer_delay\t1-5',
     `snd_path\t\t${recDir}`,
     `net_interface\t\t${options.sipHost}`,
@@ -83,6 +87,7 @@ export function baresipConfig(options: BaresipOptions, recDir: string): { config
     'module\t\t\taubridge.so',
     'module\t\t\tsndfile.so',
     ...(options.mediaenc === undefined ? [] : ['module\t\t\tsrtp.so']),
+    ...(options.modules ?? []).map((m) => `module\t\t\t${m}`),
     'module_app\t\taccount.so',
     'module_app\t\tmenu.so',
     'module_app\t\tctrl_tcp.so',
@@ -143,6 +148,39 @@ export async function runBaresip(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** baresip's rtcpsummary line (`EX=BareSip;CS=…;PR=…;PS=…;PL=rx,tx;PD=…;JI=rx,tx;DL=…;IP=…`), parsed. */
+export interface BaresipRtcpSummary {
+  /** Packets baresip received / sent. */
+  readonly received: number;
+  readonly sent: number;
+  /** Lost: of what it received, and of what it sent as the peer's receiver reports said. */
+  readonly lostRx: number;
+  readonly lostTx: number;
+  /** Jitter in RTP timestamp units: its own estimate, and the peer's report on baresip's stream. */
+  readonly jitterRx: number;
+  readonly jitterTx: number;
+  /** Round trip in ms, from the peer's reports (LSR/DLSR). */
+  readonly rttMs: number;
+}
+
+export function parseRtcpSummary(output: string): BaresipRtcpSummary | undefined {
+  const m =
+    /EX=BareSip;CS=-?\d+;CD=-?\d+;PR=(\d+);PS=(\d+);PL=(-?\d+),(-?\d+);PD=-?\d+,-?\d+;JI=([\d.]+),([\d.]+);DL=([\d.]+);/.exec(
+      output,
+    );
+  if (m === null) return undefined;
+  const n = (i: number): number => Number(m[i]);
+  return {
+    received: n(1),
+    sent: n(2),
+    lostRx: n(3),
+    lostTx: n(4),
+    jitterRx: n(5),
+    jitterTx: n(6),
+    rttMs: n(7),
+  };
 }
 
 export interface Pcm16Wav {

@@ -198,3 +198,20 @@ describe('PortPool', () => {
     expect(all).toHaveLength(10);
   });
 });
+
+describe('PortPool with RTCP pairs (RFC 3550 §11)', () => {
+  it('leases an even port with its odd partner bound; a pair whose odd port is taken is skipped', async () => {
+    // Ports 56900–56907 (this suite's block): pairs 56900/1, 56902/3, 56904/5, 56906/7; 56903 is taken.
+    const pool = new PortPool({ minPort: 56900, maxPort: 56907, rtcp: true });
+    await block(56903);
+    const got = [await take(pool), await take(pool), await take(pool)];
+    expect(got.map((l) => l.port).sort()).toEqual([56900, 56904, 56906]);
+    for (const l of got) expect(l.rtcpSocket?.address().port).toBe(l.port + 1);
+    await expect(pool.allocate(HOST)).rejects.toMatchObject({ code: 'MEDIA_PORTS_EXHAUSTED' });
+    expect(pool.inUse).toBe(3);
+    // Released leases free both ports of the pair: another process can bind them again.
+    for (const l of leases.splice(0)) l.release();
+    expect(pool.inUse).toBe(0);
+    for (const p of [56900, 56901, 56904, 56905]) await block(p);
+  });
+});
