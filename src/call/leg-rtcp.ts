@@ -7,9 +7,11 @@ import type { JitterBuffer } from '../media/rtp/jitter-buffer.js';
 import { RTP_HEADER_BYTES } from '../media/rtp/packet.js';
 import { RtcpSession, type RtcpRemote, type RtcpTransform } from '../media/rtp/rtcp-session.js';
 import type { RtpSocket } from '../media/rtp/socket.js';
-import type { RtcpAddress } from '../sip/sdp.js';
+import type { NegotiatedMedia, RtcpAddress } from '../sip/sdp.js';
 
 /** RTCP settings of a leg (config: RTCP, RTCP_INTERVAL_MS). */
+export type { RtcpSession } from '../media/rtp/rtcp-session.js';
+
 export interface LegRtcpOptions {
   readonly intervalMs?: number;
   /** SRTCP; also settable later with RtcpSession.setTransform. */
@@ -42,11 +44,17 @@ export function rtcpRemote(
   };
 }
 
-export function startLegRtcp(parts: LegRtcpParts, remote: RtcpRemote, options: LegRtcpOptions): RtcpSession {
+/** The leg's RTCP session for the negotiated `media`; undefined when `options` is (RTCP off). */
+export function startLegRtcp(
+  options: LegRtcpOptions | undefined,
+  media: NegotiatedMedia,
+  parts: LegRtcpParts,
+): RtcpSession | undefined {
+  if (options === undefined) return undefined;
   const { socket, jitter } = parts;
   return new RtcpSession({
     socket,
-    remote,
+    remote: rtcpRemote(media.remote, media.rtcp),
     source: {
       get ssrc() {
         return parts.ssrc();

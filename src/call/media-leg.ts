@@ -48,6 +48,11 @@ export interface MediaLegStats {
   readonly srtpRejected?: number;
 }
 
+/** Counts agent audio frames refused because the call had the maximum queued (issue 11). */
+export interface OverflowCounter {
+  inc(frames: number): void;
+}
+
 /** The outbound queue as the call sees it. */
 export interface CallPlayout extends PlayoutControl {
   /** Queues one frame of one ptime; false when refused (blocked response, or the per-call cap reached). */

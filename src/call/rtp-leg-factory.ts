@@ -8,7 +8,8 @@ import { RtpSocket } from '../media/rtp/socket.js';
 import type { Ticker } from '../media/ticker.js';
 import type { MediaLegFactory, PendingMediaLeg } from './call-manager.js';
 import type { LegRtcpOptions } from './leg-rtcp.js';
-import { RtpLeg, type OverflowCounter } from './rtp-leg.js';
+import type { OverflowCounter } from './media-leg.js';
+import { RtpLeg } from './rtp-leg.js';
 
 /** Allocates RTP ports before the SDP answer and starts legs on the shared ticker. */
 export class RtpLegFactory implements MediaLegFactory {

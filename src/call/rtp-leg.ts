@@ -13,21 +13,15 @@ import { TelephoneEventReceiver } from '../media/rtp/dtmf.js';
 import type { Ticker, TickSubscriber } from '../media/ticker.js';
 import type { NegotiatedCodec, NegotiatedMedia, RtcpAddress, TelephoneEventFormat } from '../sip/sdp.js';
 import { DtmfOutQueue } from './dtmf-out.js';
-import { rtcpRemote, startLegRtcp, type LegRtcpOptions } from './leg-rtcp.js';
-import type { RtcpSession } from '../media/rtp/rtcp-session.js';
+import { rtcpRemote, startLegRtcp, type LegRtcpOptions, type RtcpSession } from './leg-rtcp.js';
 import type { SdesKeying } from '../sip/sdp-crypto.js';
 import { LegSrtp } from './leg-srtp.js';
-import type { CallPlayout, MediaLeg, MediaLegEvents, MediaLegStats } from './media-leg.js';
-import { WireTranscoder } from './wire-format.js';
+import type { CallPlayout, MediaLeg, MediaLegEvents, MediaLegStats, OverflowCounter } from './media-leg.js';
+import { encodedSilence, WireTranscoder, type WirePath } from './wire-format.js';
 
 /** Header, the largest payload, and room for the SRTP tag added in place (socket.ts setProtector). */
 const MAX_PACKET_BYTES = RTP_HEADER_BYTES + 1500 + SRTP_MAX_OVERHEAD_BYTES;
 const OUT_RING = 16;
-
-/** Counts agent audio frames refused because the call had the maximum queued (issue 11). */
-export interface OverflowCounter {
-  inc(frames: number): void;
-}
 
 export interface RtpLegOptions {
   readonly socket: RtpSocket;
@@ -123,7 +117,7 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
     const frameSamples = Math.round((this.codec.clockRateHz * this.ptimeMs) / 1000);
     this.#frameSamples = frameSamples;
     this.#clock = new FrameClock(this.ptimeMs, options.ticker.periodMs);
-    this.#silence = this.#encodedSilence(this.codec.frameSamples(this.ptimeMs));
+    this.#silence = encodedSilence(this.codec, this.codec.frameSamples(this.ptimeMs));
     this.#lastCaller = Buffer.alloc(1500);
     // At least two frames deep: with one, the margin is only the arbitrary phase between the sender's clock
     // and our ticker (0–20 ms), and any short stall of this process turns caller packets late (load test).
@@ -158,22 +152,15 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
     this.#socket.on('packet', (packet) => this.#onPacket(packet));
     this.#socket.on('latched', (address, port) => this.emit('latched', { address, port }));
     this.#socket.on('timeout', () => this.emit('inactive'));
-    this.rtcp =
-      options.rtcp === undefined
-        ? undefined
-        : startLegRtcp(
-            {
-              socket: this.#socket,
-              jitter: this.#jitter,
-              ptimeMs: this.ptimeMs,
-              ssrc: () => this.#ssrc,
-              clockRateHz: () => this.#wire.transcoder?.clockRateHz ?? this.codec.clockRateHz,
-              timestampNow: () => this.#timestampOf(Math.max(0, this.#slot)),
-              logger: this.#log,
-            },
-            rtcpRemote(media.remote, media.rtcp),
-            options.rtcp,
-          );
+    this.rtcp = startLegRtcp(options.rtcp, media, {
+      socket: this.#socket,
+      jitter: this.#jitter,
+      ptimeMs: this.ptimeMs,
+      logger: this.#log,
+      ssrc: () => this.#ssrc,
+      clockRateHz: () => this.#wire.transcoder?.clockRateHz ?? this.codec.clockRateHz,
+      timestampNow: () => this.#timestampOf(Math.max(0, this.#slot)),
+    });
     // SRTCP (RFC 3711 §3.4) with the same master keys as SRTP, before the first report goes out.
     this.#srtp.attachRtcp(this.rtcp);
     this.#ticker.add(this);
@@ -185,14 +172,6 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
 
   get latched(): boolean {
     return this.#socket.latched;
-  }
-
-  #encodedSilence(frameSamples: number): Buffer {
-    if (this.codec.name === 'PCMU') return Buffer.alloc(frameSamples, 0xff);
-    if (this.codec.name === 'PCMA') return Buffer.alloc(frameSamples, 0xd5);
-    const out = Buffer.alloc(1500);
-    const n = this.codec.encode(new Int16Array(frameSamples), out);
-    return out.subarray(0, n);
   }
 
   #setTelephoneEvent(format: TelephoneEventFormat | undefined): void {
@@ -388,11 +367,7 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
     this.#srtp.set(keying);
   }
 
-  updateRemote(
-    remote: { readonly address: string; readonly port: number },
-    hold: boolean,
-    rtcp?: RtcpAddress,
-  ): void {
+  updateRemote(remote: NegotiatedMedia['remote'], hold: boolean, rtcp?: RtcpAddress): void {
     const moved = remote.address !== this.#sdpRemote.address || remote.port !== this.#sdpRemote.port;
     // RtpSocket unlatches only on a new address; media moved to another port of the same host (RFC 3264
     // §8.3.1) must re-latch too, so clear the latch with an unknown address first.
@@ -441,10 +416,4 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
       'media leg closed',
     );
   }
-}
-
-interface WirePath {
-  readonly payloadType: number;
-  readonly name: NegotiatedCodec['name'];
-  readonly transcoder?: WireTranscoder;
 }

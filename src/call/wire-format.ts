@@ -31,6 +31,22 @@ export function switchableCodecs(call: CodecName, ptimeMs: number): CodecName[] 
 }
 
 /** A packet of the wire format as the leg writes it (a reused object: valid until the next call). */
+/** One frame of silence in `codec` (G.711 by its byte value; others encoded from zeros). */
+export function encodedSilence(codec: Codec, frameSamples: number): Buffer {
+  if (codec.name === 'PCMU') return Buffer.alloc(frameSamples, 0xff);
+  if (codec.name === 'PCMA') return Buffer.alloc(frameSamples, 0xd5);
+  const out = Buffer.alloc(1500);
+  const n = codec.encode(new Int16Array(frameSamples), out);
+  return out.subarray(0, n);
+}
+
+/** The audio format on a leg's wire: the call codec itself, or another one through a transcoder. */
+export interface WirePath {
+  readonly payloadType: number;
+  readonly name: NegotiatedCodec['name'];
+  readonly transcoder?: WireTranscoder;
+}
+
 export interface WirePacket {
   payload: Buffer;
   payloadType: number;
