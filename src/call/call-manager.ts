@@ -40,6 +40,8 @@ interface SessionStart extends EstablishedCall {
 export class CallManager implements CallControl {
   readonly #d: CallManagerDeps;
   readonly #calls = new Map<string, LiveCall>();
+  /** BYEs sent whose transaction has not completed yet (their calls already left #calls). */
+  readonly #byesInFlight = new Set<Promise<void>>();
   readonly #log: Logger;
   #closing = false;
 
@@ -202,6 +204,8 @@ export class CallManager implements CallControl {
       'call started',
     );
     session.once('ended', ({ reason }) => {
+      this.#byesInFlight.add(session.byeSettled);
+      void session.byeSettled.then(() => this.#byesInFlight.delete(session.byeSettled));
       updater.dispose();
       this.#calls.delete(id);
       this.#d.metrics.activeCalls.dec();
@@ -305,5 +309,8 @@ export class CallManager implements CallControl {
   async close(): Promise<void> {
     this.#closing = true;
     await Promise.all([...this.#calls.values()].map((c) => c.session.end('shutdown')));
+    // A call leaves the list when its BYE is sent; shutdown still waits for the BYEs' responses (or Timer
+    // F), so the SIP sockets stay open for their retransmissions.
+    await Promise.all([...this.#byesInFlight]);
   }
 }

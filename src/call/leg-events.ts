@@ -70,3 +70,9 @@ export function listenToLeg(
   );
   media.on('frame', h.frame);
 }
+
+/** Resolves when the dialog has ended (at once if it already has); e.g. as our BYE goes out. */
+export function dialogEnded(dialog: Dialog): Promise<void> {
+  if (dialog.ended) return Promise.resolve();
+  return new Promise((resolve) => dialog.once('ended', () => resolve()));
+}

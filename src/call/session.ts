@@ -7,7 +7,7 @@ import { InboundBridge, OutboundBridge } from './audio-bridge.js';
 import { BargeInController } from './barge-in.js';
 import { observeLegStats } from './call-metrics.js';
 import { CallTimers, firstRtpOrTimeout } from './call-timers.js';
-import { agentListener, listenToLeg } from './leg-events.js';
+import { agentListener, dialogEnded, listenToLeg } from './leg-events.js';
 import { ReplyTracker } from './reply-tracker.js';
 import { ToolQueue } from './tool-queue.js';
 import type { CallSessionDeps, CallSessionEvents, EndReason, MediaDirectionState } from './session-types.js';
@@ -38,6 +38,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #sup: AgentSupervisor;
+  #byeSettled: Promise<void> = Promise.resolve();
   #inbound: InboundBridge | undefined;
   #outbound: OutboundBridge | undefined;
   readonly #bargeIn: BargeInController;
@@ -364,6 +365,11 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     return outcome;
   }
 
+  /** Our BYE's transaction has completed (response or timeout); `end()` resolves once it is sent. */
+  get byeSettled(): Promise<void> {
+    return this.#byeSettled;
+  }
+
   /** End the call (idempotent): BYE unless the peer already ended, close the agent, release the port. */
   async end(reason: EndReason): Promise<void> {
     if (this.#state === 'ended') return;
@@ -376,7 +382,12 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     media.close();
     await this.#sup.close();
     if (!dialog.ended && reason !== 'caller-bye') {
-      await dialog.hangup().catch((err: unknown) => this.#log.warn({ err }, 'BYE failed'));
+      const byeDone = dialog.hangup().catch((err: unknown) => this.#log.warn({ err }, 'BYE failed'));
+      this.#byeSettled = byeDone;
+      // The call leaves the live list (GET /v1/calls, the cluster registry) when the BYE goes out — the
+      // dialog ends as it sends it — not when the response arrives: a peer that never answers holds the BYE
+      // transaction for Timer F (64·T1 = 32 s, RFC 3261 §17.1.2.2).
+      await Promise.race([byeDone, dialogEnded(dialog)]);
     }
     metrics.callsEnded.inc({ reason });
     observeLegStats(metrics, stats);
