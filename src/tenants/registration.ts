@@ -36,7 +36,7 @@ export const registrationInputSchema = z
     password: digestText(128),
     /** What we ask for; the registrar decides (423 raises it, the 200 may lower it). */
     expires_s: z.number().int().min(1).max(86_400).default(3600),
-    transport: z.enum(['udp', 'tcp']).default('udp'),
+    transport: z.enum(['udp', 'tcp', 'tls']).default('udp'),
   })
   .strict();
 
