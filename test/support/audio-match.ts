@@ -200,3 +200,29 @@ export function channel(interleaved: Int16Array, index: 0 | 1): Int16Array {
   for (let i = 0; i < out.length; i++) out[i] = interleaved[2 * i + index] as number;
   return out;
 }
+
+/** Fraction of the energy of `pcm` (16 kHz) above 4 kHz, over its loud 20 ms frames (naive DFT per frame). */
+export function energyAbove4kHz(pcm: Int16Array): number {
+  const n = 320;
+  let high = 0;
+  let total = 0;
+  for (let start = 0; start + n <= pcm.length; start += n) {
+    let frameEnergy = 0;
+    for (let i = 0; i < n; i++) frameEnergy += (pcm[start + i] as number) ** 2;
+    if (Math.sqrt(frameEnergy / n) < 300) continue;
+    // Bins k = 1 … 159 are 50 Hz apart; k ≥ 80 is 4 kHz and above.
+    for (let k = 1; k < n / 2; k++) {
+      let re = 0;
+      let im = 0;
+      for (let i = 0; i < n; i++) {
+        const angle = (2 * Math.PI * k * i) / n;
+        re += (pcm[start + i] as number) * Math.cos(angle);
+        im -= (pcm[start + i] as number) * Math.sin(angle);
+      }
+      const power = re * re + im * im;
+      total += power;
+      if (k >= 80) high += power;
+    }
+  }
+  return total === 0 ? 0 : high / total;
+}

@@ -20,11 +20,14 @@ export interface BaresipOptions {
   readonly sipHost: string;
   readonly sipPort: number;
   readonly ctrlPort: number;
-  /** 8 kHz mono PCM16 WAV played as the microphone. */
+  /** Mono PCM16 WAV played as the microphone, at `audioRateHz`. */
   readonly sourceWav: string;
+  /** Rate of the source and of the player (ausrc/auplay_srate): 8000 (default), 16000 for G.722. */
+  readonly audioRateHz?: 8000 | 16000;
   /** Account user; incoming calls must use it as the request user ("UA not found" otherwise). */
   readonly user?: string;
-  readonly codecs?: readonly ('PCMU' | 'PCMA')[];
+  /** audio_codecs of the account; G722 also loads baresip's g722 module. */
+  readonly codecs?: readonly ('PCMU' | 'PCMA' | 'G722')[];
   readonly transport?: 'udp' | 'tcp' | 'tls';
   /** TLS material (required for baresip to accept TLS; presented as its client certificate too). */
   readonly tls?: BaresipTls;
@@ -72,8 +75,8 @@ export function baresipConfig(options: BaresipOptions, recDir: string): { config
     'audio_player\t\taubridge,nil',
     'audio_alert\t\taubridge,nil',
     'audio_level\t\tno',
-    'ausrc_srate\t\t8000',
-    'auplay_srate\t\t8000',
+    `ausrc_srate\t\t${options.audioRateHz ?? 8000}`,
+    `auplay_srate\t\t${options.audioRateHz ?? 8000}`,
     'ausrc_channels\t\t1',
     'auplay_channels\t\t1',
     `rtp_ports\t\t${rtpMin}-${rtpMax}`,
@@ -83,6 +86,7 @@ export function baresipConfig(options: BaresipOptions, recDir: string): { config
     `net_interface\t\t${options.sipHost}`,
     'module_path\t\t/usr/lib/baresip/modules',
     'module\t\t\tg711.so',
+    ...(options.codecs?.includes('G722') === true ? ['module\t\t\tg722.so'] : []),
     'module\t\t\taufile.so',
     'module\t\t\taubridge.so',
     'module\t\t\tsndfile.so',
