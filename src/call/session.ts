@@ -397,7 +397,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
         reason,
         durationMs: this.#now() - this.startedAt.getTime(),
         bargeIns: this.#bargeIn.bargeIns,
-        tools: this.#tools.outcomes.map((t) => `${t.name}:${t.ok ? 'ok' : 'failed'}`),
+        tools: this.#tools.summary(),
         rtp: stats,
       },
       'call ended',

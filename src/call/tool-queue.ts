@@ -18,6 +18,8 @@ export class ToolQueue {
   readonly #keywords: KeywordWatcher | undefined;
   #chain: Promise<unknown> = Promise.resolve();
   #pending = 0;
+  /** The tool call being handled now (end_call and transfers end the call before they return). */
+  #running: ToolCall | undefined;
 
   constructor(o: {
     tools: ToolDispatcher;
@@ -45,7 +47,8 @@ export class ToolQueue {
     this.#pending++;
     this.#chain = this.#chain.then(async () => {
       if (this.#ended()) return;
-      const outcome = await this.#tools.handle(call);
+      this.#running = call;
+      const outcome = await this.#tools.handle(call).finally(() => (this.#running = undefined));
       this.outcomes.push(outcome);
       this.#onOutcome(outcome);
     });
@@ -53,6 +56,15 @@ export class ToolQueue {
       .catch((err: unknown) => this.#log.error({ err }, 'tool call failed'))
       .finally(() => this.#pending--);
     return this.#chain;
+  }
+
+  /**
+   * For the call-ended log: `name:ok|failed` per finished tool call, and `name:in-progress` for the one
+   * still running — end_call (and a transfer) end the call from inside the tool, before its outcome exists.
+   */
+  summary(): string[] {
+    const done = this.outcomes.map((t) => `${t.name}:${t.ok ? 'ok' : 'failed'}`);
+    return this.#running === undefined ? done : [...done, `${this.#running.name}:in-progress`];
   }
 
   /** A final assistant transcript: queues the tool a configured keyword stands for. */
