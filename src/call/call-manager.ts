@@ -133,6 +133,7 @@ export class CallManager implements CallControl {
           codec: codec.name,
           provider: p.profile.provider,
           media,
+          ...(p.variables === undefined ? {} : { variables: p.variables }),
         })
       : undefined;
     const wire = p.agent?.wire ?? new WireTapBuffer(recorder !== undefined);

@@ -56,6 +56,8 @@ export interface CallRecorderFactory {
     codec: string;
     provider: string;
     media: MediaLeg;
+    /** Caller identity and configured headers (call-variables.ts), for call.json. */
+    variables?: Readonly<Record<string, string>>;
   }): CallTimeline & {
     close(reason: string): Promise<void>;
   };
@@ -119,4 +121,6 @@ export interface EstablishedCall {
   readonly media?: MediaLeg;
   /** What that early media carried, for the agent once it is attached. */
   readonly earlyAudio?: EarlyAudioBuffer;
+  /** Per-call variables (call-variables.ts): the profile was rendered with them; the recording keeps them. */
+  readonly variables?: Readonly<Record<string, string>>;
 }

@@ -23,6 +23,7 @@ import type { Dialog, IncomingCall } from '../sip/signaling.js';
 import { WireTapBuffer, type PreparedAgent } from './agent-launch.js';
 import type { CallManagerDeps, EstablishedCall } from './call-ports.js';
 import type { AuthRefusal } from './inbound-auth.js';
+import { inboundVariables, renderProfile } from './call-variables.js';
 
 /** Default bound on how long the 200 OK waits for the agent. */
 export const AGENT_READY_WAIT_MS = 3000;
@@ -107,7 +108,7 @@ export async function handleInvite(
     log.info({ status: routed.status, to: calledUser }, 'call rejected by routing');
     return reject(routed.status, routed.reason);
   }
-  const { tenant, profile } = routed;
+  const { tenant } = routed;
   const denied = await authenticate(deps, call, routed, log);
   if (denied !== undefined) {
     log.info({ cause: denied.cause, status: denied.status, to: calledUser }, 'call refused by digest auth');
@@ -149,6 +150,10 @@ export async function handleInvite(
   }
 
   const id = randomUUID();
+  // The caller's identity and configured headers, rendered into the profile before the agent starts.
+  const extraHeaders = deps.dialplans().find((d) => d.file === routed.file)?.dialplan.headers ?? [];
+  const variables = inboundVariables({ call, id, tenant, calledNumber: calledUser, extraHeaders });
+  const profile = renderProfile(routed.profile, variables, log);
   let early: AnsweredCall['agent'];
   if (negotiated !== undefined) {
     await call.ring();
@@ -208,6 +213,7 @@ export async function handleInvite(
     negotiated,
     from: call.from.user || call.from.uri,
     to: calledUser,
+    variables,
     ...(early === undefined ? {} : { agent: early }),
   });
 }

@@ -16,6 +16,8 @@ export interface RecordingMeta {
   readonly direction: 'inbound' | 'outbound';
   /** The agent profile that answered (no secrets: credentials live in the tenant store), for replays. */
   readonly profile?: unknown;
+  /** Caller identity and configured headers (call-variables.ts); redacted with the numbers. */
+  readonly variables?: Readonly<Record<string, string>>;
 }
 
 export interface RecorderOptions {
@@ -241,6 +243,7 @@ export class CallRecorder {
       endingReason: this.#endingReason ?? null,
       recordingStopped: this.#stopped ?? null,
       profile: m.profile ?? null,
+      variables: m.variables === undefined ? null : redact ? '[redacted]' : m.variables,
       toolCalls: this.#tools,
       counters: this.#counters,
       // RTCP figures (RFC 3550 reports, RTT, E-model MOS); null when RTCP was off.

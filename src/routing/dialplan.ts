@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EXTRA_HEADER_NAME } from '../sip/caller-identity.js';
 
 /** A tenant name: also used in Redis keys and URLs, so keep it to a safe alphabet. */
 export const tenantNameSchema = z
@@ -162,6 +163,11 @@ export const dialplanSchema = z
       .strict()
       .optional(),
     media: mediaSchema.default({ srtp: 'optional' }),
+    /**
+     * `X-` headers of the INVITE given to the agent as `{{sip.headers.<name>}}` and kept in the recording
+     * metadata (caller-identity.ts; values cleaned and length-capped).
+     */
+    headers: z.array(z.string().regex(EXTRA_HEADER_NAME, 'an X- header name')).max(20).default([]),
     agent: agentProfileSchema,
   })
   .strict();

@@ -43,6 +43,11 @@ export interface IncomingCall extends EventEmitter<IncomingCallEvents> {
   readonly cancelled: boolean;
   /** First value of a header, case-insensitive, compact forms understood. */
   header(name: string): string | undefined;
+  /**
+   * Every header line of `name` in received order (a line may itself hold a comma-separated list): for
+   * headers that repeat, such as Diversion, History-Info and P-Asserted-Identity.
+   */
+  headerValues(name: string): readonly string[];
   /** 180 Ringing (or 183 with `earlySdp`). */
   ring(earlySdp?: string): Promise<void>;
   reject(status: number, options?: RejectOptions): Promise<void>;

@@ -97,6 +97,12 @@ export class DrachtioIncomingCall extends EventEmitter<IncomingCallEvents> imple
     return this.#req.get(name) ?? (alt !== undefined ? this.#req.get(alt) : undefined);
   }
 
+  /** drachtio-srf joins repeated header lines with commas: one entry, split by the caller's list parser. */
+  headerValues(name: string): readonly string[] {
+    const value = this.header(name);
+    return value === undefined ? [] : [value];
+  }
+
   async ring(earlySdp?: string): Promise<void> {
     if (this.#finalSent) return;
     await this.#send(

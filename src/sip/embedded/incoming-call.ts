@@ -99,6 +99,10 @@ export class EmbeddedIncomingCall extends EventEmitter<IncomingCallEvents> imple
     return this.request.headers.get(name);
   }
 
+  headerValues(name: string): readonly string[] {
+    return this.request.headers.getAll(name);
+  }
+
   ring(earlySdp?: string): Promise<void> {
     if (this.finalSent || this.cancelled) return Promise.resolve();
     const status = earlySdp === undefined ? 180 : 183;
