@@ -52,7 +52,9 @@ export function inboundVariables(p: {
   // The number the network vouches for: PAI, else RPID (unscreened From otherwise is only `caller.number`).
   const asserted = (telPai ?? firstPai)?.number || rpid?.number;
   put(vars, 'caller.asserted.number', asserted);
-  put(vars, 'caller.asserted.name', (telPai ?? firstPai)?.name ?? rpid?.name);
+  // The name from whichever asserted identity carries one (a tel: URI usually has none).
+  const assertedName = identity.assertedIdentities.find((a) => a.name !== undefined)?.name;
+  put(vars, 'caller.asserted.name', assertedName ?? rpid?.name);
   put(vars, 'caller.privacy', identity.privacy);
   const [lastDiversion] = identity.diversions;
   putParty(vars, 'diversion', lastDiversion);
@@ -76,14 +78,12 @@ export function inboundVariables(p: {
 
 /** The variables of an outbound call placed through the API. */
 export function outboundVariables(p: {
-  readonly id: string;
   readonly tenant: string;
   readonly from: string;
   readonly to: string;
 }): CallVariables {
   const vars: Record<string, string> = Object.create(null) as Record<string, string>;
   put(vars, 'tenant', p.tenant);
-  put(vars, 'call.id', p.id);
   put(vars, 'call.direction', 'outbound');
   put(vars, 'caller.number', cleanValue(p.from));
   put(vars, 'called.number', cleanValue(p.to));

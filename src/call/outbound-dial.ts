@@ -7,7 +7,9 @@ import type { AgentProfile } from '../routing/dialplan.js';
 import { createOffer } from '../sip/sdp.js';
 import { SipError, type Dialog } from '../sip/signaling.js';
 import type { CallManagerDeps, EstablishedCall } from './call-ports.js';
-import { checkOutbound, requestUriFor } from './outbound-target.js';
+import { outboundVariables, renderProfile } from './call-variables.js';
+import { checkOutbound, parseSipUri, requestUriFor } from './outbound-target.js';
+import { trunkIdentity } from './trunk-identity.js';
 import { EarlyAudioBuffer } from './early-audio.js';
 import { EarlyMediaLeg } from './early-media.js';
 
@@ -34,6 +36,12 @@ export async function dialOutbound(deps: CallManagerDeps, request: DialRequest):
     policy: plan.dialplan.outbound,
   });
   const target = requestUriFor(checked.destination, trunkUri);
+  // Through the trunk, its from_user/from_name/pai settings say who is calling (trunk-identity.ts).
+  const trunkParts = trunkUri === undefined ? undefined : parseSipUri(trunkUri);
+  const identity =
+    checked.destination.kind === 'number' && trunkParts !== undefined
+      ? trunkIdentity(trunk?.fields ?? {}, trunkParts, checked.fromUri)
+      : { from: checked.fromUri, headers: {} };
   const pending = await deps.media.allocate();
   const offer = createOffer({ address: deps.publicHost, port: pending.localPort });
   const username = trunk?.fields.username;
@@ -56,7 +64,8 @@ export async function dialOutbound(deps: CallManagerDeps, request: DialRequest):
       ...prackPolicy(trunk?.fields.prack),
       // An unanswered outbound call gives up with 408 rather than hold the API request for Timer B.
       timeoutMs: OUTBOUND_RING_TIMEOUT_MS,
-      ...(checked.fromUri === undefined ? {} : { from: checked.fromUri }),
+      ...(identity.from === undefined ? {} : { from: identity.from }),
+      ...(Object.keys(identity.headers).length === 0 ? {} : { headers: identity.headers }),
       ...(skipTlsVerify ? { tlsVerify: false } : {}),
       ...(typeof username === 'string' && typeof password === 'string'
         ? { auth: { username, password } }
@@ -75,21 +84,25 @@ export async function dialOutbound(deps: CallManagerDeps, request: DialRequest):
     throw new SipError(488, 'callee answered with unusable SDP');
   }
   const base = plan.dialplan.agent;
-  const profile: AgentProfile = {
+  const from = request.from ?? 'switchboard';
+  const variables = outboundVariables({ tenant: request.tenant, from, to: request.to });
+  const requested: AgentProfile = {
     ...base,
     ...(request.agent?.instructions === undefined ? {} : { instructions: request.agent.instructions }),
     ...(request.agent?.greeting === undefined ? {} : { greeting: request.agent.greeting }),
     ...(request.agent?.voice === undefined ? {} : { voice: request.agent.voice }),
     ...(request.agent?.model === undefined ? {} : { model: request.agent.model }),
   };
+  const log = deps.logger.child({ tenant: request.tenant, sipCallId: dialog.callId });
   return {
     tenant: request.tenant,
-    profile,
+    profile: renderProfile(requested, variables, log),
     dialog,
     pending,
     negotiated: answer.negotiated,
     ...(answer.leg === undefined ? {} : { media: answer.leg, earlyAudio }),
-    from: request.from ?? 'switchboard',
+    from,
     to: request.to,
+    variables,
   };
 }

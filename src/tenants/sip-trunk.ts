@@ -20,8 +20,32 @@ export const sipTrunkSchema = z
     password: z.string().optional(),
     tls_verify: z.boolean().optional(),
     prack: z.enum(['required', 'supported', 'off']).optional(),
+    /** Caller identity of calls through the trunk (trunk-identity.ts): From user, domain and display name. */
+    from_user: z
+      .string()
+      .regex(/^[A-Za-z0-9\-_.!~*'()+]{1,64}$/, 'a SIP user part')
+      .optional(),
+    from_domain: z
+      .string()
+      .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253})$/, 'a host name or IP address')
+      .optional(),
+    /** Printable ASCII without `"` or `\`: written into a quoted display name. */
+    from_name: z
+      .string()
+      .regex(/^[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}$/, 'printable ASCII without " or \\')
+      .optional(),
+    /** RFC 3325 P-Asserted-Identity: a number (`+14155550100`) or a sip:/sips:/tel: URI. */
+    pai: z
+      .string()
+      .regex(
+        /^(\+?[0-9]{2,15}|tel:\+?[0-9]{2,15}|sips?:[A-Za-z0-9\-_.!~*'()+]{1,64}@(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253}))$/,
+        'a number or a sip:/sips:/tel: URI without parameters',
+      )
+      .optional(),
   })
   .strict();
+
+export type SipTrunkFields = z.output<typeof sipTrunkSchema>;
 
 /** The catalog entry (GET /v1/providers): which fields exist and which are secret. */
 export const SIP_TRUNK_INFO = {
@@ -34,5 +58,9 @@ export const SIP_TRUNK_INFO = {
     { name: 'password', required: false, secret: true },
     { name: 'tls_verify', required: false, secret: false },
     { name: 'prack', required: false, secret: false },
+    { name: 'from_user', required: false, secret: false },
+    { name: 'from_domain', required: false, secret: false },
+    { name: 'from_name', required: false, secret: false },
+    { name: 'pai', required: false, secret: false },
   ],
 } as const;
