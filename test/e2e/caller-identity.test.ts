@@ -6,10 +6,12 @@
  * P-Asserted-Identity, checked in the INVITE a sipp UAS received; a trunk field with CR/LF is refused.
  * Loopback block 127.0.0.130–139, ports 53000–53999 (sipp 53070/53080, media +100).
  */
+import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/eventually.js';
+import { expectNoSecretsIn } from '../support/secrets.js';
 import { startOpenAIMock, type OpenAIMockServer } from '../support/openai-mock.js';
 import { describeSipp, runSipp, startSipp } from '../support/sipp.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -24,6 +26,7 @@ const INSTRUCTIONS = [
   'other=[{{sip.headers.X-Not-Configured|none}}] missing=[{{caller.nothing|n/a}}] tenant={{tenant}}',
 ].join('\n');
 
+const TRUNK_PASSWORD = `trunk-${randomBytes(8).toString('hex')}`;
 const DIALPLAN = {
   'ident.yaml': [
     'tenant: ident',
@@ -133,8 +136,14 @@ describe('caller identity and headers', () => {
         from_user: '+14155550999',
         from_name: 'Acme Support',
         pai: '+14155550999',
+        username: 'acme',
+        password: TRUNK_PASSWORD,
       });
       expect(put.status, JSON.stringify(put.json)).toBeLessThan(300);
+      // The identity fields read back as stored; the trunk password only masked.
+      const read = await srv.api('GET', '/v1/tenants/ident/credentials/sip-trunk');
+      expect(JSON.stringify(read.json)).not.toContain(TRUNK_PASSWORD);
+      expect(JSON.stringify(read.json)).toContain('Acme Support');
       const peer = startSipp({
         scenario: { builtin: 'uas' },
         localIp: '127.0.0.138',
@@ -157,4 +166,8 @@ describe('caller identity and headers', () => {
       await srv.api('DELETE', '/v1/tenants/ident/credentials/sip-trunk');
     },
   );
+
+  it('never logs the trunk password or the provider key', () => {
+    expectNoSecretsIn(srv.logs, [TRUNK_PASSWORD, 'sk-ident-test']);
+  });
 });
