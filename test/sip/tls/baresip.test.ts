@@ -72,7 +72,7 @@ describe('SIP over TLS with baresip (production server, echo agent)', { timeout:
   afterAll(async () => {
     await sut?.close();
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-  });
+  }, 30_000);
 
   it('baresip calls over TLS and hears its own speech back', async () => {
     const source = readPcm16Wav(readFileSync(SOURCE_WAV));

@@ -43,7 +43,7 @@ describe('SIP over TLS: conformance basics with openssl s_client', { timeout: 60
   }, 60_000);
   afterAll(async () => {
     await sut?.close();
-  });
+  }, 30_000);
 
   it('answers OPTIONS over a verified TLS connection; the Via says TLS and gets received/rport', async () => {
     expect(sut.tlsPort).toBeGreaterThan(0);

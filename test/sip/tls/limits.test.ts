@@ -56,6 +56,7 @@ async function captureClientHello(): Promise<Buffer> {
   const server = net.createServer();
   const hello = new Promise<Buffer>((resolve) =>
     server.once('connection', (s) => {
+      s.on('error', () => undefined);
       s.once('data', (d: Buffer) => {
         resolve(d);
         s.destroy();
@@ -113,7 +114,7 @@ describe('SIP over TLS front door: a connection flood from one source', { timeou
   }, 60_000);
   afterAll(async () => {
     await sut?.close();
-  });
+  }, 30_000);
 
   it('caps raw TCP connections to the TLS port per source before any handshake; the victim is served', async () => {
     const attempts = GLOBAL * 3;
@@ -156,7 +157,7 @@ describe('SIP over TLS front door: slow handshakes, drips and idle connections',
   }, 60_000);
   afterAll(async () => {
     await sut?.close();
-  });
+  }, 30_000);
 
   it('closes a ClientHello drip and a silent connection at the handshake deadline', async () => {
     const hello = await captureClientHello();

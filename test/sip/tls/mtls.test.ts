@@ -61,7 +61,7 @@ describe('mutual TLS: SIP_TLS_VERIFY_CLIENT=require', { timeout: 60_000 }, () =>
   afterAll(async () => {
     await sut?.close();
     await fixture?.material.cleanup();
-  });
+  }, 30_000);
 
   it('serves a client whose certificate chains to SIP_TLS_CA', async () => {
     const client = new TlsClient({
@@ -126,7 +126,7 @@ describe('client certificates: SIP_TLS_VERIFY_CLIENT=optional, RFC 5923 alias', 
   afterAll(async () => {
     await sut?.close();
     await fixture?.material.cleanup();
-  });
+  }, 30_000);
 
   it('serves a client without a certificate; refuses an untrusted one', async () => {
     const bare = new TlsClient({ port: sut.tlsPort, caFile: sut.ca.cert });

@@ -80,7 +80,7 @@ describe('outbound SIP over TLS by host name: SNI and certificate name checks', 
     await sut?.close();
     await dns?.stop();
     await fixture?.material.cleanup();
-  });
+  }, 30_000);
 
   async function trunk(uri: string): Promise<void> {
     const put = await sut.srv.api('PUT', '/v1/tenants/conformance/credentials/sip-trunk', { uri });

@@ -39,7 +39,7 @@ describe('REGISTER over TLS to an openssl s_server registrar', { timeout: 60_000
     await sut?.close();
     await registrar?.stop(1000);
     await fixture?.material.cleanup();
-  });
+  }, 30_000);
 
   it('registers over a verified TLS connection', async () => {
     const put = await sut.srv.api('PUT', '/v1/tenants/conformance/registrations/pbx', {

@@ -50,7 +50,7 @@ describe('SIP over TLS: certificate reload', { timeout: 90_000 }, () => {
   afterAll(async () => {
     await sut?.close();
     await fixture?.material.cleanup();
-  });
+  }, 30_000);
 
   it('new connections get the replaced certificate; an open connection keeps working', async () => {
     expect(await servedSerial(sut)).toBe('1001');
