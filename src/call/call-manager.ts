@@ -10,6 +10,7 @@ import { PreparedAgent, WireTapBuffer, agentCreator } from './agent-launch.js';
 import { chooseAgentFormats } from './audio-bridge.js';
 import type { CallManagerDeps, EstablishedCall, LiveCall } from './call-ports.js';
 import { handleInvite } from './inbound.js';
+import { callQuality } from './leg-rtcp.js';
 import type { MediaLeg } from './media-leg.js';
 import { MediaUpdater, directionState } from './media-update.js';
 import { dialOutbound } from './outbound-dial.js';
@@ -269,7 +270,13 @@ export class CallManager implements CallControl {
 
   get(id: string): Promise<CallSummary | undefined> {
     const c = this.#calls.get(id);
-    return Promise.resolve(c === undefined ? undefined : this.#summary(c));
+    if (c === undefined) return Promise.resolve(undefined);
+    // Live RTCP figures for the one-call view only: list() feeds the cluster registry, which must not churn.
+    const rtcp = c.media.stats().rtcp;
+    return Promise.resolve({
+      ...this.#summary(c),
+      ...(rtcp === undefined ? {} : { quality: callQuality(rtcp) }),
+    });
   }
 
   async hangup(id: string): Promise<boolean> {

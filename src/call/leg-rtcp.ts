@@ -2,10 +2,16 @@
  * The RTCP side of an RTP leg: builds the media layer's {@link RtcpSession} from what the leg knows (its
  * SSRC, wire clock, packets sent, the jitter buffer's estimates) and the SDP's RTCP address.
  */
+import type { CallQuality } from '../http/ports.js';
 import type { Logger } from '../observability/logger.js';
 import type { JitterBuffer } from '../media/rtp/jitter-buffer.js';
 import { RTP_HEADER_BYTES } from '../media/rtp/packet.js';
-import { RtcpSession, type RtcpRemote, type RtcpTransform } from '../media/rtp/rtcp-session.js';
+import {
+  RtcpSession,
+  type RtcpRemote,
+  type RtcpStats,
+  type RtcpTransform,
+} from '../media/rtp/rtcp-session.js';
 import type { RtpSocket } from '../media/rtp/socket.js';
 import type { NegotiatedMedia, RtcpAddress } from '../sip/sdp.js';
 
@@ -68,17 +74,32 @@ export function startLegRtcp(
       },
       // Every packet the leg writes has the 12-byte fixed header only (packet.ts writeRtpHeader).
       get payloadOctetsSent() {
-        return socket.counters.bytesSent - RTP_HEADER_BYTES * socket.counters.packetsSent;
+        return socket.counters.plainBytesSent - RTP_HEADER_BYTES * socket.counters.packetsSent;
       },
       get receptionJitterMs() {
         return jitter.stats().jitterMs;
       },
       get receiveDelayMs() {
-        return parts.ptimeMs + jitter.stats().depthMs;
+        // The adaptive target, not the instantaneous fill: a burst in flight is not a steady delay.
+        return parts.ptimeMs + jitter.stats().targetDepthMs;
       },
     },
     ...(options.intervalMs === undefined ? {} : { intervalMs: options.intervalMs }),
     ...(options.transform === undefined ? {} : { transform: options.transform }),
     logger: parts.logger,
   });
+}
+
+/** The API's view of a leg's RTCP figures (CallSummary.quality). */
+export function callQuality(rtcp: RtcpStats): CallQuality {
+  return {
+    jitterMs: rtcp.inbound.jitterMs,
+    lossFraction: rtcp.inbound.lossFraction,
+    ...(rtcp.remote === undefined ? {} : { remoteLossFraction: rtcp.remote.fractionLost }),
+    ...(rtcp.rtt === undefined ? {} : { rttMs: rtcp.rtt.lastMs }),
+    rFactor: rtcp.rFactor,
+    mos: rtcp.mos,
+    reportsSent: rtcp.reportsSent,
+    reportsReceived: rtcp.reportsReceived,
+  };
 }

@@ -28,6 +28,21 @@ export interface CallSummary {
   readonly state: string;
   /** The instance that owns the call (several instances behind Redis). */
   readonly instance?: string;
+  /** RTCP figures so far (GET /v1/calls/:id answered by the owning instance, RTCP on). */
+  readonly quality?: CallQuality;
+}
+
+/** A call's media quality from RTCP (RFC 3550 reports, E-model estimate); see README "RTCP and call quality". */
+export interface CallQuality {
+  readonly jitterMs: number;
+  /** Loss of what we receive, and of what we send as the peer reports it (absent before its first report). */
+  readonly lossFraction: number;
+  readonly remoteLossFraction?: number;
+  readonly rttMs?: number;
+  readonly rFactor: number;
+  readonly mos: number;
+  readonly reportsSent: number;
+  readonly reportsReceived: number;
 }
 
 export interface DialRequest {

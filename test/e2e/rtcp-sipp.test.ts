@@ -156,7 +156,7 @@ describe('RTCP with sipp (no RTCP from the peer)', () => {
     expect(summary.rtcp.inbound.lossFraction).toBe(0);
     expect(summary.rtcp.inbound.packetsExpected).toBeGreaterThan(300);
     expect(summary.rtcp.rtt).toBeUndefined();
-    expect(summary.rtcp.mos).toBeGreaterThan(4.2);
+    expect(summary.rtcp.mos).toBeGreaterThan(3.5); // no loss: only the jitter buffer delay lowers it
   }, 60_000);
 
   it('10 % of the caller packets missing: receiver reports and the summary say ≈ 10 % loss', async () => {

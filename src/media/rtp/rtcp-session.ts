@@ -13,14 +13,13 @@
  * interval is `intervalMs` randomised to 0.5–1.5× per report, the first one after half of that (§6.3.2).
  * No timer reconsideration: it only matters for large sessions.
  *
- * Hot path: the one per-RTP-packet cost is RtcpReception.note() (allocation-free). Reports are rare and
- * allocate freely. An optional {@link RtcpTransform} protects/unprotects every compound (SRTCP, RFC 3711).
+ * Hot path: the one per-RTP-packet cost is RtcpReception.note() (allocation-free), called by the socket
+ * (RtpSocket.setReceptionTap). Reports are rare and allocate freely. An optional {@link RtcpTransform} protects/unprotects every compound (SRTCP, RFC 3711).
  */
 import { randomBytes } from 'node:crypto';
 import type { RemoteInfo } from 'node:dgram';
 import type { Logger } from '../../observability/logger.js';
 import { estimateQuality, round } from './e-model.js';
-import type { RtpPacket } from './packet.js';
 import { RtcpReception } from './rtcp-reception.js';
 import {
   MAX_RTCP_COMPOUND_BYTES,
@@ -156,7 +155,6 @@ export class RtcpSession {
   #rtt = { last: 0, sum: 0, max: 0, n: 0 };
   #counts = { sent: 0, received: 0, malformed: 0, foreign: 0, bye: false };
   #loggedMalformed = false;
-  readonly #onRtp = (packet: RtpPacket): void => this.#reception.note(packet.ssrc, packet.sequence);
   readonly #onMux = (msg: Buffer): void => {
     this.#receive(msg);
   };
@@ -168,7 +166,7 @@ export class RtcpSession {
     this.#transform = options.transform;
     this.#intervalMs = Math.max(100, options.intervalMs ?? 5000);
     this.#random = options.random ?? Math.random;
-    options.socket.on('packet', this.#onRtp);
+    options.socket.setReceptionTap(this.#reception);
     options.socket.on('rtcp', this.#onMux);
     options.socket.rtcpSocket?.on('message', this.#onRtcpPort);
     this.#schedule(this.#intervalMs / 2);
@@ -192,7 +190,7 @@ export class RtcpSession {
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     const s = this.#o.socket;
-    s.off('packet', this.#onRtp);
+    s.setReceptionTap(undefined);
     s.off('rtcp', this.#onMux);
     s.rtcpSocket?.off('message', this.#onRtcpPort);
   }

@@ -21,11 +21,13 @@ import type { RemoteInfo, Socket } from 'node:dgram';
 import type { Logger } from '../../observability/logger.js';
 import { TelephoneEventReceiver, type DtmfDigitEvent } from './dtmf.js';
 import { LatchVerdict, RtpLatch, type LatchPolicy } from './latch.js';
+import { isPrivateAddress } from './private-address.js';
 import { createRtpPacket, isRtcp, parseRtp, type RtpPacket } from './packet.js';
 import type { PortLease, PortPool } from './port-pool.js';
 import type { PacketProtector } from './srtp/session.js';
 
 export type { LatchPolicy } from './latch.js';
+export { isPrivateAddress } from './private-address.js';
 
 /**
  * Events of an {@link RtpSocket}. The `packet` RtpPacket object is reused for every packet and its `buffer`
@@ -59,6 +61,8 @@ export interface RtpSocketCounters {
   bytesReceived: number;
   packetsSent: number;
   bytesSent: number;
+  /** The same before SRTP protection (RTCP's sender octet count, RFC 3550 §6.4.1, excludes the tag). */
+  plainBytesSent: number;
   /** Datagrams that failed RTP parsing (RFC 3550 §5.1 checks in parseRtp). */
   malformed: number;
   /** Packets from a source other than the latched one, or from one that may not latch (not delivered). */
@@ -106,12 +110,18 @@ export interface RtpSocketOptions {
   readonly logger?: Logger;
 }
 
+/** See {@link RtpSocket.setReceptionTap}. */
+export interface ReceptionTap {
+  note(ssrc: number, sequence: number): void;
+}
+
 export class RtpSocket extends EventEmitter<RtpSocketEvents> {
   readonly counters: RtpSocketCounters = {
     packetsReceived: 0,
     bytesReceived: 0,
     packetsSent: 0,
     bytesSent: 0,
+    plainBytesSent: 0,
     malformed: 0,
     foreignDropped: 0,
     probationRejected: 0,
@@ -143,6 +153,7 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
   #dtmfPayloadType = -1;
   #dtmf: TelephoneEventReceiver | undefined;
   #protector: PacketProtector | undefined;
+  #tap: ReceptionTap | undefined;
   readonly #onSendDone = (err: Error | null): void => {
     if (err !== null) {
       this.counters.sendErrors++;
@@ -237,6 +248,7 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
    */
   send(buf: Buffer, length: number): boolean {
     if (this.#closed) return false;
+    const plainLength = length;
     if (this.#protector !== undefined) {
       // SRTP in place: `buf` needs SRTP_MAX_OVERHEAD_BYTES of room past `length` (srtp/suites.ts).
       const protectedLength = this.#protector.protectRtp(buf, length);
@@ -259,6 +271,7 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
     this.#socket.send(buf, 0, length, port, address, this.#onSendDone);
     this.counters.packetsSent++;
     this.counters.bytesSent += length;
+    this.counters.plainBytesSent += plainLength;
     return true;
   }
 
@@ -291,6 +304,14 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
    * may latch (so nothing without the key steers the media), and every packet sent is protected. Pass
    * undefined for plain RTP.
    */
+  /**
+   * RTCP's receiver statistics (RtcpReception), told of every delivered packet by a plain call: a second
+   * 'packet' listener would make each emit copy the listener array, an allocation per packet.
+   */
+  setReceptionTap(tap: ReceptionTap | undefined): void {
+    this.#tap = tap;
+  }
+
   setProtector(protector: PacketProtector | undefined): void {
     this.#protector = protector;
   }
@@ -347,6 +368,7 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
     }
     this.counters.packetsReceived++;
     this.counters.bytesReceived += length;
+    this.#tap?.note(packet.ssrc, packet.sequence);
     if (packet.payloadType === this.#dtmfPayloadType) this.#dtmf?.receivePacket(packet);
     this.emit('packet', packet, rinfo);
   }
@@ -398,26 +420,4 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
       this.emit('timeout');
     }
   }
-}
-
-/**
- * Addresses a peer behind NAT would put in SDP that we cannot see as a packet source: RFC 1918, RFC 6598
- * shared space, link-local, and IPv6 ULA/link-local. Loopback is not private here (tests and local peers).
- */
-export function isPrivateAddress(address: string): boolean {
-  const lower = address.toLowerCase();
-  if (lower.includes(':')) {
-    return lower === '::1' || lower.startsWith('fc') || lower.startsWith('fd') || lower.startsWith('fe80:');
-  }
-  const parts = address.split('.');
-  const a = Number(parts[0]);
-  const b = Number(parts[1]);
-  if (a === 10) return true;
-  // Loopback: a host answers from any 127/8 address whatever it wrote in its SDP (baresip does this).
-  if (a === 127) return true;
-  if (a === 172 && b >= 16 && b <= 31) return true;
-  if (a === 192 && b === 168) return true;
-  if (a === 100 && b >= 64 && b <= 127) return true;
-  if (a === 169 && b === 254) return true;
-  return false;
 }
