@@ -318,8 +318,9 @@ export class WsSession extends EventEmitter<WsSessionEvents> {
     }
     throw new AgentError(
       lastCode,
+      // The last attempt's text once, and no `cause` (pino would append its message again).
       `${lastError?.message ?? 'connect failed'} (after ${this.#maxAttempts} attempts)`,
-      { retryable: true, cause: lastError },
+      { retryable: true },
     );
   }
 
@@ -367,7 +368,11 @@ export class WsSession extends EventEmitter<WsSessionEvents> {
           // The provider's doing, and it would recur on a retry.
           const message = `provider sent a message larger than ${this.#maxMessageBytes} bytes`;
           finish(new AttemptFailure(new AgentError('AGENT_PROTOCOL', message, { retryable: false }), false));
-        } else fail('AGENT_CONNECT_FAILED', `provider connect failed: ${err.message}`, true, err);
+        } else {
+          // The text carries the socket error; no `cause` as well: pino's err serializer appends every
+          // cause's message, and the error text appeared three times in one log line (issue 19).
+          fail('AGENT_CONNECT_FAILED', `provider connect failed: ${err.message}`, true);
+        }
       });
       ws.once('unexpected-response', (_req, res) => {
         const status = res.statusCode ?? 0;
