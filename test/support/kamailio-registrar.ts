@@ -1,6 +1,7 @@
 /**
  * Kamailio as a digest-authenticating registrar (test/peers/kamailio/registrar.cfg): one fixed credential,
- * usrloc in memory (a restart forgets every binding), 423 below `minExpiresS`, optional SHA-256 challenges.
+ * usrloc in memory (a restart forgets every binding), 423 below `minExpiresS`, optional SHA-256 challenges,
+ * UDP and TCP on the same address and port.
  * Reads back from its log the REGISTERs it received and the bindings it saved.
  */
 import { fileURLToPath } from 'node:url';
@@ -20,6 +21,8 @@ export interface RegistrarOptions {
 /** One REGISTER as the registrar logged it. */
 export interface LoggedRegister {
   readonly source: string;
+  /** `udp` or `tcp`. */
+  readonly proto: string;
   readonly cseq: string;
   readonly expires: string;
   readonly contact: string;
@@ -28,7 +31,7 @@ export interface LoggedRegister {
 }
 
 const REGISTER_LINE =
-  /PEER request REGISTER \S+ from (\S+) cseq=\[([^\]]*)\] route=\[[^\]]*\] expires=\[([^\]]*)\] contact=\[([^\]]*)\] auth=\[[^\]]*\] authorization=\[([^\]]*)\]/g;
+  /PEER request REGISTER \S+ from (\S+) proto=\[([^\]]*)\] cseq=\[([^\]]*)\] route=\[[^\]]*\] expires=\[([^\]]*)\] contact=\[([^\]]*)\] auth=\[[^\]]*\] authorization=\[([^\]]*)\]/g;
 
 export class Registrar {
   private constructor(
@@ -41,7 +44,10 @@ export class Registrar {
       config: REGISTRAR_CFG,
       listenIp: options.listenIp,
       port: options.port,
+      listenFromConfig: true,
       defines: {
+        LISTEN_UDP: `udp:${options.listenIp}:${options.port}`,
+        LISTEN_TCP: `tcp:${options.listenIp}:${options.port}`,
         REG_USER: `"${options.username}"`,
         REG_PASSWORD: `"${options.password}"`,
         MIN_EXPIRES: String(options.minExpiresS),
@@ -62,10 +68,11 @@ export class Registrar {
   registers(): LoggedRegister[] {
     return [...this.log().matchAll(REGISTER_LINE)].map((m) => ({
       source: m[1] ?? '',
-      cseq: m[2] ?? '',
-      expires: m[3] ?? '',
-      contact: m[4] ?? '',
-      authorization: m[5] === '<null>' ? '' : (m[5] ?? ''),
+      proto: m[2] ?? '',
+      cseq: m[3] ?? '',
+      expires: m[4] ?? '',
+      contact: m[5] ?? '',
+      authorization: m[6] === '<null>' ? '' : (m[6] ?? ''),
     }));
   }
 

@@ -10,7 +10,7 @@
  * - Failure (final error, timeout, transport error, keep-alive lost) → `failed`, then a fresh registration
  *   after a bounded, jittered exponential backoff (RFC 5626 §4.5 style; base 5 s, cap 5 min).
  * - `+sip.instance` + reg-id in the Contact (RFC 5626 §4.2), `Supported: gruu` and the pub-gruu of the 200
- *   (RFC 5627 §4.1). Keep-alives while registered: CRLF on TCP (RFC 5626 §3.5.1), OPTIONS on UDP.
+ *   (RFC 5627 §4.1). Keep-alives while registered: CRLF on TCP/TLS (RFC 5626 §3.5.1), OPTIONS on UDP.
  * - unregister(): Contact `;expires=0` + `Expires: 0` (§10.2.2).
  */
 import { EventEmitter } from 'node:events';
@@ -272,7 +272,7 @@ export class RegisterClient extends EventEmitter<RegistrationEvents> implements 
       this.#log.warn('register keep-alive failed; re-registering');
       this.#failed('keep-alive failed (network loss)', 0);
     };
-    if (this.binding.transport === 'tcp') {
+    if (this.binding.transport !== 'udp') {
       void this.deps.ping().then((ok) => (ok ? this.#armKeepAlive() : lost()));
       return;
     }

@@ -23,7 +23,7 @@ const CONTACT = 'sip:sb-abc123@192.0.2.10:5070;transport=udp';
 const INSTANCE = 'urn:uuid:00000000-0000-4000-8000-000000000001';
 const PASSWORD = 'unit-secret-pw';
 
-function setup(options: { transport?: 'udp' | 'tcp'; keepAliveS?: number; random?: number } = {}) {
+function setup(options: { transport?: 'udp' | 'tcp' | 'tls'; keepAliveS?: number; random?: number } = {}) {
   const scheduler = new FakeScheduler();
   const sent: Array<{ request: SipRequest; callbacks: RequestCallbacks }> = [];
   const pings: Array<(ok: boolean) => void> = [];
@@ -229,21 +229,24 @@ describe('RegisterClient', () => {
     expect(t.last().request.method).toBe('REGISTER');
   });
 
-  it('TCP keep-alive: CRLF pings; a failed ping re-registers', async () => {
-    const t = setup({ transport: 'tcp', keepAliveS: 30 });
-    t.client.start();
-    t.respond(200, ok(600));
-    t.scheduler.advance(30_000);
-    expect(t.pings).toHaveLength(1);
-    t.pings[0]!(true);
-    await Promise.resolve();
-    t.scheduler.advance(30_000);
-    expect(t.pings).toHaveLength(2);
-    t.pings[1]!(false);
-    await Promise.resolve();
-    expect(t.client.status.state).toBe('failed');
-    expect(t.sent.filter((s) => s.request.method === 'OPTIONS')).toHaveLength(0);
-  });
+  it.each(['tcp', 'tls'] as const)(
+    '%s keep-alive: CRLF pings; a failed ping re-registers',
+    async (transport) => {
+      const t = setup({ transport, keepAliveS: 30 });
+      t.client.start();
+      t.respond(200, ok(600));
+      t.scheduler.advance(30_000);
+      expect(t.pings).toHaveLength(1);
+      t.pings[0]!(true);
+      await Promise.resolve();
+      t.scheduler.advance(30_000);
+      expect(t.pings).toHaveLength(2);
+      t.pings[1]!(false);
+      await Promise.resolve();
+      expect(t.client.status.state).toBe('failed');
+      expect(t.sent.filter((s) => s.request.method === 'OPTIONS')).toHaveLength(0);
+    },
+  );
 
   it('unregister sends Expires: 0 (answering a challenge once) and stops every timer', async () => {
     const t = setup({ keepAliveS: 25 });

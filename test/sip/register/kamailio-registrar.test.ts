@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LiveCall } from '../../../src/call/call-manager.js';
 import { eventually } from '../../support/eventually.js';
-import { Registrar } from '../../support/kamailio-registrar.js';
+import { Registrar, type LoggedRegister } from '../../support/kamailio-registrar.js';
 import { startTestServer, type TestServer } from '../../support/server.js';
 import { describeSipp, startSipp } from '../../support/sipp.js';
 import { ToneCaller } from '../../support/tone-caller.js';
@@ -226,7 +226,7 @@ describe('REGISTER as a UAC against a Kamailio registrar (production server, ech
     }
   }, 30_000);
 
-  it('refuses bad input with 400 and issues, and an unavailable transport with 422, changing nothing', async () => {
+  it('refuses bad input with 400 and issues, and a transport the server does not listen on with 422, changing nothing', async () => {
     const bad = await srv.api(
       'PUT',
       '/v1/tenants/acme/registrations/pbx',
@@ -234,17 +234,41 @@ describe('REGISTER as a UAC against a Kamailio registrar (production server, ech
     );
     expect(bad.status).toBe(400);
     expect(bad.json.error.issues.length).toBeGreaterThanOrEqual(1);
-    const tcp = await srv.api(
+    const tls = await srv.api(
+      'PUT',
+      '/v1/tenants/acme/registrations/tls',
+      registration({ transport: 'tls' }),
+    );
+    // The test server does not listen on TLS.
+    expect(tls.status).toBe(422);
+    expect(tls.json.error.message).toBe('transport tls is not enabled (SIP_TRANSPORTS)');
+    const list = await srv.api('GET', '/v1/tenants/acme/registrations');
+    expect(list.json.registrations.map((r: { name: string }) => r.name)).toEqual(['pbx']);
+    expect((await get('pbx')).state).toBe('registered');
+  }, 30_000);
+
+  it('registers over TCP and refreshes on the same connection', async () => {
+    const before = registrar.registers().length;
+    const put = await srv.api(
       'PUT',
       '/v1/tenants/acme/registrations/tcp',
       registration({ transport: 'tcp' }),
     );
-    // The test server listens on udp and tcp: accepted; a transport outside SIP_TRANSPORTS is refused.
-    expect(tcp.status).toBe(201);
+    expect(put.status).toBe(201);
+    await eventually(async () => expect((await get('tcp')).state).toBe('registered'), 10_000);
+    // 6 s granted: the refresh comes 4.8 s later, from the same TCP connection (same source port). The UDP
+    // binding's refreshes interleave; this binding's Contact says transport=tcp.
+    const ours = (): LoggedRegister[] =>
+      registrar
+        .registers()
+        .slice(before)
+        .filter((r) => r.contact.includes(';transport=tcp>'));
+    await eventually(() => expect(ours().length).toBeGreaterThanOrEqual(4), 15_000);
+    expect(ours().every((r) => r.proto === 'tcp')).toBe(true);
+    expect(new Set(ours().map((r) => r.source)).size).toBe(1);
+    expect((await get('tcp')).state).toBe('registered');
     expect((await srv.api('DELETE', '/v1/tenants/acme/registrations/tcp')).status).toBe(204);
-    const list = await srv.api('GET', '/v1/tenants/acme/registrations');
-    expect(list.json.registrations.map((r: { name: string }) => r.name)).toEqual(['pbx']);
-    expect((await get('pbx')).state).toBe('registered');
+    await eventually(() => expect(ours().at(-1)).toMatchObject({ proto: 'tcp', expires: '0' }));
   }, 30_000);
 
   it('the password never appears in logs or API answers', async () => {
