@@ -3,7 +3,11 @@
  * linphonec auto-answers (`-a`), and audio is checked both ways — linphone hears the greeting and then the
  * echo of what it said; the server's recording shows linphone's speech as received and the echo as sent.
  * The call ends with `DELETE /v1/calls/:id`: the server's BYE reaches linphone.
- * Addresses: linphone 127.0.0.21, SIP 45030, RTP 45032.
+ * RFC 3262 as UAC: with `100rel_support_level=2` liblinphone answers our `Supported: 100rel` INVITE with a
+ * reliable 180 (RSeq, Require: 100rel), which the server PRACKs with the matching RAck. (As a caller,
+ * liblinphone only lists 100rel in Supported, never Require, so the UAS side is witnessed by sipp in
+ * test/sip/conformance/reliable-provisional.test.ts.)
+ * Addresses: linphone 127.0.0.21, SIP 45030, RTP 45032; the 100rel linphone 127.0.0.143, SIP 54300, RTP 54302.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,11 +25,12 @@ import {
   serverRecording,
 } from '../support/call-audio.js';
 import { eventually } from '../support/eventually.js';
-import { Linphone } from '../support/linphone.js';
+import { Linphone, loggedSipMessages } from '../support/linphone.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const HOST = '127.0.0.21';
 const SIP_PORT = 45030;
+const REL100_HOST = '127.0.0.143';
 const RATE = 8000;
 const speech = readWavFile(
   fileURLToPath(new URL('../fixtures/audio/caller-account-number.wav', import.meta.url)),
@@ -122,6 +127,65 @@ describe('the server calls linphone (POST /v1/calls)', () => {
       ).exec(sip)?.[1];
       expect(contact, sip.slice(-3000)).toBeDefined();
       expect(sip.includes(`\nBYE ${contact} SIP/2.0`), sip.slice(-3000)).toBe(true);
+    },
+  );
+
+  it(
+    'RFC 3262: linphone answers with a reliable 180, the server PRACKs it (RAck = RSeq + CSeq), audio echoed',
+    { timeout: 60_000 },
+    async () => {
+      await phone?.stop();
+      phone = await Linphone.start({
+        sipHost: REL100_HOST,
+        sipPort: 54300,
+        rtpPort: 54302,
+        codecs: ['PCMU'],
+        rel100: 'required',
+        autoAnswer: true,
+        playWav: await micFile(tmp, 'mic-100rel', withSilence(speech, RATE, 2000, 15_000), RATE),
+      });
+      const p = phone;
+      const mark = p.mark();
+      const dial = await srv.api('POST', '/v1/calls', {
+        tenant: 'demo',
+        to: `sip:linphone@${REL100_HOST}:54300`,
+      });
+      expect(dial.status, JSON.stringify(dial.json)).toBe(201);
+      await p.answered(10_000, mark);
+      const rec = await serverRecording(srv);
+      const heard = await replyHeard(
+        rec,
+        async () => (await p.heard()).samples,
+        RATE,
+        0.8 * soundMs(speech, RATE),
+      );
+      expect((await srv.api('DELETE', `/v1/calls/${String(dial.json.id)}`)).status).toBe(204);
+      await eventually(() => expect(endedCalls(srv).at(-1)?.reason).toBe('api-hangup'));
+
+      const sip = loggedSipMessages(await p.sipLog());
+      const trace = sip.map((m) => `${m.direction} ${m.startLine}`).join('\n');
+      const invite = sip.find((m) => m.direction === 'received' && m.startLine.startsWith('INVITE '));
+      expect(invite?.text, trace).toMatch(/^Supported:.*\b100rel\b/im);
+      const cseq = /^CSeq: *(\d+) INVITE/im.exec(invite?.text ?? '')?.[1];
+      const ringing = sip.find((m) => m.direction === 'sent' && m.startLine.startsWith('SIP/2.0 180'));
+      expect(ringing?.text, trace).toMatch(/^Require: *100rel/im);
+      const rseq = /^RSeq: *(\d+)/im.exec(ringing?.text ?? '')?.[1];
+      expect(rseq, trace).toBeDefined();
+      // One PRACK from us for that provisional (liblinphone answers a PRACK that crossed its 200 with 501).
+      const pracks = sip.filter((m) => m.direction === 'received' && m.startLine.startsWith('PRACK '));
+      expect(pracks, trace).toHaveLength(1);
+      expect(pracks[0]!.text).toMatch(new RegExp(`^RAck: *${rseq} ${cseq} INVITE\\s*$`, 'im'));
+
+      const { caller, agent } = rec.read();
+      const said = locate(speech, caller, RATE);
+      const answered = locate(speech, agent, RATE);
+      const echo = locate(speech, heard, RATE);
+      const figures = JSON.stringify({ rseq, said, answered, echo });
+      console.log('[measure] linphone 100rel', {
+        rseq,
+        minWindowScore: [said, answered, echo].map((w) => w.windows.minScore),
+      });
+      for (const w of [said, answered, echo]) expectFaithful(w.windows, figures);
     },
   );
 });

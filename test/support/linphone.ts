@@ -33,6 +33,11 @@ export interface LinphoneOptions {
   readonly autoAnswer?: boolean;
   /** The microphone: a mono PCM16 WAV (8 kHz for G.711). */
   readonly playWav: string;
+  /**
+   * RFC 3262 (liblinphone `[sip] 100rel_support_level`): `supported` (Supported: 100rel) or `required`
+   * (Require: 100rel on its INVITEs). Absent: liblinphone's default.
+   */
+  readonly rel100?: 'off' | 'supported' | 'required';
 }
 
 /** rate/channels as linphone's codec table names them. */
@@ -77,6 +82,9 @@ export function linphoneConfig(options: LinphoneOptions): string {
     'guess_hostname=0',
     `contact=sip:linphone@${options.sipHost}:${options.sipPort}`,
     'inc_timeout=60',
+    ...(options.rel100 === undefined
+      ? []
+      : [`100rel_support_level=${{ off: 0, supported: 1, required: 2 }[options.rel100]}`]),
     '',
     '[rtp]',
     `audio_rtp_port=${options.rtpPort}`,
