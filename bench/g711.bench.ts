@@ -1,7 +1,8 @@
 /**
  * Codec kernels, per 20 ms frame: G.711 µ-law/A-law through the lookup tables (and the segment-search encoder
- * the tables replaced, to justify them), and Opus encode/decode at 48 kHz mono.
+ * the tables replaced, to justify them), G.722 (SB-ADPCM, 16 kHz) and Opus encode/decode at 48 kHz mono.
  */
+import { G722Codec } from '../src/media/codecs/g722.js';
 import { OpusCodec } from '../src/media/codecs/opus.js';
 import {
   ALAW_DECODE_TABLE,
@@ -52,6 +53,23 @@ export async function run(print: (line: string) => void): Promise<void> {
     print(`  ${name.padEnd(30)} ${fmt(ns, 0).padStart(7)} ns/frame  ${fmt(ns / 160, 2)} ns/sample`);
   }
   sink += (ULAW_DECODE_TABLE[0] as number) + (ALAW_DECODE_TABLE[0] as number);
+
+  // G.722 is stateful (ADPCM predictors, QMF delay lines): one codec keeps running across frames, as on a call.
+  const g722 = new G722Codec();
+  const widePcm = voiceFrame(320, 16000);
+  const g722Codes = Buffer.alloc(160);
+  const wideBack = new Int16Array(320);
+  const g722Iterations = 20_000;
+  const g722EncNs = nsPerOp(() => void g722.encode(widePcm, g722Codes), g722Iterations, 2000);
+  const g722DecNs = nsPerOp(() => void g722.decode(g722Codes, wideBack), g722Iterations, 2000);
+  sink += wideBack[7] as number;
+  print('G.722, 320 samples ↔ 160 octets (20 ms @ 16 kHz, 64 kbit/s):');
+  print(
+    `  ${'encode'.padEnd(30)} ${fmt(g722EncNs / 1000, 1).padStart(7)} µs/frame  ${fmt(g722EncNs / 320, 0)} ns/sample`,
+  );
+  print(
+    `  ${'decode'.padEnd(30)} ${fmt(g722DecNs / 1000, 1).padStart(7)} µs/frame  ${fmt(g722DecNs / 320, 0)} ns/sample`,
+  );
 
   const opus = new OpusCodec(111);
   const opusPcm = voiceFrame(960, 48000);

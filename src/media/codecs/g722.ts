@@ -46,9 +46,16 @@ function highBand(): G722Band {
 function quantizeLow(el: number, det: number): number {
   // The magnitude of a negative value is its one's complement, as in the Recommendation's 16-bit logic.
   const wd = el < 0 ? -(el + 1) : el;
-  let mil = 1;
-  while (mil < 30 && wd >= ((Q6[mil] as number) * det) >> 12) mil++;
-  return el < 0 ? (ILN[mil] as number) : (ILP[mil] as number);
+  // The first interval MIL = 1 … 29 whose upper decision level exceeds WD, else 30. The levels grow with MIL,
+  // so a binary search finds the same interval as the Recommendation's linear scan in 5 steps.
+  let lo = 1;
+  let hi = 30;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (wd < ((Q6[mid] as number) * det) >> 12) hi = mid;
+    else lo = mid + 1;
+  }
+  return el < 0 ? (ILN[lo] as number) : (ILP[lo] as number);
 }
 
 /** QUANTH (block 1H): the 2-bit code of the higher-band prediction error. */
@@ -60,8 +67,12 @@ function quantizeHigh(eh: number, det: number): number {
 
 /** The G.722 encoder of one stream. */
 export class G722Encoder {
-  /** Transmit QMF delay line, newest sample first. */
-  readonly #x = new Int32Array(QMF_TAPS);
+  /**
+   * Transmit QMF delay line, written twice (at `#pos` and `#pos + 24`) so that the 24 newest samples are always
+   * contiguous at `#x[#pos …]`, newest first, without shifting.
+   */
+  readonly #x = new Int32Array(2 * QMF_TAPS);
+  #pos = 0;
   readonly #low = lowBand();
   readonly #high = highBand();
 
@@ -75,15 +86,17 @@ export class G722Encoder {
     const low = this.#low;
     const high = this.#high;
     for (let k = 0; k < n; k++) {
-      // Transmit QMF (§3.1): shift two samples in; XA over the even taps, XB over the odd ones.
-      for (let i = QMF_TAPS - 1; i >= 2; i--) x[i] = x[i - 2] as number;
-      x[1] = pcm[2 * k] as number;
-      x[0] = pcm[2 * k + 1] as number;
+      // Transmit QMF (§3.1): two samples in; XA over the even taps, XB over the odd ones.
+      let p = this.#pos === 0 ? QMF_TAPS - 1 : this.#pos - 1;
+      x[p] = x[p + QMF_TAPS] = pcm[2 * k] as number;
+      p = p === 0 ? QMF_TAPS - 1 : p - 1;
+      x[p] = x[p + QMF_TAPS] = pcm[2 * k + 1] as number;
+      this.#pos = p;
       let xa = 0;
       let xb = 0;
       for (let i = 0; i < QMF_TAPS; i += 2) {
-        xa += (H[i] as number) * (x[i] as number);
-        xb += (H[i + 1] as number) * (x[i + 1] as number);
+        xa += (H[i] as number) * (x[p + i] as number);
+        xb += (H[i + 1] as number) * (x[p + i + 1] as number);
       }
       const xl = (xa + xb) >> 14;
       const xh = (xa - xb) >> 14;
@@ -108,6 +121,7 @@ export class G722Encoder {
 
   reset(): void {
     this.#x.fill(0);
+    this.#pos = 0;
     this.#low.reset(LOW_DET_INITIAL);
     this.#high.reset(HIGH_DET_INITIAL);
   }
@@ -115,9 +129,10 @@ export class G722Encoder {
 
 /** The G.722 mode 1 decoder of one stream. */
 export class G722Decoder {
-  /** Receive QMF delay lines of XD = RL − RH and XS = RL + RH, newest first. */
-  readonly #xd = new Int32Array(QMF_TAPS / 2);
-  readonly #xs = new Int32Array(QMF_TAPS / 2);
+  /** Receive QMF delay lines of XD = RL − RH and XS = RL + RH, written twice like the encoder's. */
+  readonly #xd = new Int32Array(QMF_TAPS);
+  readonly #xs = new Int32Array(QMF_TAPS);
+  #pos = 0;
   readonly #low = lowBand();
   readonly #high = highBand();
 
@@ -154,17 +169,16 @@ export class G722Decoder {
       high.update(dh);
 
       // Receive QMF (§4.4): two output samples from the difference and sum branches.
-      for (let i = xd.length - 1; i >= 1; i--) {
-        xd[i] = xd[i - 1] as number;
-        xs[i] = xs[i - 1] as number;
-      }
-      xd[0] = rl - rh;
-      xs[0] = rl + rh;
+      const half = QMF_TAPS / 2;
+      const p = this.#pos === 0 ? half - 1 : this.#pos - 1;
+      this.#pos = p;
+      xd[p] = xd[p + half] = rl - rh;
+      xs[p] = xs[p + half] = rl + rh;
       let even = 0;
       let odd = 0;
-      for (let i = 0; i < xd.length; i++) {
-        even += (H[2 * i] as number) * (xd[i] as number);
-        odd += (H[2 * i + 1] as number) * (xs[i] as number);
+      for (let i = 0; i < half; i++) {
+        even += (H[2 * i] as number) * (xd[p + i] as number);
+        odd += (H[2 * i + 1] as number) * (xs[p + i] as number);
       }
       out[2 * k] = saturate16(even >> 11);
       out[2 * k + 1] = saturate16(odd >> 11);
@@ -175,6 +189,7 @@ export class G722Decoder {
   reset(): void {
     this.#xd.fill(0);
     this.#xs.fill(0);
+    this.#pos = 0;
     this.#low.reset(LOW_DET_INITIAL);
     this.#high.reset(HIGH_DET_INITIAL);
   }
