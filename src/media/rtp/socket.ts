@@ -20,6 +20,7 @@ import { EventEmitter } from 'node:events';
 import type { RemoteInfo, Socket } from 'node:dgram';
 import type { Logger } from '../../observability/logger.js';
 import { TelephoneEventReceiver, type DtmfDigitEvent } from './dtmf.js';
+import { InactivityWatch } from './inactivity.js';
 import { LatchVerdict, RtpLatch, type LatchPolicy } from './latch.js';
 import { isPrivateAddress } from './private-address.js';
 import { createRtpPacket, isRtcp, parseRtp, type RtpPacket } from './packet.js';
@@ -137,19 +138,14 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
   readonly #packet: RtpPacket = createRtpPacket();
   readonly #latch: RtpLatch;
   readonly #foreignDelayMs: number;
-  readonly #timeoutMs: number;
   readonly #logger: Logger | undefined;
   #sdpAddress: string | undefined;
   #sdpPort = 0;
   #remoteSet = false;
   #latchCount = 0;
   #graceTimer: NodeJS.Timeout | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #checkPeriodMs = 0;
-  #idleChecks = 0;
-  #packetsAtLastCheck = 0;
-  #timedOut = false;
   #closed = false;
+  readonly #inactivity: InactivityWatch;
   #dtmfPayloadType = -1;
   #dtmf: TelephoneEventReceiver | undefined;
   #protector: PacketProtector | undefined;
@@ -174,7 +170,6 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
     });
     this.#latch.setSignalingAddress(options.signalingAddress);
     this.#foreignDelayMs = options.foreignLatchDelayMs ?? 1000;
-    this.#timeoutMs = options.inactivityTimeoutMs ?? 0;
     this.#logger = options.logger;
     this.#socket.on('message', (msg, rinfo) => this.#onMessage(msg, rinfo));
     this.#socket.on('error', (err) => {
@@ -183,7 +178,11 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
     });
     // Port + 1 (RTCP, RFC 3550 §11) when the pool pairs it; ICMP errors there must not kill the call either.
     lease.rtcpSocket?.on('error', (err) => this.#logger?.debug({ err }, 'rtcp socket error'));
-    this.#startInactivityCheck();
+    this.#inactivity = new InactivityWatch(
+      options.inactivityTimeoutMs ?? 0,
+      () => this.counters.packetsReceived,
+      () => this.emit('timeout'),
+    );
   }
 
   /** Allocates a port from the pool, binds it on `options.host` and returns the socket. */
@@ -320,8 +319,7 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#inactivity.stop();
     this.#clearGrace();
     this.#lease.release();
     this.#dtmf?.flush();
@@ -391,33 +389,5 @@ export class RtpSocket extends EventEmitter<RtpSocketEvents> {
   #clearGrace(): void {
     if (this.#graceTimer !== undefined) clearTimeout(this.#graceTimer);
     this.#graceTimer = undefined;
-  }
-
-  /**
-   * Inactivity without a clock read or timer per packet: one interval per socket ticks four times per
-   * timeout and compares the received-packet counter; `timeout` fires after a full timeout of ticks without
-   * a new packet (so between 1 and 1.25 × inactivityTimeoutMs after the last one). Node's monotonic clocks
-   * allocate on every read, which is why the hot path only bumps a counter.
-   */
-  #startInactivityCheck(): void {
-    if (this.#timeoutMs <= 0) return;
-    this.#checkPeriodMs = Math.max(5, Math.ceil(this.#timeoutMs / 4));
-    this.#timer = setInterval(() => this.#onCheck(), this.#checkPeriodMs);
-    this.#timer.unref();
-  }
-
-  #onCheck(): void {
-    const received = this.counters.packetsReceived;
-    if (received !== this.#packetsAtLastCheck) {
-      this.#packetsAtLastCheck = received;
-      this.#idleChecks = 0;
-      this.#timedOut = false;
-      return;
-    }
-    this.#idleChecks++;
-    if (!this.#timedOut && this.#idleChecks * this.#checkPeriodMs >= this.#timeoutMs) {
-      this.#timedOut = true; // once per silent period
-      this.emit('timeout');
-    }
   }
 }
