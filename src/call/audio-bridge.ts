@@ -29,6 +29,11 @@ function isG711Match(codec: Pick<Codec, 'name'>, format: AudioFormat): boolean {
   );
 }
 
+/** Cleans decoded caller audio in place before anyone hears it (the line echo canceller, uplink-echo.ts). */
+export interface UplinkCleaner {
+  process(pcm: Int16Array): void;
+}
+
 /**
  * Caller audio, one RTP payload per 20 ms, to the agent's input format: passed through untouched when the
  * provider takes the call's G.711, else decoded, resampled and handed over as PCM16. Buffers are reused
@@ -41,18 +46,25 @@ export class InboundBridge {
   readonly #resampler: Resampler | undefined;
   readonly #decoded: Int16Array;
   readonly #resampled: Int16Array;
+  readonly #echo: UplinkCleaner | undefined;
+  readonly #reencoded: Buffer = Buffer.alloc(0);
 
   constructor(
     codec: Codec,
     target: AudioFormat,
     push: (audio: Buffer | Int16Array) => void,
-    maxFrameMs = 120,
+    options: { readonly maxFrameMs?: number; readonly echo?: UplinkCleaner | undefined } = {},
   ) {
     this.#codec = codec;
     this.#push = push;
+    this.#echo = options.echo;
+    const maxFrameMs = options.maxFrameMs ?? 120;
     if (isG711Match(codec, target)) {
       this.mode = 'passthrough';
-      this.#decoded = new Int16Array(0);
+      // With echo cancellation the G.711 is decoded, cleaned and encoded again (table lookups both ways).
+      const samples = this.#echo === undefined ? 0 : Math.ceil((codec.sampleRateHz * maxFrameMs) / 1000);
+      this.#decoded = new Int16Array(samples);
+      this.#reencoded = Buffer.alloc(samples);
       this.#resampled = new Int16Array(0);
       return;
     }
@@ -75,13 +87,18 @@ export class InboundBridge {
 
   /** One frame of caller audio as received (after the jitter buffer). */
   frame(payload: Buffer): void {
-    if (this.mode === 'passthrough') {
+    if (this.mode === 'passthrough' && this.#echo === undefined) {
       this.#push(payload);
       return;
     }
     const n = this.#codec.decode(payload, this.#decoded);
     if (n === 0) return;
     const pcm = this.#decoded.subarray(0, n);
+    this.#echo?.process(pcm);
+    if (this.mode === 'passthrough') {
+      this.#push(this.#reencoded.subarray(0, this.#codec.encode(pcm, this.#reencoded)));
+      return;
+    }
     if (this.#resampler === undefined) {
       this.#push(pcm);
       return;

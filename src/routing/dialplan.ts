@@ -63,6 +63,19 @@ export const agentProfileSchema = z
       .object({ enabled: z.boolean().default(true) })
       .strict()
       .default({ enabled: true }),
+    /** Uplink clean-up before the provider hears anything (issue 14). */
+    audio: z
+      .object({
+        /**
+         * Line echo canceller with what we sent on RTP as its reference (G.711 and G.722 calls). Off by
+         * default until it is robust to the echo path moving with the jitter buffers (issue 14).
+         */
+        echo_cancel: z.boolean().default(false),
+        /** Echo tail it covers: network round trip + the phone's hybrid + our jitter buffer. */
+        echo_tail_ms: z.number().int().min(32).max(256).default(128),
+      })
+      .strict()
+      .default({ echo_cancel: false, echo_tail_ms: 128 }),
     limits: z
       .object({
         max_duration_s: z.number().int().min(1).max(86_400).default(3600),

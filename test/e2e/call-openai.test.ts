@@ -107,7 +107,9 @@ describe('a SIP call to the OpenAI mock (GA, PCMU passthrough)', () => {
     expect(mock.truncations).toHaveLength(1);
     // The caller heard the reply before the interrupt and nothing of it afterwards.
     expect(recordingDbfs(m.result, m.replyStartTick, m.interruptSentTick)).toBeGreaterThan(-35);
-    expect(recordingDbfs(m.result, m.lastAgentTick + 5, m.result.received.length / 160)).toBeLessThan(-60);
+    // Packets stopped at lastAgentTick; the softphone's own jitter buffer (deeper on a loaded machine) still
+    // plays what it holds for a few frames: 25 frames (500 ms) of margin, then nothing.
+    expect(recordingDbfs(m.result, m.lastAgentTick + 25, m.result.received.length / 160)).toBeLessThan(-60);
   });
 
   it('end_call: the whole goodbye plays, then the server sends BYE', async () => {
