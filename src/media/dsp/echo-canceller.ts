@@ -255,8 +255,10 @@ export class EchoCanceller {
       this.doubleTalkBlocks++;
     }
     if (errorEnergy > 4 * captureEnergy && errorEnergy > n * DIVERGENCE_FLOOR) {
-      // The filter makes it worse: pass the input through; roll back to the last good filter if it persists.
-      for (let i = 0; i < n; i++) this.emit(d[i] as number);
+      // The filter makes it worse: pass the input through (still attenuated while warming up: it carries the
+      // echo); roll back to the last good filter if it persists.
+      const warm = !doubleTalk && this.activeBlocks <= 2 * this.warmupBlocks ? this.warmupFloor : 1;
+      this.emitGained(d, warm);
       if (++this.badBlocks >= 3) {
         this.filter.rollback();
         this.divergenceResets++;
@@ -282,9 +284,14 @@ export class EchoCanceller {
     const warmingUp = this.activeBlocks <= (converged ? this.warmupBlocks : 2 * this.warmupBlocks);
     const residual = errorEnergy < NLP_RESIDUAL_RATIO * estimateEnergy;
     const target = doubleTalk ? 1 : warmingUp ? this.warmupFloor : converged && residual ? this.nlpFloor : 1;
-    for (let i = 0; i < n; i++) {
+    this.emitGained(err, target);
+  }
+
+  /** Emits one block through the NLP's smoothed gain heading for `target`. */
+  private emitGained(block: Float64Array, target: number): void {
+    for (let i = 0; i < this.blockSize; i++) {
       this.nlpGain += (target - this.nlpGain) * (target < this.nlpGain ? 0.002 : 0.05);
-      this.emit((err[i] as number) * this.nlpGain);
+      this.emit((block[i] as number) * this.nlpGain);
     }
   }
 
