@@ -6,12 +6,18 @@
  */
 import type { Logger } from '../observability/logger.js';
 import { parseAnswer, type NegotiatedMedia } from '../sip/sdp.js';
+import type { SdesKeying } from '../sip/sdp-crypto.js';
 import type { PendingMediaLeg } from './call-ports.js';
 import type { MediaLeg } from './media-leg.js';
 
 export type EarlyAnswer =
   | { readonly ok: true; readonly negotiated: NegotiatedMedia; readonly leg: MediaLeg | undefined }
   | { readonly ok: false; readonly detail: string };
+
+function sameKeys(a: SdesKeying | undefined, b: SdesKeying | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.suite === b.suite && a.remote.key.equals(b.remote.key) && a.remote.salt.equals(b.remote.salt);
+}
 
 function sameMedia(a: NegotiatedMedia, b: NegotiatedMedia): boolean {
   return (
@@ -21,7 +27,8 @@ function sameMedia(a: NegotiatedMedia, b: NegotiatedMedia): boolean {
     a.codec.name === b.codec.name &&
     a.codec.payloadType === b.codec.payloadType &&
     a.codec.clockRateHz === b.codec.clockRateHz &&
-    a.telephoneEvent?.payloadType === b.telephoneEvent?.payloadType
+    a.telephoneEvent?.payloadType === b.telephoneEvent?.payloadType &&
+    sameKeys(a.srtp, b.srtp)
   );
 }
 
@@ -38,6 +45,13 @@ export class EarlyMediaLeg {
       readonly logger: Logger;
       /** The leg started on early media (e.g. to relay or record what the callee plays). */
       readonly onStart?: (leg: MediaLeg) => void;
+      /** SDES: the keys an answer SDP settles for our offer's a=crypto (sdp-crypto.ts answeredCrypto). */
+      readonly readKeys?: (
+        answerSdp: string,
+      ) =>
+        { readonly ok: true; readonly srtp?: SdesKeying } | { readonly ok: false; readonly reason: string };
+      /** An answer without a usable key is unusable (trunk `srtp: required`). */
+      readonly requireKeys?: boolean;
     },
   ) {}
 
@@ -47,7 +61,7 @@ export class EarlyMediaLeg {
 
   /** DialOptions.onEarlyMedia: start the leg on the first usable early SDP, follow later changes. */
   readonly onEarlySdp = (sdp: string): void => {
-    const answer = parseAnswer(this.d.offer, sdp);
+    const answer = this.#parse(sdp);
     if (!answer.ok) {
       this.d.logger.info({ detail: answer.detail }, 'early media SDP unusable; ignored');
       return;
@@ -69,10 +83,24 @@ export class EarlyMediaLeg {
 
   /** The 2xx's SDP: the negotiated media, and the leg already running since early media (updated) if any. */
   answer(finalSdp: string): EarlyAnswer {
-    const answer = parseAnswer(this.d.offer, finalSdp);
+    const answer = this.#parse(finalSdp);
     if (!answer.ok) return { ok: false, detail: answer.detail };
     if (this.#leg !== undefined) this.#apply(answer);
     return { ok: true, negotiated: answer, leg: this.#leg };
+  }
+
+  /** The answer's media and, when we offered a=crypto, its SRTP keys (absent keys refused if required). */
+  #parse(sdp: string): NegotiatedMedia | { readonly ok: false; readonly detail: string } {
+    const answer = parseAnswer(this.d.offer, sdp);
+    if (!answer.ok || this.d.readKeys === undefined) return answer;
+    const keys = this.d.readKeys(sdp);
+    if (!keys.ok) return { ok: false, detail: `unusable SRTP key: ${keys.reason}` };
+    if (keys.srtp === undefined) {
+      return this.d.requireKeys === true
+        ? { ok: false, detail: 'answer without SRTP (the trunk requires it)' }
+        : answer;
+    }
+    return { ...answer, srtp: keys.srtp };
   }
 
   #apply(answer: NegotiatedMedia): void {
@@ -88,6 +116,7 @@ export class EarlyMediaLeg {
       }
     }
     leg.updateRemote(answer.remote, answer.hold);
+    leg.setSrtp?.(answer.srtp);
     this.#negotiated = answer;
     this.updates++;
     this.d.logger.info({ codec: answer.codec.name }, 'early media SDP changed; leg updated');

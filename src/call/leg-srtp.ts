@@ -9,6 +9,7 @@ import type { RtcpSession } from '../media/rtp/rtcp-session.js';
 import type { RtpSocket } from '../media/rtp/socket.js';
 import { SrtpSession } from '../media/rtp/srtp/session.js';
 import type { SdesKey, SdesKeying } from '../sip/sdp-crypto.js';
+import type { MediaLegStats } from './media-leg.js';
 
 function sameKey(a: SdesKey, b: SdesKey): boolean {
   return a.key.equals(b.key) && a.salt.equals(b.salt);
@@ -67,12 +68,14 @@ export class LegSrtp {
     return this.#keying;
   }
 
-  stats(): { srtpSuite?: string; srtpRejected?: number } {
+  stats(): Pick<MediaLegStats, 'srtpSuite' | 'srtpRejected' | 'srtpRefusals'> {
     if (this.#session === undefined) return {};
-    const c = this.#session.counters;
+    const { authFailed, replayed, malformed, keyExpired } = this.#session.counters;
     return {
       srtpSuite: this.#session.suite,
-      srtpRejected: c.authFailed + c.replayed + c.malformed + c.keyExpired,
+      // RTP datagrams the socket dropped; SRTCP refusals also show in rtcp.malformed.
+      srtpRejected: this.#socket.counters.srtpRejected,
+      srtpRefusals: { authFailed, replayed, malformed, keyExpired },
     };
   }
 }

@@ -44,8 +44,15 @@ export interface MediaLegStats {
   readonly rtcp?: RtcpStats;
   /** The SRTP suite in effect (never the keys), absent for plain RTP. */
   readonly srtpSuite?: string;
-  /** Datagrams SRTP refused: failed authentication, replays, malformed. */
+  /** RTP datagrams SRTP refused (not delivered, never latched). */
   readonly srtpRejected?: number;
+  /** SRTP and SRTCP refusals by reason: failed authentication, replayed or too old, malformed, key used up. */
+  readonly srtpRefusals?: {
+    readonly authFailed: number;
+    readonly replayed: number;
+    readonly malformed: number;
+    readonly keyExpired: number;
+  };
 }
 
 /** Counts agent audio frames refused because the call had the maximum queued (issue 11). */

@@ -13,6 +13,7 @@ import {
   type NegotiatedMedia,
   WARNING_INCOMPATIBLE,
 } from '../sip/sdp.js';
+import { answeredCrypto, cryptoLine, SdesAnswerer } from '../sip/sdp-crypto.js';
 import type { Dialog, ModifyRequest } from '../sip/signaling.js';
 import type { MediaLeg } from './media-leg.js';
 import type { MediaDirectionState } from './session.js';
@@ -95,9 +96,16 @@ export class MediaUpdater {
       return;
     }
     const version = nextVersion(dialog.localSdp);
+    // RFC 4568 §7.1.4: an SRTP call stays SRTP (a plain re-offer is a downgrade: 488) and a plain call stays
+    // plain; a repeated key keeps ours, a new one re-keys.
+    const srtp = this.#current.srtp;
+    const security = new SdesAnswerer(srtp === undefined ? 'off' : 'required', {
+      ...(srtp === undefined ? {} : { current: srtp }),
+    });
     const answerWith = (supported: CodecName[]): ReturnType<typeof negotiateAnswer> =>
       negotiateAnswer(offer, {
         ...local,
+        security,
         supported,
         // The running leg keeps its packetization (its jitter buffer and clock are built for it).
         ptimeMs: this.#d.media.ptimeMs,
@@ -119,6 +127,7 @@ export class MediaUpdater {
     try {
       // Before the 200: a format the leg cannot build refuses the offer and changes nothing.
       this.#d.media.setWireFormat?.(answer.codec, answer.telephoneEvent);
+      this.#d.media.setSrtp?.(answer.srtp);
     } catch (err) {
       logger.warn({ err, codec: answer.codec.name }, 're-offer codec unusable; media unchanged');
       request.reject(488, { reason: 'Not Acceptable Here', headers: { Warning: WARNING_INCOMPATIBLE } });
@@ -147,9 +156,21 @@ export class MediaUpdater {
   #offerless(request: ModifyRequest): void {
     const { dialog, local } = this.#d;
     const version = nextVersion(dialog.localSdp);
+    // An SRTP call offers the key it sends with now (RFC 4568 §7.1.4); the answer may bring a new peer key.
+    const srtp = this.#current.srtp;
+    const crypto =
+      srtp === undefined
+        ? undefined
+        : {
+            lines: [cryptoLine(srtp.tag, srtp.suite, srtp.local)],
+            keys: new Map([[srtp.tag, { suite: srtp.suite, key: srtp.local }]]),
+          };
     const offer = createOffer(
       { ...local, supported: [this.#current.codec.name], ...(version === undefined ? {} : version) },
-      { ptimeMs: this.#current.codec.ptimeMs },
+      {
+        ptimeMs: this.#current.codec.ptimeMs,
+        ...(crypto === undefined ? {} : { crypto: crypto.lines, protocol: 'RTP/SAVP' as const }),
+      },
     );
     const before = dialog.remoteSdp;
     request.accept(offer);
@@ -159,12 +180,17 @@ export class MediaUpdater {
       this.#pollTimer = undefined;
       if (dialog.ended) return;
       if (dialog.remoteSdp !== before && dialog.localSdp === offer) {
-        const answer = parseAnswer(offer, dialog.remoteSdp);
-        if (answer.ok && answer.codec.name === this.#current.codec.name) {
+        const parsed = parseAnswer(offer, dialog.remoteSdp);
+        const keys = crypto === undefined ? undefined : answeredCrypto(crypto, dialog.remoteSdp);
+        const keysOk = keys === undefined || (keys.ok && keys.srtp !== undefined);
+        if (parsed.ok && keysOk && parsed.codec.name === this.#current.codec.name) {
+          const answer =
+            keys?.ok === true && keys.srtp !== undefined ? { ...parsed, srtp: keys.srtp } : parsed;
           this.#remoteOrigin = originOf(dialog.remoteSdp);
           try {
             // Our offer used the codec's default payload type, which may not be the number in use.
             this.#d.media.setWireFormat?.(answer.codec, answer.telephoneEvent);
+            this.#d.media.setSrtp?.(answer.srtp);
             this.#apply(answer, 'INVITE');
           } catch (err) {
             this.#d.logger.warn({ err }, 'answer in the ACK unusable; media unchanged');

@@ -5,6 +5,7 @@
 import type { DialRequest } from '../http/ports.js';
 import type { AgentProfile } from '../routing/dialplan.js';
 import { createOffer } from '../sip/sdp.js';
+import { answeredCrypto, offerCrypto, type SrtpPolicy } from '../sip/sdp-crypto.js';
 import { SipError, type Dialog } from '../sip/signaling.js';
 import type { CallManagerDeps, EstablishedCall } from './call-ports.js';
 import { outboundVariables, renderProfile } from './call-variables.js';
@@ -43,7 +44,15 @@ export async function dialOutbound(deps: CallManagerDeps, request: DialRequest):
       ? trunkIdentity(trunk?.fields ?? {}, trunkParts, checked.fromUri)
       : { from: checked.fromUri, headers: {} };
   const pending = await deps.media.allocate();
-  const offer = createOffer({ address: deps.publicHost, port: pending.localPort });
+  // The trunk's SRTP policy: `optional` is best-effort a=crypto in RTP/AVP, `required` is RTP/SAVP.
+  const srtp = srtpPolicyOf(trunk?.fields.srtp);
+  const crypto = srtp === 'off' ? undefined : offerCrypto();
+  const offer = createOffer(
+    { address: deps.publicHost, port: pending.localPort },
+    crypto === undefined
+      ? {}
+      : { crypto: crypto.lines, protocol: srtp === 'required' ? 'RTP/SAVP' : 'RTP/AVP' },
+  );
   const username = trunk?.fields.username;
   const password = trunk?.fields.password;
   // Only a call through the trunk takes its TLS opt-out; a full URI in `to` is always verified.
@@ -55,6 +64,9 @@ export async function dialOutbound(deps: CallManagerDeps, request: DialRequest):
     offer,
     logger: deps.logger,
     onStart: (leg) => earlyAudio.record(leg),
+    ...(crypto === undefined
+      ? {}
+      : { readKeys: (sdp: string) => answeredCrypto(crypto, sdp), requireKeys: srtp === 'required' }),
   });
   let dialog: Dialog;
   try {
@@ -81,6 +93,7 @@ export async function dialOutbound(deps: CallManagerDeps, request: DialRequest):
     earlyAudio.stop();
     early.release();
     await dialog.hangup().catch(() => undefined);
+    deps.logger.info({ detail: answer.detail }, 'outbound answer refused');
     throw new SipError(488, 'callee answered with unusable SDP');
   }
   const base = plan.dialplan.agent;
@@ -105,4 +118,8 @@ export async function dialOutbound(deps: CallManagerDeps, request: DialRequest):
     to: request.to,
     variables,
   };
+}
+
+function srtpPolicyOf(value: unknown): SrtpPolicy {
+  return value === 'optional' || value === 'required' ? value : 'off';
 }

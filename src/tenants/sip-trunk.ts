@@ -8,6 +8,7 @@
  *
  * `prack` (RFC 3262 on outbound INVITEs): `supported` (default) offers 100rel, `required` puts it in Require
  * (for carriers that insist on reliable provisionals), `off` leaves it out.
+ * `srtp` is the outbound SRTP policy.
  */
 import { z } from 'zod';
 
@@ -42,6 +43,12 @@ export const sipTrunkSchema = z
         'a number or a sip:/sips:/tel: URI without parameters',
       )
       .optional(),
+    /**
+     * SRTP for the tenant's outbound calls (RFC 3711, SDES RFC 4568): `off` (default) offers plain RTP,
+     * `optional` offers RTP/AVP with a=crypto (SRTP when the callee answers with a key), `required` offers
+     * RTP/SAVP and hangs up on an answer without a usable key.
+     */
+    srtp: z.enum(['off', 'optional', 'required']).optional(),
   })
   .strict();
 
@@ -62,5 +69,6 @@ export const SIP_TRUNK_INFO = {
     { name: 'from_domain', required: false, secret: false },
     { name: 'from_name', required: false, secret: false },
     { name: 'pai', required: false, secret: false },
+    { name: 'srtp', required: false, secret: false },
   ],
 } as const;

@@ -4,13 +4,12 @@
  * the first offered codec the leg can take, a leg that cannot switch refuses such an offer with 488, and
  * a format the leg cannot build is refused with 488 before anything changes.
  */
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { MediaUpdater } from '../../src/call/media-update.js';
 import type { MediaLeg } from '../../src/call/media-leg.js';
 import { createCodec } from '../../src/media/codecs/index.js';
 import { negotiateAnswer, type NegotiatedCodec } from '../../src/sip/sdp.js';
-import type { Dialog, ModifyRequest } from '../../src/sip/signaling.js';
+import type { Dialog } from '../../src/sip/signaling.js';
+import { updaterRig } from '../support/media-updater.js';
 
 const LOCAL = { address: '192.0.2.1', port: 40000 };
 
@@ -49,25 +48,7 @@ function rig(options: { canSwitch: boolean; failSwitch?: boolean }) {
         }
       : {}),
   } as unknown as MediaLeg;
-  const updater = new MediaUpdater({
-    dialog,
-    media,
-    local: LOCAL,
-    negotiated: initial,
-    logger: pino({ level: 'silent' }),
-    onChange: () => undefined,
-  });
-  const send = (sdp: string): { status: number; body?: string } => {
-    let result: { status: number; body?: string } = { status: 0 };
-    const request: ModifyRequest = {
-      method: 'INVITE',
-      sdpOffer: sdp,
-      accept: (body) => (result = { status: 200, body }),
-      reject: (status) => (result = { status }),
-    };
-    updater.handle(request);
-    return result;
-  };
+  const { updater, send } = updaterRig(dialog, media, initial, LOCAL);
   return { updater, send, switches, remotes };
 }
 

@@ -246,13 +246,17 @@ export function activeMs(wav: Pcm16Wav, threshold = 300): number {
 
 /**
  * baresip hangs up when its source file ends: a copy of `sourceWav` followed by as much silence again plus
- * 3 s, so the call lasts through an echo of the whole speech. `remove()` deletes the temp copy.
+ * `extraSilenceS` (default 3 s), so the call lasts through an echo of the whole speech. `remove()` deletes
+ * the temp copy.
  */
-export function speechThenSilence(sourceWav: string): { path: string; remove: () => void } {
+export function speechThenSilence(
+  sourceWav: string,
+  extraSilenceS = 3,
+): { path: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'baresip-src-'));
   const path = join(dir, 'speech-then-silence.wav');
   const speech = readWavFile(sourceWav);
-  const samples = new Int16Array(speech.samples.length * 2 + speech.sampleRateHz * 3);
+  const samples = new Int16Array(speech.samples.length * 2 + speech.sampleRateHz * extraSilenceS);
   samples.set(speech.samples);
   writeWavFile(path, { ...speech, samples });
   return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };

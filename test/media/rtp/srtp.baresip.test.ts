@@ -83,25 +83,55 @@ describe('SRTP with baresip (SDES, UDP, production server)', () => {
   const ended = (): { reason: string; rtp: EndedRtp }[] =>
     srv.logs.filter((l) => l.includes('"call ended"')).map((l) => JSON.parse(l));
 
+  /**
+   * Neither side's key (from the SDP bodies seen on the wire) appears in the server log (debug level), in
+   * any recording metadata file, or in `extra` (API responses): base64, hex, or a prefix of either.
+   */
+  function expectNoKeyMaterial(sdps: readonly string[], extra = ''): void {
+    const keys = [...new Set(sdps.flatMap(sdpKeys))];
+    expect(keys.length, 'keys seen in the SDP').toBeGreaterThanOrEqual(2);
+    const logs = srv.logs.join('\n');
+    const recordings = filesUnder(srv.recordingsDir)
+      .filter((f) => !f.endsWith('.wav'))
+      .map((f) => readFileSync(f, 'utf8'))
+      .join('\n');
+    expect(recordings.length, 'recording metadata written').toBeGreaterThan(0);
+    for (const key of keys) {
+      const hex = Buffer.from(key, 'base64').toString('hex');
+      for (const needle of [key, key.slice(0, 20), hex, hex.slice(0, 24)]) {
+        expect(logs.includes(needle), 'key material in the server log').toBe(false);
+        expect(recordings.includes(needle), 'key material in the recording metadata').toBe(false);
+        expect(extra.includes(needle), 'key material in an API response').toBe(false);
+      }
+    }
+    expect(logs.includes('inline:')).toBe(false);
+  }
+
+  /** Collects both SDP bodies of every live call every 100 ms until stopped. */
+  function watchSdp(): { sdps: string[]; stop: () => void } {
+    const sdps: string[] = [];
+    const timer = setInterval(() => {
+      for (const call of srv.server.calls.liveCalls()) sdps.push(call.dialog.localSdp, call.dialog.remoteSdp);
+    }, 100);
+    return { sdps, stop: () => clearInterval(timer) };
+  }
+
   it(
     'a srtp-mand call is answered with SRTP and baresip hears its own speech back',
     { timeout: 120_000 },
     async () => {
       const source = readPcm16Wav(readFileSync(SOURCE_WAV));
-      const { path: padded, remove } = speechThenSilence(SOURCE_WAV);
+      // 8 s of extra silence: on a loaded machine the echo starts late, and baresip hangs up at the file's end.
+      const { path: padded, remove } = speechThenSilence(SOURCE_WAV, 8);
       const endedBefore = ended().length;
       // While the call is up, the SDP of both sides (our answer and baresip's offer) carries the keys.
-      const sdps: string[] = [];
-      const watch = setInterval(() => {
-        for (const call of srv.server.calls.liveCalls())
-          sdps.push(call.dialog.localSdp, call.dialog.remoteSdp);
-      }, 100);
+      const { sdps, stop } = watchSdp();
       const run = await runBaresip(
         { ...BARESIP, sourceWav: padded, mediaenc: 'srtp-mand' },
         [`/dial sip:agent@127.0.0.1:${srv.sipPort}`],
-        2 * Math.ceil(source.durationMs / 1000) + 5,
+        2 * Math.ceil(source.durationMs / 1000) + 10,
       );
-      clearInterval(watch);
+      stop();
       remove();
       const log = `${run.stdout}\n${run.stderr}`.slice(-4000);
       await eventually(() => expect(ended().length, log).toBe(endedBefore + 1), 10_000);
@@ -125,7 +155,7 @@ describe('SRTP with baresip (SDES, UDP, production server)', () => {
       );
       // The leg ran the chosen suite; baresip's RTCP (to our port + 1) arrived as SRTCP and authenticated.
       expect(call.rtp.srtpSuite, log).toBe(answered![2]);
-      expect(call.rtp.srtpRejected ?? 0, log).toBe(0);
+      expect(call.rtp.srtpRejected ?? 0, JSON.stringify(call.rtp)).toBe(0);
       expect(call.rtp.rtcp?.reportsReceived ?? 0, JSON.stringify(call.rtp.rtcp)).toBeGreaterThanOrEqual(1);
       expect(call.rtp.rtcp?.malformed, JSON.stringify(call.rtp.rtcp)).toBe(0);
       // Nothing was refused on the way in: every packet authenticated.
@@ -143,22 +173,67 @@ describe('SRTP with baresip (SDES, UDP, production server)', () => {
       expect(activeMs(heard), log).toBeGreaterThan(activeMs(source) * 0.6);
 
       // Keys never in logs or recordings: both sides' base64 keys, and ours in hex.
-      const keys = [...new Set(sdps.flatMap(sdpKeys))];
-      expect(keys.length, 'keys seen in the SDP').toBeGreaterThanOrEqual(2);
-      const logs = srv.logs.join('\n');
-      const recordings = filesUnder(srv.recordingsDir)
-        .filter((f) => !f.endsWith('.wav'))
-        .map((f) => readFileSync(f, 'utf8'))
-        .join('\n');
-      expect(recordings.length, 'recording metadata written').toBeGreaterThan(0);
-      for (const key of keys) {
-        const hex = Buffer.from(key, 'base64').toString('hex');
-        for (const needle of [key, key.slice(0, 20), hex, hex.slice(0, 24)]) {
-          expect(logs.includes(needle), 'key material in the server log').toBe(false);
-          expect(recordings.includes(needle), 'key material in the recording metadata').toBe(false);
-        }
-      }
-      expect(logs.includes('inline:')).toBe(false);
+      expectNoKeyMaterial(sdps);
+    },
+  );
+
+  it(
+    'a trunk with `srtp: required` calls baresip over RTP/SAVP; both directions decrypt',
+    { timeout: 120_000 },
+    async () => {
+      const put = await srv.api('PUT', '/v1/tenants/optional/credentials/sip-trunk', {
+        uri: 'sip:127.0.0.100:50002',
+        srtp: 'required',
+      });
+      expect(put.status, JSON.stringify(put.json)).toBeLessThan(300);
+      const source = readPcm16Wav(readFileSync(SOURCE_WAV));
+      const { path: padded, remove } = speechThenSilence(SOURCE_WAV, 8);
+      const endedBefore = ended().length;
+      const { sdps, stop } = watchSdp();
+      const callee = runBaresip(
+        {
+          ...BARESIP,
+          sipPort: 50002,
+          ctrlPort: 50003,
+          rtpPorts: [50050, 50089],
+          sourceWav: padded,
+          mediaenc: 'srtp-mand',
+        },
+        [],
+        2 * Math.ceil(source.durationMs / 1000) + 12,
+      );
+      await new Promise((r) => setTimeout(r, 1500));
+      const dial = await srv.api('POST', '/v1/calls', {
+        tenant: 'optional',
+        to: 'sip:bot@127.0.0.100:50002',
+      });
+      expect(dial.status, JSON.stringify(dial.json)).toBe(201);
+      const listed = await srv.api('GET', `/v1/calls/${dial.json.id}`);
+      const run = await callee;
+      stop();
+      remove();
+      const log = `${run.stdout}\n${run.stderr}`.slice(-4000);
+      await eventually(() => expect(ended().length, log).toBe(endedBefore + 1), 10_000);
+      const call = ended().at(-1)!;
+      const offer = sdps.find((s) => s.includes('o=switchboard')) ?? '';
+      const answer = sdps.find((s) => !s.includes('o=switchboard')) ?? '';
+      expect(offer, log).toMatch(/m=audio \d+ RTP\/SAVP/);
+      expect([...offer.matchAll(/a=crypto:\d+ (\S+)/g)].map((m) => m[1])).toEqual([
+        'AEAD_AES_128_GCM',
+        'AES_CM_128_HMAC_SHA1_80',
+        'AES_CM_128_HMAC_SHA1_32',
+      ]);
+      const chosen = /a=crypto:\d+ (\S+)/.exec(answer)?.[1];
+      expect(chosen, answer).toBeDefined();
+      console.log(`outbound SRTP: baresip answered ${chosen}`);
+      expect(call.rtp.srtpSuite, log).toBe(chosen);
+      expect(call.rtp.srtpRejected ?? 0, JSON.stringify(call.rtp)).toBe(0);
+      // We decrypted baresip's speech (the echo repeated it) and baresip decrypted the echo.
+      expect(call.rtp.packetsReceived, log).toBeGreaterThan(100);
+      expect(run.heardWav, `no -dec.wav dump\n${log}`).toBeDefined();
+      const heard = readPcm16Wav(run.heardWav!);
+      expect(activeMs(heard), log).toBeGreaterThan(activeMs(source) * 0.5);
+      expectNoKeyMaterial(sdps, JSON.stringify(listed.json) + JSON.stringify(dial.json));
     },
   );
 
