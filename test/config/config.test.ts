@@ -83,6 +83,9 @@ describe('loadConfig', () => {
     [{ SIP_TRANSPORTS: 'tls', SIP_TLS_CERT: '/x/cert.pem' }, 'SIP_TLS_KEY'],
     [{ SIP_TLS_VERIFY_CLIENT: 'require' }, 'SIP_TLS_CA'],
     [{ SIP_TLS_VERIFY_CLIENT: 'sometimes' }, 'SIP_TLS_VERIFY_CLIENT'],
+    [{ RTCP: 'yes' }, 'RTCP'],
+    [{ RTCP_INTERVAL_MS: '100' }, 'RTCP_INTERVAL_MS'],
+    [{ RTCP_INTERVAL_MS: 'often' }, 'RTCP_INTERVAL_MS'],
   ])('rejects %o naming %s', (env, variable) => {
     let caught: unknown;
     try {
@@ -113,5 +116,13 @@ describe('loadConfig', () => {
       expect(() => loadConfig({ DNS_SERVERS: bad }), bad).toThrow(/DNS_SERVERS/);
     }
     expect(loadConfig({}).SIP_FAILOVER_TIMEOUT_MS).toBe(4000);
+  });
+
+  it('RTCP defaults: on, 5 s mean interval', () => {
+    expect(loadConfig({})).toMatchObject({ RTCP: 'on', RTCP_INTERVAL_MS: 5000 });
+    expect(loadConfig({ RTCP: 'off', RTCP_INTERVAL_MS: '2000' })).toMatchObject({
+      RTCP: 'off',
+      RTCP_INTERVAL_MS: 2000,
+    });
   });
 });
