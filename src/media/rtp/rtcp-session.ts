@@ -31,48 +31,17 @@ import {
   type ReportBlock,
   type RtcpPacket,
 } from './rtcp-packet.js';
+import {
+  RTCP_TRANSFORM_ROOM,
+  type RtcpRemote,
+  type RtcpSource,
+  type RtcpStats,
+  type RtcpTransform,
+} from './rtcp-types.js';
 import type { RtpSocket } from './socket.js';
 
-/** SRTCP (or any other) transform of whole compounds, in place. */
-export interface RtcpTransform {
-  /** Protects `buf[0, length)`; returns the new length (the buffer has {@link RTCP_TRANSFORM_ROOM} spare). */
-  protect(buf: Buffer, length: number): number;
-  /** Unprotects `buf[0, length)` in place; returns the plain length, or -1 to drop the datagram. */
-  unprotect(buf: Buffer, length: number): number;
-}
-
-/** Spare bytes after the largest compound for a transform's trailer (SRTCP index + tag + MKI). */
-export const RTCP_TRANSFORM_ROOM = 64;
-
-/** What the RTP sender side tells RTCP, read when a report is built (never per packet). */
-export interface RtcpSource {
-  /** Our outgoing SSRC (it may change: a wire format on another clock). */
-  readonly ssrc: number;
-  /** RTP clock rate of the wire format, Hz. */
-  readonly clockRateHz: number;
-  /** The RTP timestamp of "now" on our stream (SR, §6.4.1). */
-  rtpTimestampNow(): number;
-  readonly packetsSent: number;
-  /** RTP payload octets sent (§6.4.1 sender's octet count: no headers). */
-  readonly payloadOctetsSent: number;
-  /** §A.8 interarrival jitter of the stream we receive, in ms (the jitter buffer's estimate). */
-  readonly receptionJitterMs: number;
-  /** Our receive-side delay for the E-model: packetization + jitter-buffer depth, ms. */
-  readonly receiveDelayMs: number;
-}
-
-/** Where the peer wants RTCP, from its SDP. */
-export interface RtcpRemote {
-  /** rtcp-mux offered and answered (RFC 5761). */
-  readonly mux: boolean;
-  /** The RTP address and port of the SDP. */
-  readonly rtpAddress: string;
-  readonly rtpPort: number;
-  /** `a=rtcp:` (RFC 3605) or the RTP port + 1. */
-  readonly rtcpPort: number;
-  /** `a=rtcp:` address when it names one. */
-  readonly rtcpAddress?: string;
-}
+export { RTCP_TRANSFORM_ROOM } from './rtcp-types.js';
+export type { RtcpRemote, RtcpSource, RtcpStats, RtcpTransform } from './rtcp-types.js';
 
 export interface RtcpSessionOptions {
   readonly socket: RtpSocket;
@@ -87,44 +56,6 @@ export interface RtcpSessionOptions {
   readonly ie?: number;
   readonly bpl?: number;
   readonly logger?: Logger;
-}
-
-/** Per-call RTCP figures (call summary, recording metadata, /metrics). */
-export interface RtcpStats {
-  readonly mux: boolean;
-  readonly reportsSent: number;
-  /** Compounds from the peer that parsed. */
-  readonly reportsReceived: number;
-  /** Datagrams refused by the RFC 3550 §A.2 checks, or by the transform. */
-  readonly malformed: number;
-  /** RTCP from a source other than the latched one (dropped). */
-  readonly foreignDropped: number;
-  readonly byeReceived: boolean;
-  /** What we received (our own reception statistics). */
-  readonly inbound: {
-    readonly packetsExpected: number;
-    readonly packetsLost: number;
-    readonly lossFraction: number;
-    readonly jitterMs: number;
-  };
-  /** The peer's view of our stream, from its last report block about our SSRC. */
-  readonly remote?: {
-    readonly reports: number;
-    readonly fractionLost: number;
-    readonly cumulativeLost: number;
-    readonly jitterMs: number;
-    /** From the peer's last SR: what it says it sent. */
-    readonly packetsSent?: number;
-  };
-  /** Round trip from LSR/DLSR (§6.4.1), ms. */
-  readonly rtt?: {
-    readonly lastMs: number;
-    readonly avgMs: number;
-    readonly maxMs: number;
-    readonly samples: number;
-  };
-  readonly rFactor: number;
-  readonly mos: number;
 }
 
 interface PeerView {
@@ -186,7 +117,7 @@ export class RtcpSession {
   /** Sends a last report with a BYE (§6.6) and stops. Idempotent; the RTP socket is closed by its owner. */
   close(reason?: string): void {
     if (this.#closed) return;
-    this.#send(reason === undefined ? {} : { reason });
+    this.#trySend(reason === undefined ? {} : { reason });
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     const s = this.#o.socket;
@@ -257,8 +188,17 @@ export class RtcpSession {
   }
 
   #tick(): void {
-    this.#send(undefined);
+    this.#trySend(undefined);
     this.#schedule(this.#intervalMs);
+  }
+
+  /** A report that cannot be built or protected (a transform error) is skipped: never a crash in a timer. */
+  #trySend(bye: { reason?: string } | undefined): void {
+    try {
+      this.#send(bye);
+    } catch (err) {
+      this.#o.logger?.warn({ err }, 'rtcp report not sent');
+    }
   }
 
   #send(bye: { reason?: string } | undefined): void {
@@ -347,7 +287,11 @@ export class RtcpSession {
   #receive(msg: Buffer): boolean {
     if (this.#closed) return false;
     let length = msg.length;
-    if (this.#transform !== undefined) length = this.#transform.unprotect(msg, length);
+    try {
+      if (this.#transform !== undefined) length = this.#transform.unprotect(msg, length);
+    } catch {
+      length = -1; // a transform that throws on peer bytes refuses them like one returning -1
+    }
     const parsed =
       length < 0 ? ({ ok: false, reason: 'transform refused' } as const) : parseRtcp(msg, length);
     if (!parsed.ok) {
