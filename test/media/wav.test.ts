@@ -72,7 +72,9 @@ describe('readWav fixtures', () => {
   it.each(files)('%s: mono PCM16 at the documented rate', (name) => {
     const wav = readWavFile(join(fixtures, name));
     expect(wav.channels).toBe(1);
-    expect(wav.sampleRateHz).toBe(name.startsWith('caller-') ? 8000 : 24000);
+    // caller-* are 8 kHz (a phone line), caller-*-16k wideband (G.722), agent-* 24 kHz (fixtures README).
+    const rate = name.endsWith('-16k.wav') ? 16000 : name.startsWith('caller-') ? 8000 : 24000;
+    expect(wav.sampleRateHz).toBe(rate);
     expect(wav.samples.length).toBe((statSync(join(fixtures, name)).size - 44) / 2);
     expect(wav.samples.some((s) => Math.abs(s) > 1000)).toBe(true);
   });

@@ -7,6 +7,7 @@
  * (debug level) or the call's recording metadata.
  * Ports (this file's block): baresip SIP 127.0.0.100:50000, ctrl 50001, RTP 50010–50049.
  */
+import { freePortPair } from '../../support/free-port.js';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -182,8 +183,10 @@ describe('SRTP with baresip (SDES, UDP, production server)', () => {
     'a trunk with `srtp: required` calls baresip over RTP/SAVP; both directions decrypt',
     { timeout: 120_000 },
     async () => {
+      // 50002 unless another test's ephemeral socket holds it (the block is inside the ephemeral range).
+      const port = await freePortPair('127.0.0.100', [50002, 50004, 50006, 50090, 50092]);
       const put = await srv.api('PUT', '/v1/tenants/optional/credentials/sip-trunk', {
-        uri: 'sip:127.0.0.100:50002',
+        uri: `sip:127.0.0.100:${port}`,
         srtp: 'required',
       });
       expect(put.status, JSON.stringify(put.json)).toBeLessThan(300);
@@ -194,8 +197,8 @@ describe('SRTP with baresip (SDES, UDP, production server)', () => {
       const callee = runBaresip(
         {
           ...BARESIP,
-          sipPort: 50002,
-          ctrlPort: 50003,
+          sipPort: port,
+          ctrlPort: port + 1,
           rtpPorts: [50050, 50089],
           sourceWav: padded,
           mediaenc: 'srtp-mand',
@@ -206,7 +209,7 @@ describe('SRTP with baresip (SDES, UDP, production server)', () => {
       await new Promise((r) => setTimeout(r, 1500));
       const dial = await srv.api('POST', '/v1/calls', {
         tenant: 'optional',
-        to: 'sip:bot@127.0.0.100:50002',
+        to: `sip:bot@127.0.0.100:${port}`,
       });
       expect(dial.status, JSON.stringify(dial.json)).toBe(201);
       const listed = await srv.api('GET', `/v1/calls/${dial.json.id}`);
