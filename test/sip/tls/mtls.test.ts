@@ -41,18 +41,19 @@ async function refused(sut: TlsServerUnderTest, client: TlsClient, branch: strin
   return client.process.output();
 }
 
+/** A client certificate from a CA the server does not trust. */
+async function rogueCertificate(fixture: TlsFixture): Promise<KeyPair> {
+  const otherCa = await fixture.material.ca('rogue-ca');
+  return fixture.material.issue(otherCa, { name: 'rogue', commonName: 'rogue.test', serial: '6001' });
+}
+
 describe('mutual TLS: SIP_TLS_VERIFY_CLIENT=require', { timeout: 60_000 }, () => {
   let fixture: TlsFixture;
   let rogue: KeyPair;
   let sut: TlsServerUnderTest;
   beforeAll(async () => {
     fixture = await makeTlsFixture();
-    const otherCa = await fixture.material.ca('rogue-ca');
-    rogue = await fixture.material.issue(otherCa, {
-      name: 'rogue',
-      commonName: 'rogue.test',
-      serial: '6001',
-    });
+    rogue = await rogueCertificate(fixture);
     sut = await startTlsServer({
       fixture,
       tlsEnv: (f) => ({ SIP_TLS_CA: f.ca.cert, SIP_TLS_VERIFY_CLIENT: 'require' }),
@@ -108,12 +109,7 @@ describe('client certificates: SIP_TLS_VERIFY_CLIENT=optional, RFC 5923 alias', 
   let sut: TlsServerUnderTest;
   beforeAll(async () => {
     fixture = await makeTlsFixture();
-    const otherCa = await fixture.material.ca('rogue-ca');
-    rogue = await fixture.material.issue(otherCa, {
-      name: 'rogue',
-      commonName: 'rogue.test',
-      serial: '6001',
-    });
+    rogue = await rogueCertificate(fixture);
     sut = await startTlsServer({
       fixture,
       dialplans: {
