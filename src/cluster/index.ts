@@ -122,9 +122,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       return false;
     },
   );
+  // The command connection too: its first heartbeat would fail at once if it were still connecting.
+  const commandReady =
+    command.status === 'ready'
+      ? Promise.resolve(true)
+      : new Promise<boolean>((resolve) => command.once('ready', () => resolve(true)));
   let timer: NodeJS.Timeout | undefined;
   const ok = await Promise.race([
-    subscribed,
+    Promise.all([subscribed, commandReady]).then(([s]) => s),
     new Promise<false>((resolve) => (timer = setTimeout(resolve, 2000, false))),
   ]);
   clearTimeout(timer);

@@ -73,6 +73,11 @@ export class InstanceHeartbeat {
   #timer: NodeJS.Timeout | undefined;
   #failing = false;
   #stopped = false;
+  /** A (re)connection beats at once: the command connection has no offline queue, so a beat sent before it
+   * was ready failed, and waiting a whole interval would leave calls published meanwhile looking ownerless. */
+  readonly #onReady = (): void => {
+    if (this.#timer !== undefined) void this.beat();
+  };
 
   constructor(options: InstanceHeartbeatOptions) {
     this.#o = options;
@@ -96,6 +101,7 @@ export class InstanceHeartbeat {
   start(): Promise<boolean> {
     this.#timer = setInterval(() => void this.beat(), this.intervalMs);
     this.#timer.unref();
+    this.#o.redis.on('ready', this.#onReady);
     return this.beat();
   }
 
@@ -131,6 +137,7 @@ export class InstanceHeartbeat {
     this.#stopped = true;
     clearInterval(this.#timer);
     this.#timer = undefined;
+    this.#o.redis.off('ready', this.#onReady);
   }
 
   /** Stop and remove the key, so other instances see at once that this one is gone (best effort). */

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rmsDbfs } from '../../src/media/dsp/level.js';
 import { Softphone } from '../../src/softphone/softphone.js';
 import { PrivateRedis, sparePort } from '../support/redis-server.js';
+import { eventually } from '../support/eventually.js';
 import { expectNoSecretsIn } from '../support/secrets.js';
 import { allServerLogs, startTestServer, type TestServer } from '../support/server.js';
 
@@ -29,18 +30,6 @@ function signal(): { promise: Promise<void>; resolve: () => void } {
   let resolve: () => void = () => undefined;
   const promise = new Promise<void>((r) => (resolve = r));
   return { promise, resolve };
-}
-
-async function eventually<T>(check: () => Promise<T>, timeoutMs = 8000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > until) throw err;
-      await new Promise((r) => setTimeout(r, 150));
-    }
-  }
 }
 
 describe('several instances sharing Redis', () => {

@@ -101,6 +101,11 @@ export class PeerProcess {
     this.#child.stdin?.write(text);
   }
 
+  /** Closes the peer's stdin (end of input: a peer that quits on EOF flushes what it was given first). */
+  endInput(): void {
+    this.#child.stdin?.end();
+  }
+
   /** Resolves with the first match of `pattern` in the transcript after `from`; rejects after `timeoutMs`. */
   waitFor(pattern: RegExp, timeoutMs: number, from = 0): Promise<RegExpExecArray> {
     const found = this.#search(pattern, from);

@@ -84,7 +84,7 @@ export class TlsClient {
 
   constructor(options: TlsClientOptions) {
     const host = options.host ?? '127.0.0.1';
-    const args = ['s_client', '-connect', `${host}:${options.port}`, '-nocommands', '-ign_eof'];
+    const args = ['s_client', '-connect', `${host}:${options.port}`, '-nocommands'];
     if (options.caFile !== undefined)
       args.push('-CAfile', options.caFile, '-verify_return_error', '-verify_ip', host);
     if (options.cert !== undefined) args.push('-cert', options.cert);
@@ -126,7 +126,16 @@ export class TlsClient {
     }
   }
 
+  /**
+   * Ends stdin: s_client sends what it was given, then close_notify, and exits (so a response written just
+   * before, such as the 200 to a BYE, reaches the server rather than dying with a killed process).
+   */
   async close(): Promise<void> {
-    await this.process.stop(1000);
+    this.process.endInput();
+    const exited = await Promise.race([
+      this.process.exited.then(() => true),
+      new Promise<false>((resolve) => setTimeout(resolve, 2000, false).unref()),
+    ]);
+    if (!exited) await this.process.stop(1000);
   }
 }

@@ -118,7 +118,7 @@ describe('SIP over TLS: conformance basics with openssl s_client', { timeout: 60
         id = list.json?.calls?.[0]?.id ?? list.json?.[0]?.id ?? '';
         expect(id).not.toBe('');
       });
-      // The hangup resolves once the BYE is answered, so read the BYE while it is pending.
+      // The hangup resolves once the BYE is sent (the call leaves the list then); read the BYE meanwhile.
       const del = sut.srv.api('DELETE', `/v1/calls/${id}`);
       // The caller's Contact port (51000) has no listener: the BYE can only arrive on this connection.
       const bye = await client.waitForMessage((m) => m.method === 'BYE');
