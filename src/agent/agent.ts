@@ -22,6 +22,19 @@ export interface VadSettings {
   readonly eagerness?: 'low' | 'medium' | 'high' | 'auto';
 }
 
+/** A finished turn of the conversation so far, to seed a new session (rotation, failover: issues 14/15). */
+export interface ConversationTurn {
+  readonly role: 'user' | 'assistant';
+  readonly text: string;
+}
+
+/**
+ * Who interrupts the agent's reply when the caller speaks: `provider` (its own VAD cancels the reply, today's
+ * behaviour), `server` (the provider's auto-interrupt is off and the call layer decides: issue 14), `off`
+ * (nobody: barge_in.enabled false). Adapters without capabilities.serverInterruptions only know `provider`.
+ */
+export type InterruptionMode = 'provider' | 'server' | 'off';
+
 /** One provider wire message, for recordings (audio payloads replaced by `{audioMs, bytes}` by the tap). */
 export type WireTap = (direction: 'in' | 'out', message: unknown) => void;
 
@@ -34,6 +47,10 @@ export interface AgentOptions {
   /** Format of 'assistant.audio'. Must be one of the provider's capabilities.outputFormats. */
   readonly outputFormat: AudioFormat;
   readonly vad?: VadSettings;
+  /** Default `provider`. */
+  readonly interruptions?: InterruptionMode;
+  /** The conversation so far, given to a new session in the form its protocol accepts (issues 14/15). */
+  readonly history?: readonly ConversationTurn[];
   readonly temperature?: number;
   readonly tools?: readonly ToolSpec[];
   /** When set, the agent speaks first with this instruction once start() has resolved and greet() is called. */

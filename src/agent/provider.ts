@@ -14,6 +14,16 @@ export interface ProviderCapabilities {
   readonly truncate: boolean;
   /** The provider can call function tools. */
   readonly tools: boolean;
+  /**
+   * Full duplex: the model owns turn-taking and its replies cannot be cancelled or truncated (GPT-Live). The
+   * call layer then never flushes or truncates on its own and forwards every caller frame (issue 15).
+   */
+  readonly duplex?: boolean;
+  /**
+   * The provider's automatic interruption can be switched off (AgentOptions.interruptions 'server'/'off'), so
+   * the call layer decides barge-in itself (issue 14). Absent: the provider always interrupts by itself.
+   */
+  readonly serverInterruptions?: boolean;
 }
 
 /** Injected nondeterminism for adapters (STYLE.md §8). */
