@@ -47,6 +47,8 @@ interface Args {
   readonly pauseMs: number;
   /** With --sweep: run every N even after a failure (to chart the curve). */
   readonly keepGoing: boolean;
+  /** The load client's RTP ports (one even port per call). */
+  readonly clientRtp: { readonly min: number; readonly max: number };
 }
 
 function usage(message: string): never {
@@ -56,6 +58,7 @@ function usage(message: string): never {
       '                          [--sweep N1,N2,… [--keep-going]] [--settle-ms M] [--pause-ms M]\n' +
       '                          [--instances K1,K2,… (N calls per instance)]\n' +
       '                          [--kamailio (Kamailio in front of the K instances; N calls in total)]\n' +
+      "                          [--rtp-ports MIN-MAX (the load client's RTP ports; default 40000-49999)]\n" +
       `limits: N ≤ ${MAX_CALLS} in total, S ≤ ${MAX_DURATION_S}, M ≤ ${MAX_RAMP_MS}, K ≤ ${MAX_INSTANCES}\n`,
   );
   process.exit(64); // EX_USAGE
@@ -78,6 +81,7 @@ function parseArgs(argv: readonly string[]): Args {
   let pauseMs = 6000;
   let keepGoing = false;
   let kamailio = false;
+  let clientRtp = { min: 40000, max: 49999 };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
@@ -118,6 +122,15 @@ function parseArgs(argv: readonly string[]): Args {
         kamailio = true;
         i--;
         break;
+      case '--rtp-ports': {
+        const m = /^(\d{1,5})-(\d{1,5})$/.exec(value ?? '');
+        const min = Number(m?.[1]);
+        const max = Number(m?.[2]);
+        if (m === null || min < 1024 || max > 65535 || max <= min)
+          usage('--rtp-ports is MIN-MAX in 1024..65535');
+        clientRtp = { min, max };
+        break;
+      }
       default:
         usage(`unknown argument ${String(flag)}`);
     }
@@ -128,7 +141,12 @@ function parseArgs(argv: readonly string[]): Args {
   if (!kamailio)
     for (const n of calls)
       if (n * Math.max(...instances) > MAX_CALLS) usage(`N × K must not exceed ${MAX_CALLS} calls`);
-  return { calls, instances, kamailio, durationS, provider, rampMs, settleMs, pauseMs, keepGoing };
+  const clientCalls = Math.max(...calls) * (kamailio ? 1 : Math.max(...instances));
+  if (Math.floor((clientRtp.max - clientRtp.min + 1) / 2) < clientCalls)
+    usage(
+      `--rtp-ports ${clientRtp.min}-${clientRtp.max} holds fewer even ports than the ${clientCalls} calls`,
+    );
+  return { calls, instances, kamailio, durationS, provider, rampMs, settleMs, pauseMs, keepGoing, clientRtp };
 }
 
 const print = (line: string): void => {
@@ -178,6 +196,7 @@ for (const n of args.calls) {
         calls,
         instances,
         kamailio: args.kamailio,
+        clientRtp: args.clientRtp,
         durationS: args.durationS,
         provider: args.provider,
         rampMs,

@@ -37,7 +37,7 @@ program
     if (flags.instances !== undefined)
       return runServeCluster(config, { ...flags, instances: flags.instances });
     if (flags.supervised === true) watchSupervisor();
-    const logger = createLogger({ level: config.LOG_LEVEL });
+    const logger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT });
     const metrics = createMetricsRegistry({ defaultMetrics: true });
     const server = await startServer({
       config,

@@ -24,6 +24,8 @@ export interface RunOptions {
   readonly instances: number;
   /** Kamailio (deploy/kamailio/kamailio.cfg) in front: calls go to the proxy, which spreads them. */
   readonly kamailio: boolean;
+  /** The load client's RTP ports (default 40000–49999). */
+  readonly clientRtp?: { readonly min: number; readonly max: number };
   readonly durationS: number;
   readonly provider: Provider;
   readonly rampMs: number;
@@ -153,14 +155,14 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
   const loadBefore = loadavg();
   const apiKey = 'sk-load-test';
   const mock = o.provider === 'openai' ? await startMock(o.mockMainPath, apiKey) : undefined;
-  // Server RTP: 20000–29999; client: 40000–49999 (each call takes an even port, RFC 3550 §11).
+  // Server RTP: 20000–29999; client: 40000–49999 unless --rtp-ports (each call takes an even port, RFC 3550 §11).
   let server: ServerGroup | undefined;
   let front: KamailioFront | undefined;
   const client = new LoadClient({
     logger: o.logger,
     hosts: o.kamailio ? FRONT_CLIENT_IPS : ['127.0.0.1'],
-    rtpPortMin: 40000,
-    rtpPortMax: 49999,
+    rtpPortMin: o.clientRtp?.min ?? 40000,
+    rtpPortMax: o.clientRtp?.max ?? 49999,
     promptPath: o.promptPath,
     pauseMs: o.pauseMs,
   });

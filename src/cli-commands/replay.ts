@@ -3,6 +3,7 @@ import { createLogger } from '../observability/logger.js';
 import { replayFast, type ReplayResult } from '../replay/fast.js';
 import { formatOutcome } from '../replay/outcome.js';
 import { replayOverSip } from '../replay/sip.js';
+import { parsePortRange, type PortRange } from './port-range.js';
 
 function report(dir: string, mode: string, r: ReplayResult): number {
   if (r.diff.length === 0) {
@@ -42,6 +43,11 @@ export function registerReplayCommand(program: Command): void {
     .option('--fast', 'no sockets: drive the call session in virtual time')
     .option('--out <dir>', "keep the replay's own recording here")
     .option('--host <address>', 'local address for SIP and RTP', '127.0.0.1')
+    .option(
+      '--rtp-ports <min-max>',
+      "the replay caller's RTP ports (default: 100 of 41000–49999)",
+      parsePortRange,
+    )
     .option('--log-level <level>', 'pino level', 'warn')
     .action(
       async (
@@ -53,6 +59,7 @@ export function registerReplayCommand(program: Command): void {
           fast?: boolean;
           out?: string;
           host: string;
+          rtpPorts?: PortRange;
           logLevel: string;
         },
       ) => {
@@ -64,6 +71,7 @@ export function registerReplayCommand(program: Command): void {
                 logger,
                 host: o.host,
                 number: o.number,
+                ...(o.rtpPorts === undefined ? {} : { rtpPorts: o.rtpPorts }),
                 ...(o.server === undefined ? {} : { server: o.server }),
                 ...(o.serverRecordings === undefined ? {} : { serverRecordingsDir: o.serverRecordings }),
                 ...(o.out === undefined ? {} : { outDir: o.out }),

@@ -199,7 +199,9 @@ export type ServeInstancesFlags = ServeFlags & { readonly instances: string };
 
 /** The `serve --instances N` action: supervise N instances until they have all exited, then exit. */
 export async function runServeCluster(config: Config, flags: ServeInstancesFlags): Promise<void> {
-  const logger = createLogger({ level: config.LOG_LEVEL }).child({ component: 'supervisor' });
+  const logger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT }).child({
+    component: 'supervisor',
+  });
   const cliPath = process.argv[1];
   const dispatcherSet = Number(flags.dispatcherSet);
   let cluster: RunningCluster;

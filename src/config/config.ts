@@ -79,6 +79,8 @@ const envShape = z.object({
   /** This instance's name in logs and the cluster's call registry (default: the host name). */
   INSTANCE_ID: nonEmpty.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `json` (default: one pino JSON object per line) or `pretty` (one readable line, for a terminal). */
+  LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
   /** SIP front door (issue 11): inbound TCP connections per source address and in total. */
   SIP_TCP_MAX_PER_SOURCE: z.coerce.number().int().positive().default(32),
   SIP_TCP_MAX_CONNECTIONS: z.coerce.number().int().positive().default(2048),

@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { prettyDestination } from './pretty.js';
 
 export type { Logger } from 'pino';
 
@@ -46,6 +47,8 @@ export interface LoggerSettings {
   redactPii?: boolean;
   /** Where lines go; defaults to stdout. Tests pass a stream to capture lines. */
   destination?: DestinationStream;
+  /** `pretty`: one readable line per entry for a terminal (LOG_FORMAT); JSON otherwise. */
+  format?: 'json' | 'pretty';
 }
 
 export function createLogger(settings: LoggerSettings): Logger {
@@ -58,5 +61,7 @@ export function createLogger(settings: LoggerSettings): Logger {
       censor: '[redacted]',
     },
   };
-  return settings.destination === undefined ? pino(options) : pino(options, settings.destination);
+  const destination =
+    settings.format === 'pretty' ? prettyDestination(settings.destination) : settings.destination;
+  return destination === undefined ? pino(options) : pino(options, destination);
 }

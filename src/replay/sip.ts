@@ -37,6 +37,8 @@ export interface SipReplayOptions {
   readonly compare?: CompareOptions;
   /** Local address of the softphone. */
   readonly host?: string;
+  /** The softphone's RTP ports (default: a random block of 100 in 41000–49999). */
+  readonly rtpPorts?: { readonly min: number; readonly max: number };
 }
 
 /** Every `<dir>/<tenant>/<callId>` directory (the server's recording layout). */
@@ -142,8 +144,8 @@ export async function replayOverSip(recordingDir: string, options: SipReplayOpti
   const phone = new Softphone({
     logger: options.logger,
     host: options.host ?? '127.0.0.1',
-    rtpPortMin: rtpBase,
-    rtpPortMax: rtpBase + 99,
+    rtpPortMin: options.rtpPorts?.min ?? rtpBase,
+    rtpPortMax: options.rtpPorts?.max ?? rtpBase + 99,
   });
   try {
     await phone.start();

@@ -44,6 +44,10 @@ export interface CallOptions {
   readonly codecs?: readonly CodecName[];
   /** a=ptime of our offer: the packet duration we ask the far end to send (default 20). */
   readonly ptimeMs?: number;
+  /** Give up (408) when the far end sends no final response in time (default 60 s). */
+  readonly answerTimeoutMs?: number;
+  /** Each provisional response (100 Trying, 180 Ringing, 183) as it arrives. */
+  readonly onProvisional?: (status: number, reason: string) => void;
   /** Called with the leg once the call is established (tests inspect RTP). */
   readonly onEstablished?: (leg: MediaLeg, dialog: Dialog) => void;
   /**
@@ -185,7 +189,11 @@ export class Softphone {
     );
     let dialog: Dialog;
     try {
-      dialog = await this.#signaling.dial(uri, { sdpOffer: offer });
+      dialog = await this.#signaling.dial(uri, {
+        sdpOffer: offer,
+        ...(options.answerTimeoutMs === undefined ? {} : { timeoutMs: options.answerTimeoutMs }),
+        ...(options.onProvisional === undefined ? {} : { onProvisional: options.onProvisional }),
+      });
     } catch (err) {
       socket.close();
       throw err;

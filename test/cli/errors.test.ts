@@ -2,47 +2,13 @@
  * The built CLI reports what a person can act on in one line and exits non-zero (issue 19): no stack trace,
  * no call left up. Each case runs `node dist/src/cli.js …` as a subprocess (the globalSetup builds dist/).
  */
-import { execFile } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI_PATH } from '../support/server-process.js';
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function cli(args: readonly string[], env: Record<string, string> = {}, cwd?: string): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [CLI_PATH, ...args],
-      {
-        env: { PATH: process.env.PATH ?? '', ...env },
-        timeout: 20_000,
-        ...(cwd === undefined ? {} : { cwd }),
-      },
-      (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
-
-/** stderr is exactly one `switchboard: …` line (no stack trace, no "at …" frames). */
-function expectOneLine(r: Run, pattern: RegExp): void {
-  const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0], r.stderr).toMatch(/^switchboard: /);
-  expect(lines[0], r.stderr).toMatch(pattern);
-  expect(r.stderr).not.toMatch(/^\s+at /m);
-}
+import { cli, expectOneLine } from '../support/cli-run.js';
 
 /** A TCP port on 127.0.0.1 with nothing listening (bound, read, released). */
 async function closedPort(): Promise<number> {

@@ -44,6 +44,7 @@ const serviceSchema = z
     image: z
       .string()
       .regex(/:[\w.-]+$/, 'an image with a tag')
+      .refine((i) => !i.endsWith(':latest'), 'a pinned tag, not :latest (issue 19)')
       .optional(),
     build: z.object({ context: z.string() }).strict().optional(),
     restart: z.enum(['no', 'always', 'on-failure', 'unless-stopped']).optional(),

@@ -81,7 +81,10 @@ const quantity = z.union([z.string().regex(/^[0-9.]+(m|Ki|Mi|Gi|Ti)?$/), z.numbe
 export const containerSchema = z
   .object({
     name: dnsLabel,
-    image: z.string().regex(/^[\w.\-/:@]+:[\w.-]+$/, 'an image with an explicit tag'),
+    image: z
+      .string()
+      .regex(/^[\w.\-/:@]+:[\w.-]+$/, 'an image with an explicit tag')
+      .refine((i) => !i.endsWith(':latest'), 'a pinned tag, not :latest'),
     imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional(),
     command: z.array(z.string()).optional(),
     args: z.array(z.string()).optional(),
