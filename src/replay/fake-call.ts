@@ -16,17 +16,25 @@ export class ReplayMediaLeg extends EventEmitter<MediaLegEvents> implements Medi
   readonly latched = true;
   readonly playout: CallPlayout & PlayoutStream;
   readonly #callerFrames: readonly Buffer[];
+  /** Caller DTMF: the digit is reported (as RtpLeg reports an RFC 4733 event's end) at that frame's tick. */
+  readonly #dtmf: ReadonlyArray<{ readonly frame: number; readonly digit: string }>;
   readonly #silence: Buffer;
   #index = 0;
   #sent: Buffer | undefined;
   #packetsSent = 0;
   #closed = false;
 
-  constructor(codec: Codec, ptimeMs: number, callerFrames: readonly Buffer[]) {
+  constructor(
+    codec: Codec,
+    ptimeMs: number,
+    callerFrames: readonly Buffer[],
+    dtmf: ReadonlyArray<{ readonly frame: number; readonly digit: string }> = [],
+  ) {
     super();
     this.codec = codec;
     this.ptimeMs = ptimeMs;
     this.#callerFrames = callerFrames;
+    this.#dtmf = dtmf;
     const n = codec.frameSamples(ptimeMs);
     const silence = Buffer.alloc(n * 2);
     this.#silence = silence.subarray(0, codec.encode(new Int16Array(n), silence));
@@ -58,6 +66,7 @@ export class ReplayMediaLeg extends EventEmitter<MediaLegEvents> implements Medi
     const caller = this.#callerFrames[this.#index] ?? this.#silence;
     const index = this.#index++;
     this.emit('frame', caller);
+    for (const d of this.#dtmf) if (d.frame === index) this.emit('dtmf', { digit: d.digit, durationMs: 100 });
     this.#sent = undefined;
     this.playout.tick(index, 0);
     this.emit('tick', caller, this.#sent);

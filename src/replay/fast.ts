@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -7,6 +7,7 @@ import {
   loadRecording,
   type Recording,
 } from '../agent/providers/replay/index.js';
+import { echoProvider } from '../agent/providers/echo/index.js';
 import { ProviderRegistry } from '../agent/registry.js';
 import { chooseAgentFormats } from '../call/audio-bridge.js';
 import { createCallMetrics } from '../call/call-metrics.js';
@@ -34,10 +35,27 @@ export interface ReplayResult {
   readonly replayRecording: string;
 }
 
-/** The agent profile of a recorded call, answering with `replay` and recording again. */
+/**
+ * Who answers a replay: `replay` (the recorded provider's events, re-timed to the caller's turns) or, for a
+ * call with the local `echo` agent, the echo agent itself — it has no wire traffic to replay, and its answers
+ * follow from the caller's audio and DTMF alone (issue 19).
+ */
+export function replayAgentOf(rec: Recording): 'replay' | 'echo' {
+  return rec.meta.provider === 'echo' ? 'echo' : 'replay';
+}
+
+/** The agent profile of a recorded call, answering with `replay` (or `echo`) and recording again. */
 export function replayProfile(rec: Recording, overrides: Partial<AgentProfile> = {}): AgentProfile {
   const recorded = rec.meta.profile ?? {};
-  return agentProfileSchema.parse({ ...recorded, ...overrides, provider: 'replay', record: true });
+  return agentProfileSchema.parse({ ...recorded, ...overrides, provider: replayAgentOf(rec), record: true });
+}
+
+/** The caller's DTMF digits in the recording, with the ms since the call became active (its timeline). */
+export function recordedDtmf(rec: Recording): Array<{ readonly atMs: number; readonly digit: string }> {
+  const activeT = rec.events.find((e) => e.kind === 'call.active')?.t ?? 0;
+  return rec.events
+    .filter((e) => e.kind === 'dtmf' && typeof e.digit === 'string')
+    .map((e) => ({ atMs: Math.max(0, e.t - activeT), digit: String(e.digit) }));
 }
 
 /** The caller channel as the codec's RTP payloads, one per ptime (what the jitter buffer would play out). */
@@ -78,14 +96,23 @@ export async function replayFast(recordingDir: string, options: FastReplayOption
   const rec = await loadRecording(recordingDir);
   const script = buildReplayScript(rec);
   const expected = outcomeOfRecording(rec);
-  const outDir = options.outDir ?? (await mkdtemp(join(tmpdir(), 'sb-replay-')));
+  const tempDir = options.outDir === undefined ? await mkdtemp(join(tmpdir(), 'sb-replay-')) : undefined;
+  const outDir = options.outDir ?? tempDir!;
   const profile = replayProfile(rec, options.profileOverrides);
+  const agentSlug = replayAgentOf(rec);
   const registry = new ProviderRegistry();
   registry.register(createReplayProvider({ load: () => script }));
+  registry.register(echoProvider);
 
   const codecName = rec.meta.codec;
   const codec = createCodec(codecName, 0);
-  const leg = new ReplayMediaLeg(codec, PTIME_MS, callerFrames(rec, codecName, options.callerDelayMs ?? 0));
+  const delayMs = options.callerDelayMs ?? 0;
+  const leg = new ReplayMediaLeg(
+    codec,
+    PTIME_MS,
+    callerFrames(rec, codecName, delayMs),
+    recordedDtmf(rec).map((d) => ({ frame: Math.round((d.atMs + delayMs) / PTIME_MS), digit: d.digit })),
+  );
   const recordedTransfer = rec.events.find((e) => e.kind === 'transfer.result');
   const dialog = new ReplayDialog(
     recordedTransfer?.callLeft === true
@@ -93,7 +120,7 @@ export async function replayFast(recordingDir: string, options: FastReplayOption
       : { status: 405, reason: 'Method Not Allowed' },
   );
   const callerHangsUp = expected.ending === 'caller-bye';
-  const caps = registry.capabilities('replay')!;
+  const caps = registry.capabilities(agentSlug)!;
   const formats = chooseAgentFormats(codec, caps);
   const log = options.logger.child({ replay: rec.meta.callId });
 
@@ -112,7 +139,7 @@ export async function replayFast(recordingDir: string, options: FastReplayOption
         from: 'replay',
         to: 'replay',
         codec: codecName,
-        provider: 'replay',
+        provider: agentSlug,
         direction: 'inbound',
         profile,
       },
@@ -139,10 +166,12 @@ export async function replayFast(recordingDir: string, options: FastReplayOption
       createAgent: () =>
         Promise.resolve(
           registry.create(
-            {
-              provider: 'replay',
-              recording: recordingDir.startsWith('/') ? recordingDir : join(process.cwd(), recordingDir),
-            },
+            agentSlug === 'echo'
+              ? { provider: 'echo' }
+              : {
+                  provider: 'replay',
+                  recording: recordingDir.startsWith('/') ? recordingDir : join(process.cwd(), recordingDir),
+                },
             {
               logger: log,
               inputFormat: formats.input,
@@ -190,10 +219,13 @@ export async function replayFast(recordingDir: string, options: FastReplayOption
   }
   const replayed = await loadRecording(recorder.path);
   const actual = outcomeOfRecording(replayed);
+  const diff = compareOutcomes(expected, actual, options.compare);
+  // A temporary recording of a replay that matched is of no use: remove it (one that differs is kept to look at).
+  if (tempDir !== undefined && diff.length === 0) await rm(tempDir, { recursive: true, force: true });
   return {
     expected,
     actual,
-    diff: compareOutcomes(expected, actual, options.compare),
-    replayRecording: recorder.path,
+    diff,
+    replayRecording: tempDir !== undefined && diff.length === 0 ? '' : recorder.path,
   };
 }

@@ -12,7 +12,7 @@ import { createMetricsRegistry } from '../observability/metrics.js';
 import type { AgentProfile } from '../routing/dialplan.js';
 import type { EmbeddedSignaling } from '../sip/embedded/index.js';
 import { Softphone } from '../softphone/softphone.js';
-import { replayProfile, type ReplayResult } from './fast.js';
+import { recordedDtmf, replayProfile, type ReplayResult } from './fast.js';
 import { compareOutcomes, outcomeOf, outcomeOfRecording, type CompareOptions } from './outcome.js';
 
 /** The number (SIP user) the replay dialplan answers. */
@@ -157,11 +157,18 @@ export async function replayOverSip(recordingDir: string, options: SipReplayOpti
     const callerHangsUp = expected.ending === 'caller-bye';
     const since = Date.now();
     const codec = rec.meta.codec.toUpperCase();
+    // The caller's DTMF at the recorded moments (RFC 4733 from the softphone), e.g. `#` ending an echo call.
+    const dtmfTimers: NodeJS.Timeout[] = [];
     const result = await phone.call(target, {
+      onEstablished: (leg) => {
+        for (const d of recordedDtmf(rec))
+          dtmfTimers.push(setTimeout(() => void leg.sendDtmf(d.digit).catch(() => undefined), d.atMs));
+      },
       playPcm8k: caller8k(rec),
       ...(codec === 'PCMU' || codec === 'PCMA' ? { codecs: [codec] } : {}),
       durationMs: callerHangsUp ? callerMs : callerMs + GRACE_MS,
     });
+    for (const t of dtmfTimers) clearTimeout(t);
     const recordingsDir = local?.recordingsDir ?? options.serverRecordingsDir;
     if (recordingsDir !== undefined) {
       const replayed = await loadRecording(await waitForRecording(recordingsDir, since));
