@@ -29,7 +29,7 @@ function isG711Match(codec: Pick<Codec, 'name'>, format: AudioFormat): boolean {
   );
 }
 
-/** Cleans decoded caller audio in place before anyone hears it (the line echo canceller, uplink-echo.ts). */
+/** Cleans decoded caller audio in place before anyone hears it (echo canceller + noise suppressor, uplink-cleanup.ts). */
 export interface UplinkCleaner {
   process(pcm: Int16Array): void;
 }

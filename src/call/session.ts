@@ -4,7 +4,7 @@ import type { Logger } from '../observability/logger.js';
 import { handlerBoundary, inCallScope } from '../observability/process-guard.js';
 import { AgentSupervisor } from './agent-supervisor.js';
 import { InboundBridge, OutboundBridge } from './audio-bridge.js';
-import { UplinkEcho } from './uplink-echo.js';
+import { UplinkCleanup } from './uplink-cleanup.js';
 import { BargeInController } from './barge-in.js';
 import { observeLegStats } from './call-metrics.js';
 import { CallTimers, firstRtpOrTimeout } from './call-timers.js';
@@ -41,7 +41,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
   readonly #sup: AgentSupervisor;
   #byeSettled: Promise<void> = Promise.resolve();
   #inbound: InboundBridge | undefined;
-  #echo: UplinkEcho | undefined;
+  #uplink: UplinkCleanup | undefined;
   #outbound: OutboundBridge | undefined;
   readonly #bargeIn: BargeInController;
   readonly #tools: ToolQueue;
@@ -226,9 +226,8 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
       return;
     }
     const { input, output } = this.#d.agentFormats;
-    const { echo_cancel: enabled, echo_tail_ms: tailMs } = profile.audio;
-    this.#echo = UplinkEcho.create(media, { enabled, tailMs });
-    this.#inbound = new InboundBridge(media.codec, input, (a) => this.#pushToAgent(a), { echo: this.#echo });
+    const echo = (this.#uplink = UplinkCleanup.create(media, profile.audio));
+    this.#inbound = new InboundBridge(media.codec, input, (a) => this.#pushToAgent(a), { echo });
     // RFC 3960 early media (a 183 with SDP on an outbound call): the agent hears it before the live audio.
     this.#d.earlyAudio?.replay((frame) => this.#inbound?.frame(frame));
     // The playout itself is the sink: the bridge drops what exceeds the per-call cap before encoding it.
@@ -383,7 +382,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     this.#reply.end();
     const { dialog, media, metrics } = this.#d;
     const stats = media.stats();
-    this.#echo?.close();
+    this.#uplink?.close();
     media.close();
     await this.#sup.close();
     if (!dialog.ended && reason !== 'caller-bye') {
@@ -404,7 +403,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
         bargeIns: this.#bargeIn.bargeIns,
         tools: this.#tools.summary(),
         rtp: stats,
-        echo: this.#echo?.stats(),
+        ...this.#uplink?.stats(),
       },
       'call ended',
     );

@@ -73,9 +73,14 @@ export const agentProfileSchema = z
         echo_cancel: z.boolean().default(false),
         /** Echo tail it covers: network round trip + the phone's hybrid + our jitter buffer. */
         echo_tail_ms: z.number().int().min(32).max(256).default(128),
+        /**
+         * Stationary background noise taken out of the caller's audio after the echo canceller (8 and 16 kHz
+         * calls; adds 20 ms to the uplink). Off by default: a provider's own VAD may prefer the raw line.
+         */
+        noise_suppression: z.boolean().default(false),
       })
       .strict()
-      .default({ echo_cancel: false, echo_tail_ms: 128 }),
+      .default({ echo_cancel: false, echo_tail_ms: 128, noise_suppression: false }),
     limits: z
       .object({
         max_duration_s: z.number().int().min(1).max(86_400).default(3600),
