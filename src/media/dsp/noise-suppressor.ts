@@ -12,7 +12,9 @@
  *   the periodogram slowly where speech is absent and holds where it is present.
  * - Gain: Wiener, G = ξ/(1+ξ), with the a-priori SNR ξ from the decision-directed estimate (Y. Ephraim and
  *   D. Malah, IEEE Trans. ASSP 32(6), 1984; α = 0.98), which is what keeps the residual from turning into
- *   "musical noise"; floored at −18 dB (a natural residual floor masks what musical tones remain, and
+ *   "musical noise", refined by a second step (C. Plapous, C. Marro, P. Scalart, "Improved signal-to-noise
+ *   ratio estimation for speech enhancement", IEEE TASLP 14(6), 2006: ξ' = |G_dd·Y|²/λ) that removes the
+ *   decision-directed estimate's one-hop lag at speech onsets; floored at −18 dB (a natural residual floor masks what musical tones remain, and
  *   a provider's VAD never hears a line gone dead), and released smoothly over time (attack at once, release
  *   over a few hops) so isolated bins do not flicker.
  *
@@ -255,8 +257,11 @@ export class NoiseSuppressor {
       const lambda = (noise[k] as number) + EPS;
       const post = p / lambda;
       const prior = DD_ALPHA * (prevSnr[k] as number) + (1 - DD_ALPHA) * Math.max(post - 1, 0);
-      const wiener = Math.max(prior / (1 + prior), this.#floor);
-      // ξ for the next hop from this hop's clean estimate |G·Y|² / λ (the Wiener gain, before smoothing).
+      const dd = prior / (1 + prior);
+      // Two-step refinement (TSNR): the a-priori SNR of this hop's decision-directed clean estimate.
+      const tsnr = dd * dd * post;
+      const wiener = Math.max(tsnr / (1 + tsnr), this.#floor);
+      // ξ for the next hop from this hop's clean estimate |G·Y|² / λ (the gain before smoothing).
       prevSnr[k] = wiener * wiener * post;
       // Attack at once, release over a few hops.
       const previous = prevGain[k] as number;
