@@ -147,9 +147,9 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     return this.#tools.outcomes;
   }
 
-  /** True when caller audio reaches the agent without decoding or resampling. */
+  /** True when caller audio reaches the agent without decoding or resampling (no uplink clean-up either). */
   get passthrough(): boolean {
-    return this.#inbound?.mode === 'passthrough' && !this.#inbound.resampling;
+    return this.#inbound?.mode === 'passthrough' && !this.#inbound.resampling && this.#uplink === undefined;
   }
 
   get resamplerInstantiated(): boolean {

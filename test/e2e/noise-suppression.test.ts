@@ -21,10 +21,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findAudio } from '../support/audio-match.js';
 import { eventually } from '../support/eventually.js';
 import { freePortPair } from '../support/free-port.js';
+import { waitForLiveCall } from '../support/live-call.js';
 import { startOpenAIMock, type OpenAIMockServer } from '../support/openai-mock.js';
 import { RtpCapture, pcapCallerScenario } from '../support/rtp-peer.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { describeSipp, runSipp } from '../support/sipp.js';
+import { describeSipp, startSipp } from '../support/sipp.js';
 import { db, noisyScene, powerOver } from '../media/dsp/noise-fixture.js';
 
 const RATE = 8000;
@@ -49,6 +50,7 @@ interface Heard {
   readonly envelopeScore: number;
   readonly heardMs: number;
   readonly noise: { hops?: number; noiseDbfs?: number } | undefined;
+  readonly passthrough: boolean;
 }
 
 describe('noise suppression over SIP (issue 14): the provider hears the caller without the background', () => {
@@ -85,7 +87,7 @@ describe('noise suppression over SIP (issue 14): the provider hears the caller w
         ptimeMs: 20,
         callMs: Math.round((scene.noisy.length / RATE) * 1000) + 1500,
       });
-      const r = await runSipp({
+      const sipp = startSipp({
         scenario,
         target: `127.0.0.1:${srv.sipPort}`,
         localIp: ip,
@@ -95,6 +97,10 @@ describe('noise suppression over SIP (issue 14): the provider hears the caller w
         service: number,
         timeoutMs: 60_000,
       });
+      // The session says whether G.711 goes to the provider untouched (it must not with the suppressor on).
+      const passthrough = (await waitForLiveCall(srv, (c) => c.tenant === tenant, 10_000)).session
+        .passthrough;
+      const r = await sipp.result;
       expect(r.exitCode, describeSipp(r)).toBe(0);
       let ended: { noise?: Heard['noise'] } | undefined;
       await eventually(() => {
@@ -127,6 +133,7 @@ describe('noise suppression over SIP (issue 14): the provider hears the caller w
         envelopeScore: match.envelopeScore,
         heardMs: (heard.length / RATE) * 1000,
         noise: ended?.noise,
+        passthrough,
       };
     } finally {
       await rtp.close();
@@ -156,7 +163,9 @@ describe('noise suppression over SIP (issue 14): the provider hears the caller w
       expect(Math.abs(off.pauseDb), figures).toBeLessThanOrEqual(1);
       expect(Math.abs(off.speechDb), figures).toBeLessThanOrEqual(1);
       expect(off.noise, figures).toBeUndefined();
+      expect(off.passthrough, figures).toBe(true);
       // With the suppressor.
+      expect(on.passthrough, figures).toBe(false);
       expect(on.pauseDb, figures).toBeLessThanOrEqual(-10);
       expect(Math.abs(on.speechDb), figures).toBeLessThanOrEqual(4);
       expect(on.noise?.hops, figures).toBeGreaterThan(0.9 * (scene.noisy.length / (RATE / 100)));
