@@ -1,6 +1,7 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
 import { getServers } from 'node:dns';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Registry } from 'prom-client';
 import { createDefaultRegistry } from './agent/default-registry.js';
@@ -46,6 +47,13 @@ import { EmbeddedSignaling } from './sip/embedded/index.js';
 import { createSipResolver } from './sip/embedded/resolver/index.js';
 import type { Signaling } from './sip/signaling.js';
 import { createTenantStore } from './tenants/index.js';
+import {
+  createCallHistory,
+  createCallOutcomes,
+  loadPrices,
+  startRetention,
+  type CallHistory,
+} from './outcomes/index.js';
 import { SIP_INBOUND_CREDENTIAL, SIP_INBOUND_INFO, sipInboundSchema } from './tenants/sip-inbound.js';
 import { SIP_TRUNK_CREDENTIAL, SIP_TRUNK_INFO, sipTrunkSchema } from './tenants/sip-trunk.js';
 import type { TenantStore } from './tenants/store.js';
@@ -69,6 +77,8 @@ export interface Server {
   readonly signaling: Signaling;
   readonly registry: ProviderRegistry;
   readonly store: TenantStore;
+  /** Ended calls' CDRs and transcripts (issue 16). */
+  readonly history: CallHistory;
   readonly dialplans: DialplanStore;
   /** The bound HTTP port (useful with HTTP_PORT=0). */
   readonly httpPort: number;
@@ -124,11 +134,11 @@ function dnsServers(config: Config): readonly { address: string; port: number }[
   );
 }
 
-function profileFor(plans: readonly LoadedDialplan[], tenant: string, to: string): unknown {
+function planFor(plans: readonly LoadedDialplan[], tenant: string, to: string): LoadedDialplan | undefined {
   const mine = plans.filter((d) => d.dialplan.tenant === tenant);
   const match =
     mine.find((d) => d.dialplan.numbers.includes(to)) ?? mine.find((d) => d.dialplan.numbers.includes('*'));
-  return (match ?? mine[0])?.dialplan.agent;
+  return match ?? mine[0];
 }
 
 /**
@@ -255,7 +265,7 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
         const rec = new CallRecorder({
           // RECORDINGS_DIR/<tenant>/<callId>/: a tenant's replays may read only its own folder.
           dir: tenantRecordingsDir(config.RECORDINGS_DIR, info.tenant),
-          meta: { ...info, profile: profileFor(dialplans.all(), info.tenant, info.to) },
+          meta: { ...info, profile: planFor(dialplans.all(), info.tenant, info.to)?.dialplan.agent },
           sampleRateHz: info.media.codec.sampleRateHz,
           frameSamples,
           decodeCaller: (p, out) => callerCodec.decode(p, out),
@@ -277,6 +287,26 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
         };
       },
     };
+    // Issue 16: every call leaves a CDR and a transcript in the call history (retention pruned hourly).
+    const history = createCallHistory(config, logger, deps.redisKeyPrefix ?? config.REDIS_KEY_PREFIX);
+    const stopRetention = startRetention(history, config.CALL_HISTORY_RETENTION_DAYS, (err) =>
+      logger.warn({ err }, 'call history prune failed'),
+    );
+    services.push({
+      name: 'call-history',
+      close: () => {
+        stopRetention();
+        return history.close();
+      },
+    });
+    const prices = await loadPrices(config);
+    const observer = createCallOutcomes({
+      history,
+      ...(prices === undefined ? {} : { prices }),
+      logger,
+      recordingDir: (tenant, id) => join(tenantRecordingsDir(config.RECORDINGS_DIR, tenant), id),
+      route: (tenant, to) => planFor(dialplans.all(), tenant, to)?.file ?? null,
+    });
     // Unique per server, even for several servers in one process (tests).
     const instanceId = `${config.INSTANCE_ID ?? hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     // Issue 12: every metric series names its instance.
@@ -344,6 +374,7 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
       playPrompt: (media, path) => prompts.play(media, path),
       defaultUnavailablePrompt: DEFAULT_UNAVAILABLE_PROMPT,
       recorder,
+      observer,
     });
     const instanceRecord: { setStatus?: (status: 'serving' | 'draining') => void } = {};
     const drain = createServerDrain({
@@ -443,6 +474,7 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
         store,
         catalog: providerCatalog(registry),
         calls: callControl,
+        history,
         knownTenants: () => dialplans.all().map((d) => d.dialplan.tenant),
         providerUrls: new ProviderUrlPolicy({ allow: config.PROVIDER_URL_ALLOW }),
         drain,
@@ -485,6 +517,7 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
       signaling,
       registry,
       store,
+      history,
       dialplans,
       httpPort,
       rtpPorts: pool,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { AudioFormat } from '../agent/agent.js';
+import type { Agent, AudioFormat } from '../agent/agent.js';
 import type { CallControl, CallSummary, DialRequest } from '../http/ports.js';
 import type { Codec } from '../media/codecs/codec.js';
 import type { Logger } from '../observability/logger.js';
@@ -8,20 +8,23 @@ import type { NegotiatedMedia } from '../sip/sdp.js';
 import { SipError, type IncomingCall } from '../sip/signaling.js';
 import { PreparedAgent, WireTapBuffer, agentCreator } from './agent-launch.js';
 import { chooseAgentFormats } from './audio-bridge.js';
-import type { CallManagerDeps, EstablishedCall, LiveCall } from './call-ports.js';
+import type { CallManagerDeps, CallObserver, EstablishedCall, LiveCall } from './call-ports.js';
 import { handleInvite } from './inbound.js';
 import { callQuality } from './leg-rtcp.js';
 import type { MediaLeg } from './media-leg.js';
 import { MediaUpdater, directionState } from './media-update.js';
 import { dialOutbound } from './outbound-dial.js';
-import { CallSession } from './session.js';
+import { CallSession, type CallTimeline } from './session.js';
 import type { TransferOutcome, TransferTarget } from './tools/dispatcher.js';
 
 export type {
   AgentCatalog,
   CallManagerDeps,
+  CallObserver,
+  CallObserverFactory,
   CallRecorderFactory,
   LiveCall,
+  ObservedCall,
   MediaLegFactory,
   PendingMediaLeg,
 } from './call-ports.js';
@@ -137,6 +140,23 @@ export class CallManager implements CallControl {
           ...(p.variables === undefined ? {} : { variables: p.variables }),
         })
       : undefined;
+    const observer = this.#d.observer?.open({
+      id,
+      tenant: p.tenant,
+      direction: p.direction,
+      from: p.from,
+      to: p.to,
+      codec: codec.name,
+      profile: p.profile,
+      media,
+      agentOutput: formats?.output ?? { encoding: 'pcm16', sampleRateHz: 8000 },
+      ...(p.invitedAtMs === undefined ? {} : { invitedAtMs: p.invitedAtMs }),
+    });
+    void p.agent?.prepared.ready.then(
+      (agent) => observer?.agent(agent),
+      () => undefined,
+    );
+    const timeline = joinTimelines(recorder, observer);
     const wire = p.agent?.wire ?? new WireTapBuffer(recorder !== undefined);
     if (recorder === undefined) wire.discard();
     else wire.attach((direction, message) => recorder.event('wire', { direction, message }));
@@ -154,20 +174,18 @@ export class CallManager implements CallControl {
         input: { encoding: 'pcm16', sampleRateHz: 8000 },
         output: { encoding: 'pcm16', sampleRateHz: 8000 },
       },
-      createAgent: agentCreator(this.#d, {
-        tenant: p.tenant,
-        profile: p.profile,
-        formats,
-        log,
-        wireTap: wire.tap,
-      }),
+      createAgent: observedAgents(
+        agentCreator(this.#d, { tenant: p.tenant, profile: p.profile, formats, log, wireTap: wire.tap }),
+        observer,
+      ),
       ...(p.agent === undefined ? {} : { firstAgent: p.agent.prepared }),
       ...(p.earlyAudio === undefined ? {} : { earlyAudio: p.earlyAudio }),
       transfer: (target) => this.#transfer(ref.call, target),
       playPrompt: (path) => this.#d.playPrompt(media, path),
       defaultFallbackPrompt: this.#d.defaultUnavailablePrompt,
-      ...(recorder === undefined ? {} : { timeline: recorder }),
+      ...(timeline === undefined ? {} : { timeline }),
     });
+    observer?.session(session);
     // RFC 3264 §8: the caller's re-INVITE/UPDATE offers (hold, resume, media moved, refresh).
     const updater = new MediaUpdater({
       dialog: p.dialog,
@@ -321,4 +339,28 @@ export class CallManager implements CallControl {
     // F), so the SIP sockets stay open for their retransmissions.
     await Promise.all([...this.#byesInFlight]);
   }
+}
+
+/** The recorder and the observer both see the timeline (either may be absent). */
+function joinTimelines(a: CallTimeline | undefined, b: CallTimeline | undefined): CallTimeline | undefined {
+  if (a === undefined || b === undefined) return a ?? b;
+  return {
+    event: (kind, data) => {
+      a.event(kind, data);
+      b.event(kind, data);
+    },
+  };
+}
+
+/** Every agent created for the call (a replacement after a provider failure too) is shown to the observer. */
+function observedAgents(
+  create: () => Promise<Agent>,
+  observer: CallObserver | undefined,
+): () => Promise<Agent> {
+  if (observer === undefined) return create;
+  return async () => {
+    const agent = await create();
+    observer.agent(agent);
+    return agent;
+  };
 }

@@ -3,7 +3,7 @@
  * the recorder, and the live call it hands to transfers and the HTTP API. Implementations are wired in
  * main.ts only (DESIGN.md §1).
  */
-import type { Agent, AgentOptions } from '../agent/agent.js';
+import type { Agent, AgentOptions, AudioFormat } from '../agent/agent.js';
 import type { ProviderCapabilities } from '../agent/provider.js';
 import type { Logger } from '../observability/logger.js';
 import type { AgentProfile } from '../routing/dialplan.js';
@@ -63,6 +63,32 @@ export interface CallRecorderFactory {
   };
 }
 
+/** A call as its observer sees it at the answer (outcomes/: CDR and transcript; wired in main.ts). */
+export interface ObservedCall {
+  readonly id: string;
+  readonly tenant: string;
+  readonly direction: 'inbound' | 'outbound';
+  readonly from: string;
+  readonly to: string;
+  readonly codec: string;
+  readonly profile: AgentProfile;
+  readonly media: MediaLeg;
+  /** The agent's output format: how many ms of audio a reply chunk holds. */
+  readonly agentOutput: AudioFormat;
+  /** INVITE received (inbound) or sent (outbound), ms since the epoch; absent: the answer. */
+  readonly invitedAtMs?: number;
+}
+
+/** Watches one call: the session's timeline, every agent it uses (the first and any replacement), the session. */
+export interface CallObserver extends CallTimeline {
+  agent(agent: Agent): void;
+  session(session: CallSession): void;
+}
+
+export interface CallObserverFactory {
+  open(call: ObservedCall): CallObserver;
+}
+
 export interface CallManagerDeps {
   readonly signaling: Signaling;
   /** Issue 13: the tenant (and AOR user) of a Request-URI user that is one of our registered contacts. */
@@ -82,6 +108,8 @@ export interface CallManagerDeps {
   /** Said when a tenant has no usable credential and no fallback audio. */
   readonly defaultUnavailablePrompt: string;
   readonly recorder?: CallRecorderFactory;
+  /** What every call leaves behind (CDR, transcript), recorded or not. */
+  readonly observer?: CallObserverFactory;
   /** Builds a second leg for bridge transfers; absent: bridge unsupported. */
   readonly bridge?: (call: LiveCall, target: TransferTarget) => Promise<TransferOutcome>;
   /**
@@ -123,4 +151,6 @@ export interface EstablishedCall {
   readonly earlyAudio?: EarlyAudioBuffer;
   /** Per-call variables (call-variables.ts): the profile was rendered with them; the recording keeps them. */
   readonly variables?: Readonly<Record<string, string>>;
+  /** When the INVITE was received (inbound) or sent (outbound), ms since the epoch. */
+  readonly invitedAtMs?: number;
 }

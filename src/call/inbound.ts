@@ -85,6 +85,7 @@ export async function handleInvite(
   call: IncomingCall,
   log: Logger,
 ): Promise<void> {
+  const invitedAtMs = Date.now();
   const reject = async (status: number, reason: string, headers?: Record<string, string>): Promise<void> => {
     deps.metrics.callsRejected.inc({ status: String(status) });
     if (call.cancelled) return;
@@ -214,6 +215,7 @@ export async function handleInvite(
     from: call.from.user || call.from.uri,
     to: calledUser,
     variables,
+    invitedAtMs,
     ...(early === undefined ? {} : { agent: early }),
   });
 }

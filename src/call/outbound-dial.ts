@@ -68,6 +68,7 @@ export async function dialOutbound(deps: CallManagerDeps, request: DialRequest):
       ? {}
       : { readKeys: (sdp: string) => answeredCrypto(crypto, sdp), requireKeys: srtp === 'required' }),
   });
+  const invitedAtMs = Date.now();
   let dialog: Dialog;
   try {
     dialog = await deps.signaling.dial(target, {
@@ -117,6 +118,7 @@ export async function dialOutbound(deps: CallManagerDeps, request: DialRequest):
     from,
     to: request.to,
     variables,
+    invitedAtMs,
   };
 }
 

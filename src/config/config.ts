@@ -71,6 +71,10 @@ const envShape = z.object({
   DATA_DIR: nonEmpty.default('./data'),
   DIALPLANS_DIR: nonEmpty.default('./dialplans'),
   RECORDINGS_DIR: nonEmpty.default('./recordings'),
+  /** Call history (CDRs and transcripts, issue 16): days a record is kept before it is pruned. */
+  CALL_HISTORY_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  /** JSON price table per provider and model for the CDR's estimated cost (outcomes/prices.ts); unset: no cost. */
+  PRICES_FILE: nonEmpty.optional(),
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   MASTER_KEY: z
     .string()

@@ -5,6 +5,8 @@ import { tenantNameSchema } from '../../routing/dialplan.js';
 import { assertTenantAccess, type Authenticator, type Principal } from '../auth.js';
 import { callLost, HttpError, notFound, parseOr400 } from '../errors.js';
 import { CALL_STATE_LOST, type CallControl, type CallSummary } from '../ports.js';
+import type { CallHistory } from '../../outcomes/index.js';
+import { endedCall, historyPage, parseCallListQuery } from './call-history.js';
 
 const idParams = z.object({ id: z.string().min(1).max(128) });
 const transferBody = z.object({ destination: z.string().min(1).max(64) }).strict();
@@ -37,20 +39,39 @@ async function visibleCall(calls: CallControl, principal: Principal, id: string)
 
 export function registerCallRoutes(
   app: FastifyInstance,
-  deps: { auth: Authenticator; calls: CallControl },
+  deps: { auth: Authenticator; calls: CallControl; history?: CallHistory },
 ): void {
   const { auth, calls } = deps;
 
   app.get('/v1/calls', async (req) => {
     const principal = await auth.authenticate(req);
+    const q = parseCallListQuery(req.query);
+    if (q.state === 'ended') return historyPage(deps.history, principal, q);
+    if (q.tenant !== undefined) assertTenantAccess(principal, q.tenant);
     const all = await calls.list();
-    return { calls: principal.kind === 'admin' ? all : all.filter((c) => c.tenant === principal.tenant) };
+    const tenant = principal.kind === 'tenant' ? principal.tenant : q.tenant;
+    return { calls: tenant === undefined ? all : all.filter((c) => c.tenant === tenant) };
   });
 
   app.get('/v1/calls/:id', async (req) => {
     const principal = await auth.authenticate(req);
     const { id } = parseOr400(idParams, req.params, 'path');
+    const live = await calls.get(id);
+    // Issue 16: once it has ended, the call is its record in the history.
+    if (live === undefined) return { ...(await endedCall(deps.history, principal, id)).cdr, state: 'ended' };
     return visibleCall(calls, principal, id);
+  });
+
+  app.get('/v1/calls/:id/transcript', async (req) => {
+    const principal = await auth.authenticate(req);
+    const { id } = parseOr400(idParams, req.params, 'path');
+    const live = await calls.get(id);
+    if (live !== undefined) {
+      assertTenantAccess(principal, live.tenant, 'call');
+      throw new HttpError(409, 'HTTP_CALL_IN_PROGRESS', 'the transcript is stored when the call ends');
+    }
+    const record = await endedCall(deps.history, principal, id);
+    return { id, turns: record.transcript };
   });
 
   app.delete('/v1/calls/:id', async (req, reply) => {

@@ -1,0 +1,64 @@
+/**
+ * The outcomes room's public constructors (issue 16): the call history for the configured store and the
+ * observer factory the call manager shows every call to. Wired in main.ts.
+ */
+import type { CallObserverFactory } from '../call/call-ports.js';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../observability/logger.js';
+import type { CallHistory } from './call-history.js';
+import type { CallRecord } from './cdr.js';
+import { CallOutcome } from './call-outcome.js';
+import { FileCallHistory } from './history-file.js';
+import { RedisCallHistory } from './history-redis.js';
+import { loadPriceTable, type PriceTable } from './prices.js';
+
+export type { CallHistory, HistoryPage, HistoryQuery } from './call-history.js';
+export { MAX_PAGE, decodeCursor, startRetention } from './call-history.js';
+export type { CallDetailRecord, CallRecord } from './cdr.js';
+export type { TranscriptTurn } from './transcript.js';
+
+/** Redis when REDIS_URL is set (same key prefix as the tenant store), else files under DATA_DIR. */
+export function createCallHistory(
+  config: Pick<Config, 'REDIS_URL' | 'DATA_DIR' | 'CALL_HISTORY_RETENTION_DAYS'>,
+  logger: Logger,
+  keyPrefix = 'switchboard:',
+): CallHistory {
+  return config.REDIS_URL === undefined
+    ? new FileCallHistory(config.DATA_DIR)
+    : new RedisCallHistory({
+        url: config.REDIS_URL,
+        keyPrefix,
+        retentionDays: config.CALL_HISTORY_RETENTION_DAYS,
+        logger,
+      });
+}
+
+export async function loadPrices(config: Pick<Config, 'PRICES_FILE'>): Promise<PriceTable | undefined> {
+  return config.PRICES_FILE === undefined ? undefined : loadPriceTable(config.PRICES_FILE);
+}
+
+export interface CallOutcomesOptions {
+  readonly history: CallHistory;
+  readonly prices?: PriceTable;
+  readonly logger: Logger;
+  /** The recording folder of a call (RECORDINGS_DIR/<tenant>/<id>). */
+  readonly recordingDir: (tenant: string, callId: string) => string;
+  /** The dialplan file that routes a call for `tenant` to `to`. */
+  readonly route: (tenant: string, to: string) => string | null;
+  readonly onRecord?: (record: CallRecord) => void;
+}
+
+export function createCallOutcomes(options: CallOutcomesOptions): CallObserverFactory {
+  return {
+    open: (call) =>
+      new CallOutcome({
+        call,
+        route: options.route(call.tenant, call.to),
+        history: options.history,
+        ...(options.prices === undefined ? {} : { prices: options.prices }),
+        ...(call.profile.record ? { recordingDir: options.recordingDir(call.tenant, call.id) } : {}),
+        logger: options.logger.child({ callId: call.id, tenant: call.tenant, component: 'outcomes' }),
+        ...(options.onRecord === undefined ? {} : { onRecord: options.onRecord }),
+      }),
+  };
+}
