@@ -142,9 +142,9 @@ export class CallOutcome implements CallObserver {
   }
 
   agent(agent: Agent): void {
-    const fromMs = Math.max(0, this.#t());
-    // The first agent hears the call from the answer; a replacement from now.
-    const baseMs = this.#agents.length === 0 ? 0 : fromMs;
+    // The first agent has the call (and hears it) from the answer; a replacement from now.
+    const fromMs = this.#agents.length === 0 ? 0 : Math.max(0, this.#t());
+    const baseMs = fromMs;
     const model = this.#d.call.profile.model ?? null;
     const usage: MutableUsage = {
       provider: agent.provider,

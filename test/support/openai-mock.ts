@@ -269,6 +269,7 @@ export class OpenAIMockServer implements MockProviderServer {
   readonly #chunkMs: number;
   readonly #lateChunks: number;
   readonly #turns: MockTurn[] = [];
+  readonly #callerTranscripts: string[] = [];
   #conn: Connection | undefined;
   #fault: ReplyFault | undefined;
   /** WebSocket sessions accepted so far (a reconnect is a new one). */
@@ -323,6 +324,13 @@ export class OpenAIMockServer implements MockProviderServer {
   }
   enqueueTurn(turn: MockTurn): void {
     this.#turns.push(turn);
+  }
+  /** What the transcription of the caller's next turns says (in order); then 'mock caller words'. */
+  enqueueCallerTranscript(text: string): void {
+    this.#callerTranscripts.push(text);
+  }
+  nextCallerTranscript(): string {
+    return this.#callerTranscripts.shift() ?? 'mock caller words';
   }
   /** The next scripted turn, or a short default reply. */
   nextTurn(): MockTurn {
@@ -677,10 +685,18 @@ class Connection {
     };
     this.#addItem(userItem, 'user');
     if (this.#transcription) {
+      // Partials first, then the completed transcript with its usage [S1] (one delta: whisper-1 style).
+      const transcript = this.server.nextCallerTranscript();
+      this.send('conversation.item.input_audio_transcription.delta', {
+        item_id: itemId,
+        content_index: 0,
+        delta: transcript,
+      });
       this.send('conversation.item.input_audio_transcription.completed', {
         item_id: itemId,
         content_index: 0,
-        transcript: 'mock caller words',
+        transcript,
+        usage: { type: 'duration', seconds: 1 },
       });
     }
     if (this.#createResponse && this.#active === undefined) this.#startResponse(undefined);
