@@ -108,7 +108,10 @@ describe('several instances sharing Redis', () => {
       expect(r.endedBy).toBe('remote');
       await eventually(async () => {
         expect((await b.api('GET', '/v1/calls')).json.calls).toHaveLength(0);
-        expect((await b.api('GET', `/v1/calls/${listed.id}`)).status).toBe(404);
+        // Issue 16: an ended call is its record in the shared call history (written by instance A).
+        const ended = await b.api('GET', `/v1/calls/${listed.id}`);
+        expect(ended.status).toBe(200);
+        expect(ended.json).toMatchObject({ id: listed.id, state: 'ended', endReason: 'api-hangup' });
       });
     },
   );
