@@ -47,13 +47,7 @@ import { EmbeddedSignaling } from './sip/embedded/index.js';
 import { createSipResolver } from './sip/embedded/resolver/index.js';
 import type { Signaling } from './sip/signaling.js';
 import { createTenantStore } from './tenants/index.js';
-import {
-  createCallHistory,
-  createCallOutcomes,
-  loadPrices,
-  startRetention,
-  type CallHistory,
-} from './outcomes/index.js';
+import { startCallOutcomes, type CallHistory } from './outcomes/index.js';
 import { SIP_INBOUND_CREDENTIAL, SIP_INBOUND_INFO, sipInboundSchema } from './tenants/sip-inbound.js';
 import { SIP_TRUNK_CREDENTIAL, SIP_TRUNK_INFO, sipTrunkSchema } from './tenants/sip-trunk.js';
 import type { TenantStore } from './tenants/store.js';
@@ -288,25 +282,13 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
       },
     };
     // Issue 16: every call leaves a CDR and a transcript in the call history (retention pruned hourly).
-    const history = createCallHistory(config, logger, deps.redisKeyPrefix ?? config.REDIS_KEY_PREFIX);
-    const stopRetention = startRetention(history, config.CALL_HISTORY_RETENTION_DAYS, (err) =>
-      logger.warn({ err }, 'call history prune failed'),
-    );
-    services.push({
-      name: 'call-history',
-      close: () => {
-        stopRetention();
-        return history.close();
-      },
-    });
-    const prices = await loadPrices(config);
-    const observer = createCallOutcomes({
-      history,
-      ...(prices === undefined ? {} : { prices }),
-      logger,
+    const outcomes = await startCallOutcomes(config, logger, {
+      keyPrefix: deps.redisKeyPrefix ?? config.REDIS_KEY_PREFIX ?? 'switchboard:',
       recordingDir: (tenant, id) => join(tenantRecordingsDir(config.RECORDINGS_DIR, tenant), id),
       route: (tenant, to) => planFor(dialplans.all(), tenant, to)?.file ?? null,
     });
+    services.push({ name: 'call-history', close: () => outcomes.close() });
+    const { history, observer } = outcomes;
     // Unique per server, even for several servers in one process (tests).
     const instanceId = `${config.INSTANCE_ID ?? hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     // Issue 12: every metric series names its instance.

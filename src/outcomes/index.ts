@@ -5,7 +5,7 @@
 import type { CallObserverFactory } from '../call/call-ports.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';
-import type { CallHistory } from './call-history.js';
+import { startRetention, type CallHistory } from './call-history.js';
 import type { CallRecord } from './cdr.js';
 import { CallOutcome } from './call-outcome.js';
 import { FileCallHistory } from './history-file.js';
@@ -60,5 +60,42 @@ export function createCallOutcomes(options: CallOutcomesOptions): CallObserverFa
         logger: options.logger.child({ callId: call.id, tenant: call.tenant, component: 'outcomes' }),
         ...(options.onRecord === undefined ? {} : { onRecord: options.onRecord }),
       }),
+  };
+}
+
+export interface CallOutcomesService {
+  readonly history: CallHistory;
+  readonly observer: CallObserverFactory;
+  close(): Promise<void>;
+}
+
+/**
+ * The history for the configured store (pruned now and hourly to CALL_HISTORY_RETENTION_DAYS), the price
+ * table (a bad PRICES_FILE fails the start) and the observer factory over both.
+ */
+export async function startCallOutcomes(
+  config: Pick<Config, 'REDIS_URL' | 'DATA_DIR' | 'CALL_HISTORY_RETENTION_DAYS' | 'PRICES_FILE'>,
+  logger: Logger,
+  options: Pick<CallOutcomesOptions, 'recordingDir' | 'route'> & { readonly keyPrefix: string },
+): Promise<CallOutcomesService> {
+  const prices = await loadPrices(config);
+  const history = createCallHistory(config, logger, options.keyPrefix);
+  const stop = startRetention(history, config.CALL_HISTORY_RETENTION_DAYS, (err) =>
+    logger.warn({ err }, 'call history prune failed'),
+  );
+  const observer = createCallOutcomes({
+    history,
+    ...(prices === undefined ? {} : { prices }),
+    logger,
+    recordingDir: options.recordingDir,
+    route: options.route,
+  });
+  return {
+    history,
+    observer,
+    close: async () => {
+      stop();
+      await history.close();
+    },
   };
 }
