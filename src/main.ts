@@ -457,6 +457,7 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
         catalog: providerCatalog(registry),
         calls: callControl,
         history,
+        liveTranscript: (id) => observer.liveTranscript(id),
         knownTenants: () => dialplans.all().map((d) => d.dialplan.tenant),
         providerUrls: new ProviderUrlPolicy({ allow: config.PROVIDER_URL_ALLOW }),
         drain,

@@ -2,7 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
 import type { TenantStore } from '../tenants/store.js';
-import type { CallHistory } from '../outcomes/index.js';
+import type { CallHistory, TranscriptTurn } from '../outcomes/index.js';
 import type { Authenticator } from './auth.js';
 import { installErrorHandling } from './errors.js';
 import type { CallControl, ProviderCatalog } from './ports.js';
@@ -20,6 +20,8 @@ export interface ApiDeps {
   readonly calls: CallControl;
   /** Ended calls (issue 16): GET /v1/calls?state=ended, /v1/calls/:id after the end, its transcript. */
   readonly history?: CallHistory;
+  /** A call in progress on this instance: its transcript so far. */
+  readonly liveTranscript?: (callId: string) => readonly TranscriptTurn[] | undefined;
   /** Tenants named by dialplans (a tenant exists once it has a dialplan or a stored credential). */
   readonly knownTenants: () => string[];
   /** Where tenant keys may point provider endpoints; default: the official endpoints only. */

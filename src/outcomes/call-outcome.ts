@@ -28,7 +28,7 @@ import {
   type CdrTransfer,
 } from './cdr.js';
 import { estimateCost, type PriceTable, type UsageTotals } from './prices.js';
-import { TranscriptBuilder } from './transcript.js';
+import { TranscriptBuilder, type TranscriptTurn } from './transcript.js';
 
 export interface CallOutcomeDeps {
   readonly call: ObservedCall;
@@ -99,6 +99,11 @@ export class CallOutcome implements CallObserver {
   /** ms on the call's clock. */
   #t(): number {
     return this.#now() - this.#answeredAt;
+  }
+
+  /** The transcript so far (a live call's). */
+  transcript(): TranscriptTurn[] {
+    return this.#transcript.turns();
   }
 
   session(session: CallSession): void {

@@ -15,6 +15,8 @@ import { loadPriceTable, type PriceTable } from './prices.js';
 export type { CallHistory, HistoryPage, HistoryQuery } from './call-history.js';
 export { MAX_PAGE, decodeCursor, startRetention } from './call-history.js';
 export type { CallDetailRecord, CallRecord } from './cdr.js';
+import type { TranscriptTurn } from './transcript.js';
+
 export type { TranscriptTurn } from './transcript.js';
 
 /** Redis when REDIS_URL is set (same key prefix as the tenant store), else files under DATA_DIR. */
@@ -48,24 +50,37 @@ export interface CallOutcomesOptions {
   readonly onRecord?: (record: CallRecord) => void;
 }
 
-export function createCallOutcomes(options: CallOutcomesOptions): CallObserverFactory {
+export interface CallOutcomes extends CallObserverFactory {
+  /** The transcript so far of a call in progress on this instance. */
+  liveTranscript(callId: string): readonly TranscriptTurn[] | undefined;
+}
+
+export function createCallOutcomes(options: CallOutcomesOptions): CallOutcomes {
+  const live = new Map<string, CallOutcome>();
   return {
-    open: (call) =>
-      new CallOutcome({
+    liveTranscript: (id) => live.get(id)?.transcript(),
+    open: (call) => {
+      const outcome = new CallOutcome({
         call,
         route: options.route(call.tenant, call.to),
         history: options.history,
         ...(options.prices === undefined ? {} : { prices: options.prices }),
         ...(call.profile.record ? { recordingDir: options.recordingDir(call.tenant, call.id) } : {}),
         logger: options.logger.child({ callId: call.id, tenant: call.tenant, component: 'outcomes' }),
-        ...(options.onRecord === undefined ? {} : { onRecord: options.onRecord }),
-      }),
+        onRecord: (record) => {
+          live.delete(call.id);
+          options.onRecord?.(record);
+        },
+      });
+      live.set(call.id, outcome);
+      return outcome;
+    },
   };
 }
 
 export interface CallOutcomesService {
   readonly history: CallHistory;
-  readonly observer: CallObserverFactory;
+  readonly observer: CallOutcomes;
   close(): Promise<void>;
 }
 

@@ -86,6 +86,7 @@ describe.each([
   let acmeKey: string;
   let globexKey: string;
   let pricesFile: string;
+  let liveSeen: { state: string; turns: { role: string; text: string }[] } | undefined;
 
   beforeAll(async () => {
     mock = await startOpenAIMock({ mode: 'ga' });
@@ -136,7 +137,18 @@ describe.each([
     callId = live.id;
     from = live.from;
     live.session.on('barge-in', (d) => decisions.push(d));
+    // While the call runs, its transcript so far (the last answer seen before the end).
+    let polling = true;
+    const poll = (async () => {
+      while (polling) {
+        const r = await srv.api('GET', `/v1/calls/${callId}/transcript`);
+        if (r.status === 200 && r.json.state === 'live') liveSeen = r.json;
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+    })();
     m = await run;
+    polling = false;
+    await poll;
   }, 90_000);
 
   afterAll(async () => {
@@ -298,6 +310,12 @@ describe.each([
     expect(await all('&tenant=acme')).toEqual(acme);
     expect(await all('', acmeKey)).toEqual(acme);
     expect(await all('', globexKey)).toEqual(expected.filter((e) => e.tenant === 'globex').map((e) => e.id));
+  });
+
+  it('gives the transcript so far while the call is live', () => {
+    expect(liveSeen?.state).toBe('live');
+    expect(liveSeen?.turns[0]).toMatchObject({ role: 'caller', text: 'I have a question' });
+    expect(liveSeen?.turns.length).toBeGreaterThanOrEqual(3);
   });
 
   it('keeps tenants apart over HTTP', async () => {

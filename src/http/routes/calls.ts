@@ -5,7 +5,7 @@ import { tenantNameSchema } from '../../routing/dialplan.js';
 import { assertTenantAccess, type Authenticator, type Principal } from '../auth.js';
 import { callLost, HttpError, notFound, parseOr400 } from '../errors.js';
 import { CALL_STATE_LOST, type CallControl, type CallSummary } from '../ports.js';
-import type { CallHistory } from '../../outcomes/index.js';
+import type { CallHistory, TranscriptTurn } from '../../outcomes/index.js';
 import { endedCall, historyPage, parseCallListQuery } from './call-history.js';
 
 const idParams = z.object({ id: z.string().min(1).max(128) });
@@ -39,7 +39,12 @@ async function visibleCall(calls: CallControl, principal: Principal, id: string)
 
 export function registerCallRoutes(
   app: FastifyInstance,
-  deps: { auth: Authenticator; calls: CallControl; history?: CallHistory },
+  deps: {
+    auth: Authenticator;
+    calls: CallControl;
+    history?: CallHistory;
+    liveTranscript?: (callId: string) => readonly TranscriptTurn[] | undefined;
+  },
 ): void {
   const { auth, calls } = deps;
 
@@ -68,10 +73,14 @@ export function registerCallRoutes(
     const live = await calls.get(id);
     if (live !== undefined) {
       assertTenantAccess(principal, live.tenant, 'call');
-      throw new HttpError(409, 'HTTP_CALL_IN_PROGRESS', 'the transcript is stored when the call ends');
+      const turns = deps.liveTranscript?.(id);
+      // A live call owned by another instance: its transcript is there until the call ends.
+      if (turns === undefined)
+        throw new HttpError(409, 'HTTP_CALL_IN_PROGRESS', 'the transcript is stored when the call ends');
+      return { id, state: 'live', turns };
     }
     const record = await endedCall(deps.history, principal, id);
-    return { id, turns: record.transcript };
+    return { id, state: 'ended', turns: record.transcript };
   });
 
   app.delete('/v1/calls/:id', async (req, reply) => {
