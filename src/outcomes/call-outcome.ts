@@ -86,6 +86,20 @@ export class CallOutcome implements CallObserver {
       this.#playback.shift();
   };
 
+  /**
+   * An error boundary for listeners: bookkeeping that throws is logged, never thrown into the adapter's or
+   * the session's emit (which would break the call).
+   */
+  #safe<A extends unknown[]>(listener: (...args: A) => void): (...args: A) => void {
+    return (...args: A) => {
+      try {
+        listener(...args);
+      } catch (err) {
+        this.#log.warn({ err }, 'call outcome bookkeeping failed');
+      }
+    };
+  }
+
   constructor(deps: CallOutcomeDeps) {
     this.#d = deps;
     this.#now = deps.now ?? Date.now;
@@ -108,23 +122,29 @@ export class CallOutcome implements CallObserver {
 
   session(session: CallSession): void {
     this.#answeredAt = session.startedAt.getTime();
-    session.on('barge-in', (d) => {
-      if (d.action !== 'interrupted') return;
-      this.#bargeIns.push({
-        atMs: this.#t(),
-        ...(d.playedMs === undefined ? {} : { heardMs: d.playedMs }),
-        ...(d.flushedMs === undefined ? {} : { flushedMs: d.flushedMs }),
-      });
-      if (d.responseId !== undefined) {
-        this.#interrupted.add(d.responseId);
-        this.#transcript.agentInterrupted(d.responseId, d.playedMs ?? 0);
-        // The rest of that reply was flushed: it will never be sent.
-        for (let i = this.#playback.length - 1; i >= 0; i--)
-          if (this.#playback[i]?.responseId === d.responseId) this.#playback.splice(i, 1);
-      }
-    });
-    session.on('tool.outcome', (o) =>
-      this.#tools.push({ name: o.name, ok: o.ok, args: o.args, result: o.result, atMs: this.#t() }),
+    session.on(
+      'barge-in',
+      this.#safe((d) => {
+        if (d.action !== 'interrupted') return;
+        this.#bargeIns.push({
+          atMs: this.#t(),
+          ...(d.playedMs === undefined ? {} : { heardMs: d.playedMs }),
+          ...(d.flushedMs === undefined ? {} : { flushedMs: d.flushedMs }),
+        });
+        if (d.responseId !== undefined) {
+          this.#interrupted.add(d.responseId);
+          this.#transcript.agentInterrupted(d.responseId, d.playedMs ?? 0);
+          // The rest of that reply was flushed: it will never be sent.
+          for (let i = this.#playback.length - 1; i >= 0; i--)
+            if (this.#playback[i]?.responseId === d.responseId) this.#playback.splice(i, 1);
+        }
+      }),
+    );
+    session.on(
+      'tool.outcome',
+      this.#safe((o) =>
+        this.#tools.push({ name: o.name, ok: o.ok, args: o.args, result: o.result, atMs: this.#t() }),
+      ),
     );
     session.once('ended', ({ reason }) => void this.#finish(reason));
   }
@@ -165,31 +185,50 @@ export class CallOutcome implements CallObserver {
       const arrival = this.#t();
       return offsetMs === undefined ? arrival : Math.min(arrival, baseMs + offsetMs);
     };
-    agent.on('user.speech.started', (e) =>
-      this.#transcript.callerSpeechStarted(heard(e.audioStartMs), e.itemId),
+    agent.on(
+      'user.speech.started',
+      this.#safe((e) => this.#transcript.callerSpeechStarted(heard(e.audioStartMs), e.itemId)),
     );
-    agent.on('user.speech.ended', (e) => {
-      this.#speechEndedAt = this.#t();
-      this.#transcript.callerSpeechEnded(heard(e.audioEndMs), e.itemId);
-    });
-    agent.on('user.transcript', (e) => {
-      if (e.final && e.text.trim() !== '') this.#transcript.callerText(e.text, this.#t(), e.itemId);
-    });
-    agent.on('assistant.audio', (e) => this.#audio(e.responseId, e.audio.length));
-    agent.on('assistant.turn.end', (e) => {
-      for (const p of this.#playback) if (p.responseId === e.responseId) p.ended = true;
-    });
-    agent.on('assistant.text', (e) => {
-      if (!e.final || e.text.trim() === '') return;
-      this.#transcript.agentText(e.responseId ?? `text-${this.#t()}`, e.text, this.#t());
-    });
-    agent.on('usage', (u) => {
-      usage.inputTokens += u.inputTokens;
-      usage.outputTokens += u.outputTokens;
-      usage.inputAudioTokens += u.inputAudioTokens ?? 0;
-      usage.outputAudioTokens += u.outputAudioTokens ?? 0;
-      usage.reports++;
-    });
+    agent.on(
+      'user.speech.ended',
+      this.#safe((e) => {
+        this.#speechEndedAt = this.#t();
+        this.#transcript.callerSpeechEnded(heard(e.audioEndMs), e.itemId);
+      }),
+    );
+    agent.on(
+      'user.transcript',
+      this.#safe((e) => {
+        if (e.final && e.text.trim() !== '') this.#transcript.callerText(e.text, this.#t(), e.itemId);
+      }),
+    );
+    agent.on(
+      'assistant.audio',
+      this.#safe((e) => this.#audio(e.responseId, e.audio.length)),
+    );
+    agent.on(
+      'assistant.turn.end',
+      this.#safe((e) => {
+        for (const p of this.#playback) if (p.responseId === e.responseId) p.ended = true;
+      }),
+    );
+    agent.on(
+      'assistant.text',
+      this.#safe((e) => {
+        if (!e.final || e.text.trim() === '') return;
+        this.#transcript.agentText(e.responseId ?? `text-${this.#t()}`, e.text, this.#t());
+      }),
+    );
+    agent.on(
+      'usage',
+      this.#safe((u) => {
+        usage.inputTokens += u.inputTokens;
+        usage.outputTokens += u.outputTokens;
+        usage.inputAudioTokens += u.inputAudioTokens ?? 0;
+        usage.outputAudioTokens += u.outputAudioTokens ?? 0;
+        usage.reports++;
+      }),
+    );
   }
 
   #audio(responseId: string, bytes: number): void {
