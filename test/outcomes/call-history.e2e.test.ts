@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BargeInDecision } from '../../src/call/barge-in.js';
 import type { CallDetailRecord, CallRecord } from '../../src/outcomes/index.js';
+import { fakeCallRecord } from '../support/fake-cdrs.js';
 import type { Softphone } from '../../src/softphone/softphone.js';
 import { startOpenAIMock, type OpenAIMockServer } from '../support/openai-mock.js';
 import { eventually } from '../support/eventually.js';
@@ -38,38 +39,6 @@ const PRICES = {
     openai: { '*': { per_minute: 0.06, input_tokens_per_million: 5, output_tokens_per_million: 20 } },
   },
 };
-
-/** A CDR as the history stores it, for paging (only the fields paging and isolation look at matter). */
-function fakeRecord(id: string, tenant: string, endedMs: number): CallRecord {
-  const iso = new Date(endedMs).toISOString();
-  const cdr: CallDetailRecord = {
-    version: 1,
-    id,
-    tenant,
-    route: null,
-    direction: 'inbound',
-    from: '1000',
-    to: '100',
-    codec: 'PCMU',
-    startedAt: new Date(endedMs - 60_000).toISOString(),
-    answeredAt: new Date(endedMs - 59_000).toISOString(),
-    endedAt: iso,
-    durationMs: 59_000,
-    endReason: 'caller-bye',
-    provider: 'openai',
-    model: null,
-    agents: [],
-    tools: [],
-    transfers: [],
-    bargeIns: 0,
-    bargeInEvents: [],
-    turnLatenciesMs: [],
-    rtp: { packetsReceived: 0, packetsSent: 0, lost: 0, late: 0 },
-    usage: [],
-    recorded: false,
-  };
-  return { cdr, transcript: [] };
-}
 
 describe.each([
   { store: 'file', portMin: 45300 },
@@ -274,7 +243,9 @@ describe.each([
     const fakes: CallRecord[] = [];
     for (let i = 0; i < 25; i++) {
       const endedMs = base + Math.floor(i / 2) * (i % 3 === 0 ? 1000 : 1) * 60_000;
-      fakes.push(fakeRecord(`fake-${String(i).padStart(2, '0')}`, i % 5 === 4 ? 'globex' : 'acme', endedMs));
+      fakes.push(
+        fakeCallRecord(`fake-${String(i).padStart(2, '0')}`, i % 5 === 4 ? 'globex' : 'acme', endedMs),
+      );
     }
     for (const f of fakes) await srv.server.history.put(f);
     const all = async (query: string, token?: string): Promise<string[]> => {
@@ -349,9 +320,9 @@ describe.each([
 
   it('prunes records older than the retention', async () => {
     const old = Date.now() - 40 * DAY_MS;
-    await srv.server.history.put(fakeRecord('old-1', 'acme', old));
-    await srv.server.history.put(fakeRecord('old-2', 'acme', old + 1000));
-    await srv.server.history.put(fakeRecord('recent', 'acme', Date.now() - 29 * DAY_MS));
+    await srv.server.history.put(fakeCallRecord('old-1', 'acme', old));
+    await srv.server.history.put(fakeCallRecord('old-2', 'acme', old + 1000));
+    await srv.server.history.put(fakeCallRecord('recent', 'acme', Date.now() - 29 * DAY_MS));
     expect((await srv.api('GET', '/v1/calls/old-1')).status).toBe(200);
     const pruned = await srv.server.history.prune(Date.now() - 30 * DAY_MS);
     expect(pruned).toBe(2);

@@ -8,42 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CallRecord } from '../../src/outcomes/index.js';
+import { fakeCallRecord } from '../support/fake-cdrs.js';
 import { FileCallHistory } from '../../src/outcomes/history-file.js';
 
 const DAY_MS = 86_400_000;
-
-function record(id: string, tenant: string, endedMs: number, endReason = 'caller-bye'): CallRecord {
-  const at = new Date(endedMs).toISOString();
-  return {
-    cdr: {
-      version: 1,
-      id,
-      tenant,
-      route: null,
-      direction: 'inbound',
-      from: '1',
-      to: '2',
-      codec: 'PCMU',
-      startedAt: at,
-      answeredAt: at,
-      endedAt: at,
-      durationMs: 0,
-      endReason,
-      provider: 'echo',
-      model: null,
-      agents: [],
-      tools: [],
-      transfers: [],
-      bargeIns: 0,
-      bargeInEvents: [],
-      turnLatenciesMs: [],
-      rtp: { packetsReceived: 0, packetsSent: 0, lost: 0, late: 0 },
-      usage: [],
-      recorded: false,
-    },
-    transcript: [{ role: 'caller', text: `hello ${id}`, startMs: 0, endMs: 10 }],
-  };
-}
 
 describe('FileCallHistory', () => {
   let dir: string;
@@ -57,10 +25,10 @@ describe('FileCallHistory', () => {
   it('is read back after a restart, in newest-first order, without a torn line or a duplicate', async () => {
     const day = Date.UTC(2026, 0, 10, 12);
     const a = new FileCallHistory(dir);
-    await a.put(record('c1', 'acme', day));
-    await a.put(record('c2', 'acme', day + 1000));
-    await a.put(record('c3', 'globex', day + DAY_MS));
-    await a.put(record('c2', 'acme', day + 1000, 'end_call'));
+    await a.put(fakeCallRecord('c1', 'acme', day));
+    await a.put(fakeCallRecord('c2', 'acme', day + 1000));
+    await a.put(fakeCallRecord('c3', 'globex', day + DAY_MS));
+    await a.put(fakeCallRecord('c2', 'acme', day + 1000, 'end_call'));
     await a.close();
     // A crash in the middle of a line.
     await appendFile(join(dir, 'calls', 'acme', '2026-01-10.jsonl'), '{"cdr":{"id":"c4","tena');
@@ -79,9 +47,9 @@ describe('FileCallHistory', () => {
     const h = new FileCallHistory(dir);
     const d1 = Date.UTC(2026, 0, 1, 10);
     const d2 = Date.UTC(2026, 0, 2, 10);
-    await h.put(record('old', 'acme', d1));
-    await h.put(record('morning', 'acme', d2));
-    await h.put(record('evening', 'acme', d2 + 8 * 3_600_000));
+    await h.put(fakeCallRecord('old', 'acme', d1));
+    await h.put(fakeCallRecord('morning', 'acme', d2));
+    await h.put(fakeCallRecord('evening', 'acme', d2 + 8 * 3_600_000));
     expect(await h.prune(d2 + 3_600_000)).toBe(2);
     expect(await readdir(join(dir, 'calls', 'acme'))).toEqual(['2026-01-02.jsonl']);
     const kept = (await readFile(join(dir, 'calls', 'acme', '2026-01-02.jsonl'), 'utf8')).trim().split('\n');
@@ -94,7 +62,7 @@ describe('FileCallHistory', () => {
 
   it('refuses a tenant name that is not a plain folder name', async () => {
     const h = new FileCallHistory(dir);
-    await expect(h.put(record('x', '../escape', Date.now()))).rejects.toThrow(/unsafe tenant/);
+    await expect(h.put(fakeCallRecord('x', '../escape', Date.now()))).rejects.toThrow(/unsafe tenant/);
     expect(await readdir(join(dir))).toEqual([]);
   });
 });
