@@ -96,6 +96,8 @@ export interface PlayoutStats {
   readonly silenceFramesSent: number;
   /** Frame periods with nothing to send (and no silence frame configured). */
   readonly idleFrames: number;
+  /** Frame periods spent paused with audio queued (comfort silence or nothing sent instead). */
+  readonly pausedFrames: number;
   readonly flushedFrames: number;
   /** Queued frames dropped by `discardResponse`/`blockResponse`. */
   readonly discardedFrames: number;
@@ -153,6 +155,8 @@ export class PlayoutStream extends EventEmitter<PlayoutEvents> implements TickSu
   /** Frame slot of the last tick handled; -1 before the first. */
   #lastSlot = -1;
   #marker = true;
+  /** Paused (issue 14): the clock runs, queued frames wait, nothing of them is sent. */
+  #paused = false;
 
   readonly #items = new Map<string, ItemRecord>();
   #lastEnqueued: ItemRecord | undefined;
@@ -167,6 +171,7 @@ export class PlayoutStream extends EventEmitter<PlayoutEvents> implements TickSu
     audioFramesSent: 0,
     silenceFramesSent: 0,
     idleFrames: 0,
+    pausedFrames: 0,
     flushedFrames: 0,
     discardedFrames: 0,
     blockedFrames: 0,
@@ -213,6 +218,25 @@ export class PlayoutStream extends EventEmitter<PlayoutEvents> implements TickSu
   sentMs(itemId: string): number {
     const rec = this.#items.get(itemId);
     return rec === undefined ? 0 : this.#ms(rec.sentFrames);
+  }
+
+  /** True between `pause()` and `resume()` (or a flush). */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /**
+   * A candidate interruption (issue 14): stop sending queued audio but keep it. Each period while paused
+   * sends the silence frame (comfort noise) if one is configured, else nothing. `currentItem.sentMs` keeps
+   * counting only what was sent, so a later flush truncates at what the caller heard.
+   */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  /** Continues with the very frame that was next when `pause()` came: nothing skipped, nothing repeated. */
+  resume(): void {
+    this.#paused = false;
   }
 
   /** Frames that still fit under `maxQueuedMs`. */
@@ -288,7 +312,7 @@ export class PlayoutStream extends EventEmitter<PlayoutEvents> implements TickSu
     }
     this.#lastSlot = slot;
 
-    if (this.#count > 0) {
+    if (this.#count > 0 && !this.#paused) {
       const head = this.#head;
       const frame = this.#frames[head]!;
       const rec = this.#owners[head]!;
@@ -303,8 +327,13 @@ export class PlayoutStream extends EventEmitter<PlayoutEvents> implements TickSu
       this.#stats.audioFramesSent++;
       if (this.#count === 0) this.#drained();
     } else if (this.#silence !== undefined) {
+      if (this.#count > 0) this.#stats.pausedFrames++;
       this.#send(this.#silence);
       this.#stats.silenceFramesSent++;
+    } else if (this.#count > 0) {
+      // Paused: the resumed audio is a new talkspurt (RFC 3551 §4.1).
+      this.#marker = true;
+      this.#stats.pausedFrames++;
     } else {
       // RFC 3551 §4.1: nothing sent this period, so the next packet begins a new talkspurt.
       this.#marker = true;
@@ -314,9 +343,11 @@ export class PlayoutStream extends EventEmitter<PlayoutEvents> implements TickSu
 
   /**
    * Barge-in: empties the queue at once and reports, per item of the current run, the ms actually sent and
-   * the ms dropped. The next packet starts a new talkspurt; timestamps keep following the clock.
+   * the ms dropped. The next packet starts a new talkspurt; timestamps keep following the clock. A paused
+   * stream is resumed: what is enqueued after the flush is a new reply and plays.
    */
   flush(): FlushResult {
+    this.#paused = false;
     const droppedFrames = this.#count;
     const items: FlushedItem[] = [];
     for (const rec of this.#runItems) {

@@ -17,7 +17,7 @@ import { toolSpecsFor } from '../call/tools/definitions.js';
 import { createCodec } from '../media/codecs/index.js';
 import type { Logger } from '../observability/logger.js';
 import { createMetricsRegistry } from '../observability/metrics.js';
-import { agentProfileSchema, type AgentProfile } from '../routing/dialplan.js';
+import { agentProfileSchema, type AgentProfile, type AgentProfileInput } from '../routing/dialplan.js';
 import { ReplayDialog, ReplayMediaLeg } from './fake-call.js';
 import { compareOutcomes, outcomeOfRecording, type CallOutcome, type CompareOptions } from './outcome.js';
 import { VirtualClock } from './virtual-clock.js';
@@ -45,7 +45,7 @@ export function replayAgentOf(rec: Recording): 'replay' | 'echo' {
 }
 
 /** The agent profile of a recorded call, answering with `replay` (or `echo`) and recording again. */
-export function replayProfile(rec: Recording, overrides: Partial<AgentProfile> = {}): AgentProfile {
+export function replayProfile(rec: Recording, overrides: Partial<AgentProfileInput> = {}): AgentProfile {
   const recorded = rec.meta.profile ?? {};
   return agentProfileSchema.parse({ ...recorded, ...overrides, provider: replayAgentOf(rec), record: true });
 }
@@ -79,7 +79,7 @@ function callerFrames(rec: Recording, codecName: string, delayMs: number): Buffe
 export interface FastReplayOptions {
   readonly logger: Logger;
   /** Profile fields to change for this replay (e.g. `barge_in: { enabled: false }` to prove a test fails). */
-  readonly profileOverrides?: Partial<AgentProfile>;
+  readonly profileOverrides?: Partial<AgentProfileInput>;
   /** Where the replay's recording goes; a temp directory by default. */
   readonly outDir?: string;
   readonly compare?: CompareOptions;

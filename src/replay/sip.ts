@@ -9,7 +9,7 @@ import { loadConfig } from '../config/config.js';
 import { startServer, type Server } from '../main.js';
 import type { Logger } from '../observability/logger.js';
 import { createMetricsRegistry } from '../observability/metrics.js';
-import type { AgentProfile } from '../routing/dialplan.js';
+import type { AgentProfileInput } from '../routing/dialplan.js';
 import type { EmbeddedSignaling } from '../sip/embedded/index.js';
 import { Softphone } from '../softphone/softphone.js';
 import { recordedDtmf, replayProfile, type ReplayResult } from './fast.js';
@@ -29,7 +29,7 @@ export interface SipReplayOptions {
   /** With `server`: that server's RECORDINGS_DIR, to compare tool calls and barge-ins too. */
   readonly serverRecordingsDir?: string;
   /** In-process server only: profile fields to change (e.g. prove a regression is caught). */
-  readonly profileOverrides?: Partial<AgentProfile>;
+  readonly profileOverrides?: Partial<AgentProfileInput>;
   /** In-process server only: the providers (defaults to the built-in registry with `replay`). */
   readonly registry?: ProviderRegistry;
   /** Keep the replay's recording here (in-process server only). */

@@ -42,6 +42,37 @@ const webhookSchema = z
   })
   .strict();
 
+/**
+ * Who stops the agent when the caller speaks (issue 14). `mode` absent: `server` where the provider can turn
+ * its own auto-interrupt off (capabilities.serverInterruptions), else `provider`. The timings drive the
+ * server's policy (src/call/turns/interruption-policy.ts) and are ignored in `provider` mode.
+ */
+const bargeInSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    mode: z.enum(['server', 'provider']).optional(),
+    /** Caller speech must last this long to confirm an interruption (never less than backchannel_max_ms). */
+    min_speech_ms: z.number().int().min(100).max(5_000).default(400),
+    /** With input transcripts: a transcript with at least this many words confirms at once. */
+    min_words: z.number().int().min(1).max(20).optional(),
+    /** Caller speech starting this soon after a reply's first audio is not a candidate (yet). */
+    ignore_after_agent_start_ms: z.number().int().min(0).max(3_000).default(300),
+    /** Paused this long without a confirmation: a false interruption, the reply resumes. */
+    false_interruption_timeout_ms: z.number().int().min(300).max(10_000).default(1_500),
+    /** Speech no longer than this is a backchannel ("mhm") or a noise: it never interrupts. */
+    backchannel_max_ms: z.number().int().min(0).max(2_000).default(500),
+  })
+  .strict()
+  .default({
+    enabled: true,
+    min_speech_ms: 400,
+    ignore_after_agent_start_ms: 300,
+    false_interruption_timeout_ms: 1_500,
+    backchannel_max_ms: 500,
+  });
+
+export type BargeInProfile = z.infer<typeof bargeInSchema>;
+
 export const agentProfileSchema = z
   .object({
     provider: z.string().min(1),
@@ -59,10 +90,7 @@ export const agentProfileSchema = z
       })
       .strict()
       .default({ webhooks: [] }),
-    barge_in: z
-      .object({ enabled: z.boolean().default(true) })
-      .strict()
-      .default({ enabled: true }),
+    barge_in: bargeInSchema,
     /** Uplink clean-up before the provider hears anything (issue 14). */
     audio: z
       .object({
@@ -192,5 +220,7 @@ export const dialplanSchema = z
 
 export type Dialplan = z.output<typeof dialplanSchema>;
 export type AgentProfile = z.output<typeof agentProfileSchema>;
+/** A profile as written (defaults not applied yet), e.g. overrides parsed again by the schema. */
+export type AgentProfileInput = z.input<typeof agentProfileSchema>;
 export type OutboundPolicy = z.output<typeof outboundSchema>;
 export type InboundAuthPolicy = z.output<typeof inboundAuthSchema>;
