@@ -81,6 +81,14 @@ export interface Agent extends EventEmitter<AgentEvents> {
    * was actually heard by the caller (OpenAI: conversation.item.truncate; Gemini/Qwen: no truncate).
    */
   interrupt(heard: { readonly playedMs: number; readonly itemId?: string }): Promise<void>;
+  /**
+   * interruptions 'server' only (issue 14): the call layer's verdict on the caller's last utterance, given
+   * once per user.speech.ended. `respond: true`: a real turn, the provider answers it (its own automatic
+   * response is off in this mode). `respond: false`: a backchannel or a noise during the reply that did not
+   * interrupt it: no answer, and the utterance is removed from the conversation where the protocol allows
+   * (OpenAI conversation.item.delete), so the model neither answers it now nor reacts to it later.
+   */
+  userTurn?(verdict: { readonly respond: boolean }): Promise<void>;
   sendToolResult(callId: string, result: unknown): Promise<void>;
   /** A user-side text message (DTMF notes, system notes) that makes the model respond. */
   sendText(text: string): Promise<void>;

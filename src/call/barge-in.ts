@@ -17,7 +17,11 @@ export interface PlayoutControl {
 }
 
 export interface BargeInDecision {
-  readonly action: 'interrupted' | 'ignored-disabled' | 'nothing-playing';
+  /**
+   * `paused` / `resumed`: server-owned interruptions (turns/interruption-policy.ts) paused playout on a
+   * candidate, and resumed it after a false interruption (a cough, a "mhm"): nothing was flushed.
+   */
+  readonly action: 'interrupted' | 'ignored-disabled' | 'nothing-playing' | 'paused' | 'resumed';
   readonly itemId?: string;
   readonly responseId?: string;
   /** ms of the interrupted item the caller actually heard (RTP frames sent). */

@@ -60,6 +60,8 @@ export const openaiProvider: ProviderDefinition<OpenAICredential> = {
     inputFormats: OPENAI_AUDIO_FORMATS,
     outputFormats: OPENAI_AUDIO_FORMATS,
     truncate: true,
+    // interrupt_response/create_response can be switched off (providers.md §1.2): issue 14.
+    serverInterruptions: true,
     tools: true,
   },
   create: (credential, options, deps) =>

@@ -60,6 +60,8 @@ export class OpenAIRealtimeAgent extends BaseAgent {
   #serverCancelling: string | undefined;
   /** A local barge-in came while our response.create was unanswered: cancel it as soon as it exists. */
   #cancelWhenCreated = false;
+  /** The caller's last committed utterance (speech_stopped), for userTurn({respond:false}) to delete. */
+  #lastUserItem: string | undefined;
   readonly #toolCalls = new ToolCallTracker();
   #setupWaiter: { eventId: string; resolve: () => void; reject: (e: AgentError) => void } | undefined;
 
@@ -185,6 +187,16 @@ export class OpenAIRealtimeAgent extends BaseAgent {
     });
   }
 
+  /** Server mode: create_response is off, so a real turn is answered here; a false one is deleted [S1]. */
+  userTurn(verdict: { readonly respond: boolean }): Promise<void> {
+    return this.#guarded(() => {
+      const item = this.#lastUserItem;
+      this.#lastUserItem = undefined;
+      if (verdict.respond) this.#responses.request();
+      else if (item !== undefined) this.#send({ type: 'conversation.item.delete', item_id: item });
+    });
+  }
+
   sendToolResult(callId: string, result: unknown): Promise<void> {
     return this.#guarded(() => {
       if (!this.#toolCalls.knows(callId)) {
@@ -275,6 +287,7 @@ export class OpenAIRealtimeAgent extends BaseAgent {
     this.#toolCalls.reset();
     this.#serverCancelling = undefined;
     this.#cancelWhenCreated = false;
+    this.#lastUserItem = undefined;
     this.#batchBytes = 0;
     if (active !== undefined) this.emit('assistant.turn.end', { responseId: active, status: 'failed' });
   }
@@ -344,11 +357,15 @@ export class OpenAIRealtimeAgent extends BaseAgent {
         // With interrupt_response:true the server is now cancelling the reply in progress [S1]. Noted before
         // the emit because listeners call interrupt() synchronously; then barge-in goes out at once, ahead
         // of any other processing (DESIGN.md §4).
-        if (this.#responses.activeResponseId !== undefined)
+        if (
+          this.#responses.activeResponseId !== undefined &&
+          (this.options.interruptions ?? 'provider') === 'provider'
+        )
           this.#serverCancelling = this.#responses.activeResponseId;
         this.emit('user.speech.started', { audioStartMs: e.audio_start_ms, itemId: e.item_id });
         return;
       case 'input_audio_buffer.speech_stopped':
+        this.#lastUserItem = e.item_id;
         this.emit('user.speech.ended', { audioEndMs: e.audio_end_ms, itemId: e.item_id });
         return;
       case 'session.created':

@@ -2,7 +2,7 @@
  * Builds the OpenAI Realtime `session.update` payload from AgentOptions, in the GA shape (nested
  * `audio.{input,output}`, `session.type: 'realtime'`) or the beta flat shape (providers.md §1.2).
  */
-import type { AgentOptions, ToolSpec, VadSettings } from '../../agent.js';
+import type { AgentOptions, InterruptionMode, ToolSpec, VadSettings } from '../../agent.js';
 import type { AudioFormat } from '../../events.js';
 
 /** GA wire protocol, or the deprecated beta protocol (`OpenAI-Beta: realtime=v1`). */
@@ -45,16 +45,28 @@ export function bytesPerMs(format: AudioFormat): number {
 }
 
 /**
- * turn_detection with the server answering and interrupting by itself (create_response/interrupt_response),
- * which is what lets the adapter skip response.cancel after a server-VAD barge-in [S1][S5].
+ * turn_detection for the interruption mode (providers.md §1.2) [S1][S5]:
+ * - `provider`: the server answers and interrupts by itself (create_response/interrupt_response true), which
+ *   is what lets the adapter skip response.cancel after a server-VAD barge-in.
+ * - `server` (issue 14): neither. VAD events still arrive; the call layer decides whether the caller
+ *   interrupted (then the adapter sends response.cancel + truncate) and whether an utterance is a turn at all:
+ *   with create_response the server would answer a cough or a "mhm" said during the reply, so the adapter
+ *   sends response.create itself when the call layer says a real turn ended (Agent.userTurn).
+ * - `off` (barge_in.enabled false): the server still answers turns but never cancels a reply.
  */
-export function turnDetection(vad: VadSettings | undefined): Record<string, unknown> {
+export function turnDetection(
+  vad: VadSettings | undefined,
+  mode: InterruptionMode = 'provider',
+): Record<string, unknown> {
+  const flags = {
+    create_response: mode !== 'server',
+    interrupt_response: mode === 'provider',
+  };
   if (vad?.type === 'semantic_vad') {
     return {
       type: 'semantic_vad',
       ...(vad.eagerness !== undefined && { eagerness: vad.eagerness }),
-      create_response: true,
-      interrupt_response: true,
+      ...flags,
     };
   }
   return {
@@ -62,8 +74,7 @@ export function turnDetection(vad: VadSettings | undefined): Record<string, unkn
     ...(vad?.threshold !== undefined && { threshold: vad.threshold }),
     ...(vad?.prefixPaddingMs !== undefined && { prefix_padding_ms: vad.prefixPaddingMs }),
     ...(vad?.silenceDurationMs !== undefined && { silence_duration_ms: vad.silenceDurationMs }),
-    create_response: true,
-    interrupt_response: true,
+    ...flags,
   };
 }
 
@@ -104,7 +115,7 @@ export function buildSessionUpdate(
         ...(extras.transcriptionModel !== undefined && {
           input_audio_transcription: { model: extras.transcriptionModel },
         }),
-        turn_detection: turnDetection(options.vad),
+        turn_detection: turnDetection(options.vad, options.interruptions),
         tools,
         tool_choice: 'auto',
         ...(options.temperature !== undefined && { temperature: options.temperature }),
@@ -125,7 +136,7 @@ export function buildSessionUpdate(
           ...(extras.transcriptionModel !== undefined && {
             transcription: { model: extras.transcriptionModel },
           }),
-          turn_detection: turnDetection(options.vad),
+          turn_detection: turnDetection(options.vad, options.interruptions),
         },
         output: {
           format: toGaFormat(options.outputFormat),
