@@ -16,6 +16,7 @@ import { SipError } from '../sip/signaling.js';
 import type { TenantStore } from '../tenants/store.js';
 import type { AgentCatalog } from './call-ports.js';
 import { toolSpecsFor } from './tools/definitions.js';
+import { resolveInterruptions } from './turns/interruption-mode.js';
 
 /** Wire messages kept for a recorder that opens after the agent started (the 200 OK comes first). */
 const MAX_EARLY_WIRE_MESSAGES = 500;
@@ -82,6 +83,7 @@ export function agentCreator(
       inputFormat: formats.input,
       outputFormat: formats.output,
       tools: toolSpecsFor(profile),
+      interruptions: resolveInterruptions(profile.barge_in, deps.agents.capabilities(profile.provider)),
       ...(profile.instructions === undefined ? {} : { instructions: profile.instructions }),
       ...(profile.greeting === undefined ? {} : { greeting: profile.greeting }),
       ...(profile.voice === undefined ? {} : { voice: profile.voice }),

@@ -7,6 +7,7 @@ import type { AgentProfile } from '../routing/dialplan.js';
 import type { NegotiatedMedia } from '../sip/sdp.js';
 import { SipError, type IncomingCall } from '../sip/signaling.js';
 import { PreparedAgent, WireTapBuffer, agentCreator } from './agent-launch.js';
+import { resolveInterruptions } from './turns/interruption-mode.js';
 import { chooseAgentFormats } from './audio-bridge.js';
 import type { CallManagerDeps, CallObserver, EstablishedCall, LiveCall } from './call-ports.js';
 import { handleInvite } from './inbound.js';
@@ -183,7 +184,11 @@ export class CallManager implements CallControl {
       transfer: (target) => this.#transfer(ref.call, target),
       playPrompt: (path) => this.#d.playPrompt(media, path),
       defaultFallbackPrompt: this.#d.defaultUnavailablePrompt,
-      ...(timeline === undefined ? {} : { timeline }),
+      interruptions: resolveInterruptions(
+        p.profile.barge_in,
+        this.#d.agents.capabilities(p.profile.provider),
+      ),
+            ...(timeline === undefined ? {} : { timeline }),
     });
     observer?.session(session);
     // RFC 3264 §8: the caller's re-INVITE/UPDATE offers (hold, resume, media moved, refresh).

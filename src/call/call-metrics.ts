@@ -7,6 +7,8 @@ export interface CallMetrics {
   readonly callsEnded: Counter<'reason'>;
   readonly callsRejected: Counter<'status'>;
   readonly bargeIns: Counter;
+  /** Server-owned interruptions (issue 14): candidates that paused the reply and were resumed. */
+  readonly falseInterruptions: Counter;
   readonly toolCalls: Counter<'name'>;
   readonly rtpLost: Counter;
   readonly rtpLate: Counter;
@@ -68,6 +70,15 @@ export function createCallMetrics(registry: Registry): CallMetrics {
         new Counter({
           name: 'switchboard_barge_ins_total',
           help: 'Barge-ins that interrupted agent audio',
+          registers,
+        }),
+    ),
+    falseInterruptions: get(
+      'switchboard_false_interruptions_total',
+      () =>
+        new Counter({
+          name: 'switchboard_false_interruptions_total',
+          help: 'Caller sounds that paused agent audio without interrupting it (resumed where paused)',
           registers,
         }),
     ),

@@ -3,7 +3,7 @@ import type { Codec } from '../media/codecs/codec.js';
 import type { NegotiatedCodec, RtcpAddress, TelephoneEventFormat } from '../sip/sdp.js';
 import type { RtcpStats } from '../media/rtp/rtcp-session.js';
 import type { SdesKeying } from '../sip/sdp-crypto.js';
-import type { PlayoutControl } from './barge-in.js';
+import type { PausablePlayout } from './turns/interruption-policy.js';
 
 export interface MediaLegEvents {
   /**
@@ -61,7 +61,7 @@ export interface OverflowCounter {
 }
 
 /** The outbound queue as the call sees it. */
-export interface CallPlayout extends PlayoutControl {
+export interface CallPlayout extends PausablePlayout {
   /** Queues one frame of one ptime; false when refused (blocked response, or the per-call cap reached). */
   enqueue(frame: Buffer, itemId: string, responseId: string): boolean;
   /** Frames that still fit under the per-call cap of audio ahead of playout (issue 11). */

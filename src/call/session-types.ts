@@ -2,7 +2,7 @@
  * The CallSession contract: what it is built from, the events it emits, and the words it uses for endings
  * and media directions (STYLE.md §1: the seam's types apart from the implementation).
  */
-import type { Agent, AudioFormat } from '../agent/agent.js';
+import type { Agent, AudioFormat, InterruptionMode } from '../agent/agent.js';
 import type { Logger } from '../observability/logger.js';
 import type { AgentProfile } from '../routing/dialplan.js';
 import type { Dialog } from '../sip/signaling.js';
@@ -55,6 +55,8 @@ export interface CallSessionDeps {
   readonly defaultFallbackPrompt?: string;
   readonly timeline?: CallTimeline;
   readonly now?: () => number;
+  /** Who interrupts the agent (turns/interruption-mode.ts); default from barge_in.enabled: provider or off. */
+  readonly interruptions?: InterruptionMode;
   /** How long to wait for the first inbound RTP before greeting anyway. */
   readonly greetingLatchWaitMs?: number;
 }

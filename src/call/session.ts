@@ -5,7 +5,7 @@ import { handlerBoundary, inCallScope } from '../observability/process-guard.js'
 import { AgentSupervisor } from './agent-supervisor.js';
 import { InboundBridge, OutboundBridge } from './audio-bridge.js';
 import { UplinkCleanup } from './uplink-cleanup.js';
-import { BargeInController } from './barge-in.js';
+import { InterruptionPolicy } from './turns/interruption-policy.js';
 import { observeLegStats } from './call-metrics.js';
 import { CallTimers, firstRtpOrTimeout } from './call-timers.js';
 import { agentListener, dialogEnded, listenToLeg } from './leg-events.js';
@@ -43,7 +43,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
   #inbound: InboundBridge | undefined;
   #uplink: UplinkCleanup | undefined;
   #outbound: OutboundBridge | undefined;
-  readonly #bargeIn: BargeInController;
+  readonly #bargeIn: InterruptionPolicy;
   readonly #tools: ToolQueue;
   #state: 'starting' | 'active' | 'transferring' | 'ended' = 'starting';
   #endReason: EndReason | undefined;
@@ -75,9 +75,15 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
       now: this.#now,
       onTimeout: () => this.#log.warn('reply did not finish playing in time; acting anyway'),
     });
-    this.#bargeIn = new BargeInController({
-      enabled: deps.profile.barge_in.enabled,
+    this.#bargeIn = new InterruptionPolicy({
+      mode: deps.interruptions ?? (deps.profile.barge_in.enabled ? 'provider' : 'off'),
+      settings: deps.profile.barge_in,
       playout: deps.media.playout,
+      userTurn: (verdict) =>
+        void this.#sup.agent
+          ?.userTurn?.(verdict)
+          .catch((err: unknown) => this.#log.warn({ err }, 'userTurn failed')),
+      falseInterruption: () => deps.metrics.falseInterruptions.inc(),
       interrupt: (heard) => {
         this.#sup.agent
           ?.interrupt(heard)
@@ -262,13 +268,17 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     on('user.speech.started', ({ audioStartMs }) => {
       this.#timers.activity();
       this.#speechStartMs = audioStartMs;
-      this.#bargeIn.userSpeechStarted();
+      this.#bargeIn.userSpeechStarted(audioStartMs);
     });
-    on('user.speech.ended', () => {
+    on('user.speech.ended', ({ audioEndMs }) => {
       this.#timers.activity();
       this.#speechEndedAt = this.#now();
+      this.#bargeIn.userSpeechEnded(audioEndMs);
     });
-    on('user.transcript', ({ text, final }) => this.#sup.userTranscript(text, final));
+    on('user.transcript', ({ text, final }) => {
+      this.#sup.userTranscript(text, final);
+      this.#bargeIn.userTranscript(text, final);
+    });
     on('assistant.audio', ({ audio, itemId, responseId }) => {
       if (!this.#bargeIn.acceptAudio(responseId)) return;
       if (this.#speechEndedAt !== undefined) {
@@ -379,6 +389,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     this.#state = 'ended';
     this.#endReason = reason;
     this.#timers.stop();
+    this.#bargeIn.close();
     this.#reply.end();
     const { dialog, media, metrics } = this.#d;
     const stats = media.stats();

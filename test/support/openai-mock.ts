@@ -260,6 +260,8 @@ export class OpenAIMockServer implements MockProviderServer {
   redundantCancels = 0;
   /** Responses the server itself cancelled because its VAD heard the caller (interrupt_response). */
   readonly serverCancelled: string[] = [];
+  /** conversation.item.deleted sent, in order. */
+  readonly deletedItems: { itemId: string; role: string }[] = [];
   /** conversation.item.truncated sent, in order. */
   readonly truncations: { itemId: string; audioEndMs: number }[] = [];
   readonly #base: WsMockBase;
@@ -545,8 +547,27 @@ class Connection {
       }
       case 'input_audio_buffer.commit':
       case 'input_audio_buffer.clear':
-      case 'conversation.item.delete':
         return;
+      case 'conversation.item.delete': {
+        // Removes the item from the conversation; an unknown id is an error [S1].
+        const itemId = m.item_id as string;
+        const rec = this.#items.get(itemId);
+        if (rec === undefined) {
+          this.base.violation(`delete of unknown item ${itemId}`);
+          this.sendError(
+            'invalid_request_error',
+            'item_not_found',
+            `Item with item_id not found: ${itemId}`,
+            'item_id',
+            clientEventId,
+          );
+          return;
+        }
+        this.#items.delete(itemId);
+        this.server.deletedItems.push({ itemId, role: rec.role });
+        this.send('conversation.item.deleted', { item_id: itemId });
+        return;
+      }
       case 'response.create': {
         if (this.#active !== undefined) {
           this.base.violation('response.create while a response is active');
