@@ -198,7 +198,7 @@ const betaSessionUpdate = z.strictObject({ type: z.string(), event_id: eventId, 
 
 // ---- audio helpers --------------------------------------------------------------------------------------
 
-type Enc = 'pcm' | 'pcmu' | 'pcma';
+export type Enc = 'pcm' | 'pcmu' | 'pcma';
 
 function encFromGa(f: { type: string } | undefined, fallback: Enc): Enc {
   if (f === undefined) return fallback;
@@ -218,7 +218,7 @@ function decodeToPcm(bytes: Buffer, e: Enc): Int16Array {
 }
 
 /** Reply PCM16 24 kHz → wire bytes in `e` (G.711 after a 3:1 averaging decimation to 8 kHz). */
-function encodeReply(pcm24k: Int16Array, e: Enc): Buffer {
+export function encodeReply(pcm24k: Int16Array, e: Enc): Buffer {
   if (e === 'pcm') return Buffer.from(pcm24k.buffer, pcm24k.byteOffset, pcm24k.byteLength);
   const pcm8k = new Int16Array(Math.floor(pcm24k.length / 3));
   for (let i = 0; i < pcm8k.length; i++)
