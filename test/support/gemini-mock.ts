@@ -46,6 +46,8 @@ export interface GeminiMockServer extends MockProviderServer {
 interface Conn {
   readonly ws: WebSocket;
   setupDone: boolean;
+  /** activityHandling NO_INTERRUPTION: caller activity never cuts the model's turn [G1]. */
+  noInterruption: boolean;
   /** The turn being streamed, if any. */
   streaming: { timer: NodeJS.Timeout | undefined; cancelled: boolean } | undefined;
 }
@@ -103,7 +105,7 @@ export async function startGeminiMock(options: GeminiMockOptions = {}): Promise<
         ws.close(1008, 'API key not valid. Please pass a valid API key.');
         return;
       }
-      const conn: Conn = { ws, setupDone: false, streaming: undefined };
+      const conn: Conn = { ws, setupDone: false, noInterruption: false, streaming: undefined };
       current = conn;
       vad.reset();
       ws.on('message', (data, isBinary) => onMessage(conn, data as Buffer, isBinary));
@@ -179,6 +181,7 @@ export async function startGeminiMock(options: GeminiMockOptions = {}): Promise<
         resumedWith.push(handle);
       }
       conn.setupDone = true;
+      conn.noInterruption = msg.setup.realtimeInputConfig?.activityHandling === 'NO_INTERRUPTION';
       send(conn, { setupComplete: {} });
       if (msg.setup.sessionResumption !== undefined) issueHandle(conn);
     } else if ('realtimeInput' in msg) {
@@ -197,7 +200,7 @@ export async function startGeminiMock(options: GeminiMockOptions = {}): Promise<
         audioBytes += bytes.length;
         const pcm = new Int16Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
         const t = vad.process(pcm);
-        if (t?.type === 'start' && conn.streaming !== undefined) interruptTurn(conn);
+        if (t?.type === 'start' && conn.streaming !== undefined && !conn.noInterruption) interruptTurn(conn);
         if (t?.type === 'end') respond(conn);
       }
       if (r.text !== undefined) respond(conn);

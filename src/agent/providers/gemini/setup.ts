@@ -36,8 +36,9 @@ export function buildSetup(inputs: SetupInputs): { setup: GeminiSetup } {
     },
     realtimeInputConfig: {
       automaticActivityDetection: automaticActivityDetection(options.vad),
-      // The server cancels its own reply when the caller starts talking and sends `interrupted` [G2].
-      activityHandling: 'START_OF_ACTIVITY_INTERRUPTS',
+      // The server cancels its own reply when the caller starts talking and sends `interrupted` [G2];
+      // barge_in.enabled false (interruptions 'off', issue 14): the model keeps talking [G1].
+      activityHandling: options.interruptions === 'off' ? 'NO_INTERRUPTION' : 'START_OF_ACTIVITY_INTERRUPTS',
     },
     inputAudioTranscription: {},
     outputAudioTranscription: {},

@@ -26,6 +26,8 @@ export function buildSessionConfig(
       ...(vad?.silenceDurationMs !== undefined
         ? { silence_duration_ms: Math.min(6000, Math.max(200, Math.round(vad.silenceDurationMs))) }
         : {}),
+      // barge_in.enabled false (issue 14): the server must not cancel its reply on caller speech [Q1].
+      ...(options.interruptions === 'off' ? { interrupt_response: false } : {}),
     },
   };
   if (options.voice !== undefined) session.voice = options.voice;

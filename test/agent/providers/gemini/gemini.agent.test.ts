@@ -176,6 +176,19 @@ describe('gemini adapter', () => {
     expect(late).toBe(lateAtInterrupt);
   });
 
+  it('interruptions off (barge_in.enabled false): NO_INTERRUPTION, and caller speech does not cut the reply', async () => {
+    const { mock, agent } = await setup({ greeting: 'Tell a story.', interruptions: 'off' });
+    const { setup: s } = (await mock.waitForMessage('setup')) as { setup: Record<string, any> };
+    expect(s.realtimeInputConfig.activityHandling).toBe('NO_INTERRUPTION');
+    mock.enqueueTurn({ replyAudioPcm16: tone(24_000, 2000, 8000) });
+    const first = next(agent, 'assistant.audio');
+    const turnEnd = next(agent, 'assistant.turn.end');
+    await agent.greet();
+    await first;
+    push(agent, 300, true);
+    expect((await turnEnd)[0].status).toBe('completed');
+  });
+
   it('tool call → tool result with the call id → the model continues', async () => {
     const { mock, agent } = await setup({ greeting: 'Look up order 42.' });
     mock.enqueueTurn({

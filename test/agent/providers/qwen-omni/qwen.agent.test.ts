@@ -170,6 +170,19 @@ describe('qwen-omni adapter', () => {
     expect(errors).toEqual([]);
   });
 
+  it('interruptions off (barge_in.enabled false): interrupt_response false, the reply survives caller speech', async () => {
+    const { mock, agent } = await setup({ greeting: 'Talk.', interruptions: 'off' });
+    const update = (await mock.waitForMessage('session.update')) as any;
+    expect(update.session.turn_detection).toMatchObject({ interrupt_response: false });
+    mock.enqueueTurn({ replyAudioPcm16: tone(24_000, 2000, 8000) });
+    const first = next(agent, 'assistant.audio');
+    const turnEnd = next(agent, 'assistant.turn.end');
+    await agent.greet();
+    await first;
+    push(agent, 200, true);
+    expect((await turnEnd)[0].status).toBe('completed');
+  });
+
   it('tool call → function_call_output + response.create → the model continues', async () => {
     const { mock, agent } = await setup({ greeting: 'Look up order 42.' });
     mock.enqueueTurn({
