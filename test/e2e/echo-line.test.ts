@@ -47,6 +47,9 @@ function profile(tenant: string, number: string, echoCancel: boolean): string {
     '  provider: openai',
     '  greeting: "Explain the bill."',
     `  audio: { echo_cancel: ${echoCancel} }`,
+    // What the provider's own VAD does with the echo is measured here: the provider interrupts (issue 14's
+    // server mode would pause on the echo, which stops the echo, and resume: a different experiment).
+    '  barge_in: { mode: provider }',
   ].join('\n');
 }
 
