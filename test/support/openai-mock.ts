@@ -2,7 +2,10 @@
  * A local OpenAI Realtime server (GA, beta and Azure flavours) that speaks the documented protocol
  * (docs/reference/providers.md §1, frames shaped like test/fixtures/providers/openai-ga/): handshake checks,
  * zod validation of every client message, an energy VAD over the received audio, scripted replies streamed
- * faster than real time, response.cancel / conversation.item.truncate semantics and error events.
+ * faster than real time, response.cancel / conversation.item.truncate / conversation.item.delete semantics
+ * and error events. turn_detection is honoured as documented [S1]: with `interrupt_response: false` the VAD's
+ * speech_started cancels nothing, with `create_response: false` a committed turn gets no response until the
+ * client sends response.create.
  */
 import type { IncomingMessage } from 'node:http';
 import { alaw, mulaw } from 'alawmulaw';
