@@ -188,7 +188,7 @@ export class CallManager implements CallControl {
         p.profile.barge_in,
         this.#d.agents.capabilities(p.profile.provider),
       ),
-            ...(timeline === undefined ? {} : { timeline }),
+      ...(timeline === undefined ? {} : { timeline }),
     });
     observer?.session(session);
     // RFC 3264 §8: the caller's re-INVITE/UPDATE offers (hold, resume, media moved, refresh).
