@@ -354,6 +354,7 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
       metrics: callMetrics,
       instanceId,
       playPrompt: (media, path) => prompts.play(media, path),
+      promptFrames: (media, path) => prompts.frames(path, media.codec, media.ptimeMs),
       defaultUnavailablePrompt: DEFAULT_UNAVAILABLE_PROMPT,
       recorder,
       observer,

@@ -183,6 +183,9 @@ export class CallManager implements CallControl {
       ...(p.earlyAudio === undefined ? {} : { earlyAudio: p.earlyAudio }),
       transfer: (target) => this.#transfer(ref.call, target),
       playPrompt: (path) => this.#d.playPrompt(media, path),
+      ...(this.#d.promptFrames === undefined
+        ? {}
+        : { promptFrames: (path: string) => this.#d.promptFrames!(media, path) }),
       defaultFallbackPrompt: this.#d.defaultUnavailablePrompt,
       interruptions: resolveInterruptions(
         p.profile.barge_in,

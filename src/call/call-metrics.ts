@@ -12,7 +12,14 @@ export interface CallMetrics {
   readonly toolCalls: Counter<'name'>;
   readonly rtpLost: Counter;
   readonly rtpLate: Counter;
-  readonly responseLatency: Histogram;
+  /** Caller end of speech (media time) → first agent frame on RTP (turn-latency.ts). */
+  readonly turnLatency: Histogram;
+  /** Switchboard's own share of it: `inbound` (arrival → provider), `outbound` (provider → RTP). */
+  readonly turnShare: Histogram<'direction'>;
+  /** Filler and hold clips played while a tool ran (issue 14). */
+  readonly fillers: Counter<'kind'>;
+  /** Notes sent to the agent about a silent caller. */
+  readonly reprompts: Counter;
   readonly agentErrors: Counter<'code'>;
   /** Per-call RTCP quality at call end (RFC 3550 reports; see rtcp-session.ts and e-model.ts). */
   readonly callJitter: Histogram;
@@ -105,13 +112,38 @@ export function createCallMetrics(registry: Registry): CallMetrics {
           registers,
         }),
     ),
-    responseLatency: get(
-      'switchboard_response_latency_seconds',
+    turnLatency: histogram(
+      'switchboard_turn_latency_seconds',
+      'Caller end of speech (media time) to the first agent audio frame sent on RTP',
+      [0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5],
+    ),
+    turnShare: get(
+      'switchboard_turn_latency_share_seconds',
       () =>
         new Histogram({
-          name: 'switchboard_response_latency_seconds',
-          help: 'Time from the end of caller speech to the first agent audio',
-          buckets: [0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5],
+          name: 'switchboard_turn_latency_share_seconds',
+          help: "Switchboard's own share of turn latency: inbound (caller frame arrived to pushed to the provider), outbound (provider audio to RTP)",
+          labelNames: ['direction'] as const,
+          buckets: [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.1, 0.2, 0.5],
+          registers,
+        }),
+    ),
+    fillers: get(
+      'switchboard_fillers_total',
+      () =>
+        new Counter({
+          name: 'switchboard_fillers_total',
+          help: 'Filler and hold clips played while a tool ran',
+          labelNames: ['kind'] as const,
+          registers,
+        }),
+    ),
+    reprompts: get(
+      'switchboard_reprompts_total',
+      () =>
+        new Counter({
+          name: 'switchboard_reprompts_total',
+          help: 'Silent-caller notes sent to the agent',
           registers,
         }),
     ),

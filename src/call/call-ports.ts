@@ -105,6 +105,8 @@ export interface CallManagerDeps {
   readonly instanceId: string;
   /** Plays a WAV prompt into a leg; resolves once sent. */
   readonly playPrompt: (media: MediaLeg, path: string) => Promise<void>;
+  /** A WAV prompt's encoded frames for a leg (filler and hold clips). */
+  readonly promptFrames?: (media: MediaLeg, path: string) => readonly Buffer[];
   /** Said when a tenant has no usable credential and no fallback audio. */
   readonly defaultUnavailablePrompt: string;
   readonly recorder?: CallRecorderFactory;

@@ -70,6 +70,15 @@ export interface CallPlayout extends PausablePlayout {
   refuse(frames: number): void;
   /** Resolves when nothing is queued (now, if already empty). */
   whenDrained(): Promise<void>;
+  /** The first frame of an item was sent on RTP (PlayoutStream's event). */
+  on(
+    event: 'itemStarted',
+    listener: (item: { readonly itemId: string; readonly responseId: string }) => void,
+  ): unknown;
+  off(
+    event: 'itemStarted',
+    listener: (item: { readonly itemId: string; readonly responseId: string }) => void,
+  ): unknown;
 }
 
 /**
@@ -83,6 +92,8 @@ export interface MediaLeg extends EventEmitter<MediaLegEvents> {
   readonly playout: CallPlayout;
   /** Whether the first packet has been latched. */
   readonly latched: boolean;
+  /** How long a caller frame waits in the jitter buffer before it is played out (its target depth), ms. */
+  readonly jitterDelayMs?: number;
   /** Send digits as RFC 4733 events (or resolve at once when the peer did not offer telephone-event). */
   sendDtmf(digits: string): Promise<void>;
   /**

@@ -174,6 +174,10 @@ export class RtpLeg extends EventEmitter<MediaLegEvents> implements MediaLeg, Ti
     return this.#socket.latched;
   }
 
+  get jitterDelayMs(): number {
+    return this.#jitter.targetDepthMs;
+  }
+
   #setTelephoneEvent(format: TelephoneEventFormat | undefined): void {
     const before = this.#telephoneEvent;
     this.#telephoneEvent = format;

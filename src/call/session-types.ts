@@ -51,6 +51,8 @@ export interface CallSessionDeps {
   readonly transfer: (target: TransferTarget) => Promise<TransferOutcome>;
   /** Plays a prompt (fallback audio) into the call and resolves when it has been sent. */
   readonly playPrompt?: (path: string) => Promise<void>;
+  /** A prompt's encoded frames for this call's leg (filler and hold clips, issue 14). */
+  readonly promptFrames?: (path: string) => readonly Buffer[];
   /** Played when the agent cannot start and the profile has no fallback audio: never silence. */
   readonly defaultFallbackPrompt?: string;
   readonly timeline?: CallTimeline;

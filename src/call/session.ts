@@ -11,6 +11,7 @@ import { CallTimers, firstRtpOrTimeout } from './call-timers.js';
 import { agentListener, dialogEnded, listenToLeg } from './leg-events.js';
 import { ReplyTracker } from './reply-tracker.js';
 import { ToolQueue } from './tool-queue.js';
+import { CallTurns } from './turns/call-turns.js';
 import type { CallSessionDeps, CallSessionEvents, EndReason, MediaDirectionState } from './session-types.js';
 import {
   ToolDispatcher,
@@ -49,7 +50,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
   #endReason: EndReason | undefined;
   readonly #timers: CallTimers;
   readonly #reply: ReplyTracker;
-  #speechEndedAt: number | undefined;
+  readonly #turns: CallTurns;
   #speechStartMs: number | undefined;
   #media: MediaDirectionState = { sending: true, receiving: true };
 
@@ -85,6 +86,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
           .catch((err: unknown) => this.#log.warn({ err }, 'userTurn failed')),
       falseInterruption: () => deps.metrics.falseInterruptions.inc(),
       interrupt: (heard) => {
+        if (this.#turns.ownsItem(heard.itemId)) return; // a filler clip: nothing of the agent's to truncate
         this.#sup.agent
           ?.interrupt(heard)
           .catch((err: unknown) => this.#log.warn({ err }, 'agent interrupt failed'));
@@ -121,9 +123,19 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
       logger: this.#log,
       ended: () => this.#state === 'ended',
       onOutcome: (outcome) => {
+        this.#turns.toolDone();
         this.#timeline('tool.result', { ...outcome });
         this.emit('tool.outcome', outcome);
       },
+    });
+    this.#turns = new CallTurns(deps, {
+      now: this.#now,
+      quiet: () => this.#state === 'active' && deps.media.playout.queuedMs === 0 && !this.#tools.busy,
+      note: (text) =>
+        void this.#sup.agent
+          ?.sendText(text)
+          .catch((err: unknown) => this.#log.warn({ err }, 'reprompt failed')),
+      timeline: (kind, data) => this.#timeline(kind, data),
     });
     this.#sup = new AgentSupervisor(deps, {
       now: this.#now,
@@ -211,6 +223,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
           // On hold (we may not send) what the phone sends is music on hold, not the caller: not forwarded.
           if (!this.#media.receiving || !this.#media.sending) return;
           try {
+            this.#turns.callerFrame();
             this.#inbound?.frame(payload);
           } catch (err) {
             this.#handlerFailed(err);
@@ -239,6 +252,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     // The playout itself is the sink: the bridge drops what exceeds the per-call cap before encoding it.
     this.#outbound = new OutboundBridge(output, media.codec, media.ptimeMs, media.playout);
     this.#state = 'active';
+    this.#turns.start();
     this.#timeline('call.active', { passthrough: this.passthrough });
     if (profile.greeting !== undefined) await this.#greet();
   }
@@ -265,14 +279,16 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
   #wireAgent(agent: Agent, live: () => boolean): void {
     const { metrics } = this.#d;
     const on = agentListener(agent, this.#boundary, live);
+    this.#turns.agentWired();
     on('user.speech.started', ({ audioStartMs }) => {
       this.#timers.activity();
       this.#speechStartMs = audioStartMs;
+      this.#turns.speechStarted();
       this.#bargeIn.userSpeechStarted(audioStartMs);
     });
     on('user.speech.ended', ({ audioEndMs }) => {
       this.#timers.activity();
-      this.#speechEndedAt = this.#now();
+      this.#turns.speechEnded(audioEndMs);
       this.#bargeIn.userSpeechEnded(audioEndMs);
     });
     on('user.transcript', ({ text, final }) => {
@@ -281,10 +297,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     });
     on('assistant.audio', ({ audio, itemId, responseId }) => {
       if (!this.#bargeIn.acceptAudio(responseId)) return;
-      if (this.#speechEndedAt !== undefined) {
-        metrics.responseLatency.observe((this.#now() - this.#speechEndedAt) / 1000);
-        this.#speechEndedAt = undefined;
-      }
+      this.#turns.agentAudio(responseId);
       this.#timers.activity();
       this.#outbound?.push(audio, itemId, responseId);
       this.#reply.audio(responseId);
@@ -305,6 +318,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
       this.#reply.toolCall();
       metrics.toolCalls.inc({ name: call.name });
       this.#timeline('tool.call', { ...call });
+      this.#turns.toolCall(call.name);
       void this.#tools.queue(call);
     });
     on('error', (e) => this.#sup.error(e));
@@ -391,6 +405,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     this.#timers.stop();
     this.#bargeIn.close();
     this.#reply.end();
+    this.#turns.close();
     const { dialog, media, metrics } = this.#d;
     const stats = media.stats();
     this.#uplink?.close();
@@ -415,6 +430,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
         tools: this.#tools.summary(),
         rtp: stats,
         ...this.#uplink?.stats(),
+        ...this.#turns.summary(),
       },
       'call ended',
     );

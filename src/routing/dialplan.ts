@@ -87,6 +87,15 @@ export const agentProfileSchema = z
         end_call: z.object({}).strict().optional(),
         send_dtmf: z.object({}).strict().optional(),
         webhooks: z.array(webhookSchema).default([]),
+        /** A webhook that has not returned within this many ms gets the filler (issue 14); unset: off. */
+        filler_after_ms: z.number().int().min(200).max(10_000).optional(),
+        /** What the filler is: a short WAV clip (the path played; `text` is for providers that can say it). */
+        filler: z
+          .object({ audio: z.string().min(1).optional(), text: z.string().min(1).optional() })
+          .strict()
+          .optional(),
+        /** A WAV looped after the filler while a long tool still runs. */
+        hold_audio: z.string().min(1).optional(),
       })
       .strict()
       .default({ webhooks: [] }),
@@ -115,6 +124,12 @@ export const agentProfileSchema = z
         idle_timeout_s: z.number().int().min(1).max(3600).default(30),
         /** Dead air inside a reply after which the provider counts as stalled (default 2000, issue 11). */
         provider_stall_ms: z.number().int().min(200).max(30_000).optional(),
+        /** Neither side spoke for this long: the agent is prompted to check on the caller (issue 14). */
+        reprompt_after_s: z.number().min(1).max(600).optional(),
+        /** How many times before the idle timeout hangs up (unset or 0: never). */
+        reprompts: z.number().int().min(0).max(10).optional(),
+        /** The note the agent gets (a system message). */
+        reprompt_text: z.string().min(1).max(500).optional(),
       })
       .strict()
       .default({ max_duration_s: 3600, idle_timeout_s: 30 }),
@@ -140,6 +155,20 @@ export const agentProfileSchema = z
         code: 'custom',
         path: ['fallback', 'transfer_to'],
         message: `"${p.fallback.transfer_to}" is not a transfer_call target`,
+      });
+    }
+    if (p.tools.filler_after_ms !== undefined && p.tools.filler?.audio === undefined && !p.tools.hold_audio) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tools', 'filler', 'audio'],
+        message: 'filler_after_ms needs a filler clip (filler.audio) or hold_audio to play',
+      });
+    }
+    if ((p.limits.reprompts ?? 0) > 0 && p.limits.reprompt_after_s === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['limits', 'reprompt_after_s'],
+        message: 'reprompts needs reprompt_after_s (how long a silence is)',
       });
     }
   });

@@ -261,6 +261,8 @@ export class OpenAIMockServer implements MockProviderServer {
   readonly outputSampleRateHz = 24000;
   /** response.cancel sent by the client although nothing was active (harmless, answered with an error). */
   redundantCancels = 0;
+  /** Observes every server event as it is sent (a test's clock of provider moments); no effect on the wire. */
+  onServerEvent: ((type: string, fields: Record<string, unknown>) => void) | undefined;
   /** Responses the server itself cancelled because its VAD heard the caller (interrupt_response). */
   readonly serverCancelled: string[] = [];
   /** conversation.item.deleted sent, in order. */
@@ -464,6 +466,7 @@ class Connection {
   send(type: string, fields: Record<string, unknown>): void {
     if (this.#stopped || this.ws.readyState !== this.ws.OPEN) return;
     this.ws.send(JSON.stringify({ type, event_id: this.#id('event'), ...fields }));
+    this.server.onServerEvent?.(type, fields);
   }
 
   sendError(type: string, code: string, message: string, param: string | null, clientEventId?: string): void {

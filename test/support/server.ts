@@ -134,3 +134,12 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     },
   };
 }
+
+/** The server's Prometheus text (GET /metrics with the admin token). */
+export async function metricsText(srv: TestServer): Promise<string> {
+  const res = await fetch(`${srv.baseUrl}/metrics`, {
+    headers: { authorization: `Bearer ${srv.adminToken}` },
+  });
+  if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+  return res.text();
+}

@@ -1,0 +1,134 @@
+/**
+ * The turn-taking extras of one call (issue 14), built from the session's deps so session.ts only forwards
+ * events: fillers while a tool runs (filler.ts), reprompts of a silent caller (reprompt.ts) and the turn
+ * latency figures (turn-latency.ts).
+ */
+import type { CallSessionDeps } from '../session-types.js';
+import { ToolFiller } from './filler.js';
+import { DEFAULT_REPROMPT_TEXT, Reprompter } from './reprompt.js';
+import { TurnLatency, type TurnLatencySummary } from './turn-latency.js';
+
+export interface CallTurnsHooks {
+  readonly now: () => number;
+  /** Nothing plays, no tool runs, the call is active: a silence may be counted. */
+  readonly quiet: () => boolean;
+  /** Sends the agent a note (sendText). */
+  readonly note: (text: string) => void;
+  readonly timeline: (kind: string, data: Record<string, unknown>) => void;
+}
+
+export class CallTurns {
+  readonly #d: CallSessionDeps;
+  readonly #filler: ToolFiller;
+  readonly #latency: TurnLatency;
+  readonly #reprompt: Reprompter | undefined;
+  readonly #frameMs: number;
+  readonly #onItem = (item: { readonly responseId: string }): void =>
+    this.#latency.itemStarted(item.responseId);
+
+  constructor(deps: CallSessionDeps, hooks: CallTurnsHooks) {
+    this.#d = deps;
+    const { tools, limits } = deps.profile;
+    const { metrics, media } = deps;
+    this.#frameMs = media.ptimeMs;
+    const frames = deps.promptFrames;
+    this.#filler = new ToolFiller({
+      afterMs: frames === undefined ? undefined : tools.filler_after_ms,
+      clip: tools.filler?.audio,
+      hold: tools.hold_audio,
+      tools: new Set(tools.webhooks.map((w) => w.name)),
+      playout: media.playout,
+      frames: (path) => frames?.(path) ?? [],
+      onPlay: (kind, clip) => {
+        metrics.fillers.inc({ kind });
+        hooks.timeline('filler', { kind, clip });
+      },
+      onStop: (why) => hooks.timeline('filler', { kind: 'stop', why }),
+    });
+    this.#latency = new TurnLatency({
+      now: hooks.now,
+      inboundDelayMs: () => media.jitterDelayMs ?? 0,
+      observe: (t) => {
+        metrics.turnLatency.observe(t.totalMs / 1000);
+        metrics.turnShare.observe({ direction: 'inbound' }, t.inboundMs / 1000);
+        metrics.turnShare.observe({ direction: 'outbound' }, t.outboundMs / 1000);
+      },
+    });
+    const max = limits.reprompts ?? 0;
+    if (max > 0 && limits.reprompt_after_s !== undefined) {
+      this.#reprompt = new Reprompter({
+        afterMs: limits.reprompt_after_s * 1000,
+        max,
+        text: limits.reprompt_text ?? DEFAULT_REPROMPT_TEXT,
+        now: hooks.now,
+        quiet: hooks.quiet,
+        send: hooks.note,
+        onReprompt: (n) => {
+          metrics.reprompts.inc();
+          hooks.timeline('reprompt', { n });
+        },
+      });
+    }
+  }
+
+  /** The call is active: the silence clock starts, the playout reports first frames. */
+  start(): void {
+    this.#reprompt?.start();
+    this.#d.media.playout.on('itemStarted', this.#onItem);
+  }
+
+  /** A new agent (session) was wired: its audio clock starts at zero. */
+  agentWired(): void {
+    this.#latency.resetAudioClock();
+  }
+
+  /** One caller frame pushed to the agent. */
+  callerFrame(): void {
+    this.#latency.pushed(this.#frameMs);
+  }
+
+  speechStarted(): void {
+    this.#reprompt?.callerSpoke();
+    this.#latency.speechStarted();
+  }
+
+  speechEnded(audioEndMs: number | undefined): void {
+    this.#reprompt?.callerSpoke();
+    this.#latency.speechEnded(audioEndMs);
+  }
+
+  /** Agent audio accepted for playout (per chunk). */
+  agentAudio(responseId: string): void {
+    this.#filler.agentAudio();
+    this.#latency.agentAudio(responseId);
+    this.#reprompt?.activity();
+  }
+
+  toolCall(name: string): void {
+    this.#filler.toolStarted(name);
+  }
+
+  toolDone(): void {
+    this.#filler.toolFinished();
+  }
+
+  /** A playout item is a filler/hold clip (a barge-in has nothing to truncate at the provider). */
+  ownsItem(itemId: string | undefined): boolean {
+    return ToolFiller.owns(itemId);
+  }
+
+  close(): void {
+    this.#filler.close();
+    this.#reprompt?.stop();
+    this.#d.media.playout.off('itemStarted', this.#onItem);
+  }
+
+  /** For the call-ended log. */
+  summary(): { turnLatency: TurnLatencySummary; fillers: number; reprompts: number } {
+    return {
+      turnLatency: this.#latency.summary(),
+      fillers: this.#filler.played,
+      reprompts: this.#reprompt?.reprompts ?? 0,
+    };
+  }
+}
