@@ -263,6 +263,8 @@ export class OpenAIMockServer implements MockProviderServer {
   redundantCancels = 0;
   /** Observes every server event as it is sent (a test's clock of provider moments); no effect on the wire. */
   onServerEvent: ((type: string, fields: Record<string, unknown>) => void) | undefined;
+  /** Observes every valid client message as it arrives (before the mock acts on it). */
+  onClientEvent: ((type: string, message: Record<string, unknown>) => void) | undefined;
   /** Responses the server itself cancelled because its VAD heard the caller (interrupt_response). */
   readonly serverCancelled: string[] = [];
   /** conversation.item.deleted sent, in order. */
@@ -538,6 +540,7 @@ class Connection {
       );
       return;
     }
+    this.server.onClientEvent?.(type, parsed.data as Record<string, unknown>);
     this.#handle(type, parsed.data as Record<string, unknown>, clientEventId);
   }
 
