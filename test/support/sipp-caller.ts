@@ -5,6 +5,7 @@
  * arriving, a provider message) are placed in media time.
  */
 import { randomInt } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writePcapUdp, type PcapDatagram } from './pcap.js';
 import { RtpCapture, pcapCallerScenario } from './rtp-peer.js';
@@ -55,6 +56,8 @@ export async function sippCaller(
     readonly user?: string;
     /** Replaces the PCMA packets of `speech` (e.g. with comfort-noise packets); pcap time is send time. */
     readonly datagrams?: PcapDatagram[];
+    /** sipp waits this long after the ACK before its first RTP packet. */
+    readonly rtpDelayMs?: number;
   },
 ): Promise<SippCaller> {
   const mediaPort = 46000 + 20 * randomInt(0, 200);
@@ -65,6 +68,12 @@ export async function sippCaller(
     callMs: o.callMs,
   });
   if (o.datagrams !== undefined) writePcapUdp(join(dir, `${o.name}.pcap`), o.datagrams);
+  if (o.rtpDelayMs !== undefined) {
+    const xml = await readFile(scenario, 'utf8');
+    const play = '<nop><action><exec play_pcap_audio=';
+    if (!xml.includes(play)) throw new Error('scenario has no play_pcap_audio');
+    await writeFile(scenario, xml.replace(play, `<pause milliseconds="${o.rtpDelayMs}"/>${play}`));
+  }
   const capture = await RtpCapture.open(o.ip, mediaPort + 10);
   const sipp = startSipp({
     scenario,
