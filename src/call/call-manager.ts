@@ -169,6 +169,7 @@ export class CallManager implements CallControl {
       dialog: p.dialog,
       media,
       profile: p.profile,
+      direction: p.direction,
       logger: log,
       metrics: this.#d.metrics,
       agentFormats: formats ?? {

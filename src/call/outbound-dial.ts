@@ -106,6 +106,7 @@ export async function dialOutbound(deps: CallManagerDeps, request: DialRequest):
     ...(request.agent?.greeting === undefined ? {} : { greeting: request.agent.greeting }),
     ...(request.agent?.voice === undefined ? {} : { voice: request.agent.voice }),
     ...(request.agent?.model === undefined ? {} : { model: request.agent.model }),
+    ...(request.outbound === undefined ? {} : { outbound: { ...base.outbound, ...request.outbound } }),
   };
   const log = deps.logger.child({ tenant: request.tenant, sipCallId: dialog.callId });
   return {

@@ -59,6 +59,8 @@ export interface CallSessionDeps {
   readonly now?: () => number;
   /** Who interrupts the agent (turns/interruption-mode.ts); default from barge_in.enabled: provider or off. */
   readonly interruptions?: InterruptionMode;
+  /** Outbound calls greet after the callee's first words (turns/first-words.ts). Default inbound. */
+  readonly direction?: 'inbound' | 'outbound';
   /** How long to wait for the first inbound RTP before greeting anyway. */
   readonly greetingLatchWaitMs?: number;
 }

@@ -336,6 +336,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
   async #greet(): Promise<void> {
     // NAT latching: the first inbound packet tells us where to send; greet once it arrives (≤ 2 s).
     await firstRtpOrTimeout(this.#d.media, this.#d.greetingLatchWaitMs ?? 2000);
+    await this.#turns.beforeGreeting();
     if (this.#state !== 'active') return;
     await this.#sup.agent?.greet().catch((err: unknown) => this.#log.warn({ err }, 'greeting failed'));
   }

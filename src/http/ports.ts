@@ -50,6 +50,8 @@ export interface DialRequest {
   readonly to: string;
   readonly from?: string | undefined;
   readonly agent?: Readonly<Record<string, string | undefined>> | undefined;
+  /** The first turn: the greeting waits for the callee's words or `greet_after_ms` of silence. */
+  readonly outbound?: { readonly greet_after_ms: number } | undefined;
   /** Set by the HTTP layer for the admin token only: full SIP URIs allowed, `outbound.allow` not applied. */
   readonly trusted?: boolean | undefined;
 }

@@ -146,6 +146,11 @@ export const agentProfileSchema = z
       .strict()
       .optional(),
     record: z.boolean().default(false),
+    /** Outbound calls: the greeting waits for the callee's first words, or this much silence (default 1000). */
+    outbound: z
+      .object({ greet_after_ms: z.number().int().min(0).max(30_000).optional() })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((p, ctx) => {

@@ -6,15 +6,14 @@
  * audio follows it without a gap, and both stop at the first frame of the tool result's reply.
  */
 import { createServer, type Server } from 'node:http';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readWavFile } from '../../src/media/wav.js';
 import { findAudio } from '../support/audio-match.js';
 import { eventually } from '../support/eventually.js';
-import { startOpenAIMock, type OpenAIMockServer } from '../support/openai-mock.js';
-import { metricsText, startTestServer, type TestServer } from '../support/server.js';
+import type { OpenAIMockServer } from '../support/openai-mock.js';
+import { startOpenAIServerEnv, type OpenAIServerEnv } from '../support/openai-server-env.js';
+import { metricsText, type TestServer } from '../support/server.js';
 import { sippCaller } from '../support/sipp-caller.js';
 import { decimate24kTo8k, tone, toneFraction, writeClip } from '../support/turn-audio.js';
 import { fixture, fixturePcm, report } from './call-harness.js';
@@ -24,16 +23,15 @@ const TOOL_MS = 3000;
 const HOLD_HZ = 1000;
 
 describe('a slow webhook: filler, then hold audio, until the reply', () => {
+  let env: OpenAIServerEnv;
   let dir: string;
   let hook: Server;
-  let hookPort = 0;
   let onHook: () => void = () => undefined;
   let mock: OpenAIMockServer;
   let srv: TestServer;
   let fillerClip: Int16Array;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'sb-filler-'));
     hook = createServer((req, res) => {
       onHook();
       req.resume();
@@ -45,41 +43,27 @@ describe('a slow webhook: filler, then hold audio, until the reply', () => {
       );
     });
     await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
-    hookPort = (hook.address() as { port: number }).port;
+    const hookPort = (hook.address() as { port: number }).port;
     // The filler: 700 ms of the greeting voice at 8 kHz; the hold: a 400 ms 1 kHz tone, looped.
     fillerClip = decimate24kTo8k(fixturePcm('agent-greeting.wav')).subarray(0, 5600);
-    const fillerPath = writeClip(join(dir, 'filler.wav'), fillerClip);
-    const holdPath = writeClip(join(dir, 'hold.wav'), tone(HOLD_HZ, -12, 400));
-    mock = await startOpenAIMock({ mode: 'ga' });
-    srv = await startTestServer({
-      logLevel: 'info',
-      dialplans: {
-        'acme.yaml': [
-          'tenant: acme',
-          'numbers: ["*"]',
-          'agent:',
-          '  provider: openai',
-          '  tools:',
-          `    filler_after_ms: ${FILLER_AFTER_MS}`,
-          `    filler: { audio: ${JSON.stringify(fillerPath)} }`,
-          `    hold_audio: ${JSON.stringify(holdPath)}`,
-          '    webhooks:',
-          '      - name: lookup_order',
-          `        url: http://127.0.0.1:${hookPort}/order`,
-          '        description: Look up an order',
-          '        allow_private: true',
-          '        timeout_ms: 10000',
-        ].join('\n'),
-      },
-    });
-    await srv.server.store.putCredential('acme', 'openai', { apiKey: 'sk-test', url: mock.url });
+    env = await startOpenAIServerEnv('filler', (d) => [
+      '  tools:',
+      `    filler_after_ms: ${FILLER_AFTER_MS}`,
+      `    filler: { audio: ${JSON.stringify(writeClip(join(d, 'filler.wav'), fillerClip))} }`,
+      `    hold_audio: ${JSON.stringify(writeClip(join(d, 'hold.wav'), tone(HOLD_HZ, -12, 400)))}`,
+      '    webhooks:',
+      '      - name: lookup_order',
+      `        url: http://127.0.0.1:${hookPort}/order`,
+      '        description: Look up an order',
+      '        allow_private: true',
+      '        timeout_ms: 10000',
+    ]);
+    ({ dir, mock, srv } = env);
   });
   afterAll(async () => {
-    await srv.close();
-    await mock.close();
+    await env.close();
     hook.closeAllConnections();
     hook.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('the caller hears the filler after filler_after_ms, hold audio, and the reply with no dead air', async () => {

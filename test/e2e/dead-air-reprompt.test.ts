@@ -4,15 +4,13 @@
  * OpenAI mock receives two notes, 2 s apart in the server's media time, and then the server sends BYE with
  * reason idle-timeout — the noise and the CN packets counted as no activity.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/eventually.js';
-import { startOpenAIMock, type OpenAIMockServer } from '../support/openai-mock.js';
+import type { OpenAIMockServer } from '../support/openai-mock.js';
+import { startOpenAIServerEnv, type OpenAIServerEnv } from '../support/openai-server-env.js';
 import type { PcapDatagram } from '../support/pcap.js';
 import { pcmaRtpDatagrams } from '../support/rtp-peer.js';
-import { metricsText, startTestServer, type TestServer } from '../support/server.js';
+import { metricsText, type TestServer } from '../support/server.js';
 import { sippCaller } from '../support/sipp-caller.js';
 import { noise } from '../support/turn-audio.js';
 import { report } from './call-harness.js';
@@ -38,31 +36,17 @@ function noiseThenComfortNoise(noiseMs: number, totalMs: number): PcapDatagram[]
 }
 
 describe('a silent caller is re-prompted, then the idle timeout hangs up', () => {
+  let env: OpenAIServerEnv;
   let dir: string;
   let mock: OpenAIMockServer;
   let srv: TestServer;
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'sb-reprompt-'));
-    mock = await startOpenAIMock({ mode: 'ga' });
-    srv = await startTestServer({
-      logLevel: 'info',
-      dialplans: {
-        'acme.yaml': [
-          'tenant: acme',
-          'numbers: ["*"]',
-          'agent:',
-          '  provider: openai',
-          `  limits: { idle_timeout_s: 8, reprompt_after_s: 2, reprompts: 2, reprompt_text: ${JSON.stringify(NOTE)} }`,
-        ].join('\n'),
-      },
-    });
-    await srv.server.store.putCredential('acme', 'openai', { apiKey: 'sk-test', url: mock.url });
+    env = await startOpenAIServerEnv('reprompt', () => [
+      `  limits: { idle_timeout_s: 8, reprompt_after_s: 2, reprompts: 2, reprompt_text: ${JSON.stringify(NOTE)} }`,
+    ]);
+    ({ dir, mock, srv } = env);
   });
-  afterAll(async () => {
-    await srv.close();
-    await mock.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => env.close());
 
   it('two notes 2 s apart, then BYE idle-timeout at 8 s; noise and CN are not activity', async () => {
     for (let i = 0; i < 4; i++) mock.enqueueTurn({ replyAudioPcm16: new Int16Array(0) });

@@ -6,15 +6,13 @@
  * each at least the provider VAD's 300 ms silence window (the end of speech is placed in media time, before
  * that window), with Switchboard's inbound and outbound shares reported from the call-ended log.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readWavFile } from '../../src/media/wav.js';
 import { eventually } from '../support/eventually.js';
-import { startOpenAIMock, type OpenAIMockServer } from '../support/openai-mock.js';
-import { metricsText, startTestServer, type TestServer } from '../support/server.js';
+import type { OpenAIMockServer } from '../support/openai-mock.js';
+import { startOpenAIServerEnv, type OpenAIServerEnv } from '../support/openai-server-env.js';
+import { metricsText, type TestServer } from '../support/server.js';
 import { sippCaller } from '../support/sipp-caller.js';
 import { fixture, fixturePcm, report } from './call-harness.js';
 
@@ -23,31 +21,15 @@ const RTP_DELAY_MS = 600;
 const VAD_SILENCE_MS = 300;
 
 describe('greeting within 300 ms of the first RTP; turn latency in /metrics', () => {
+  let env: OpenAIServerEnv;
   let dir: string;
   let mock: OpenAIMockServer;
   let srv: TestServer;
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'sb-greet-'));
-    mock = await startOpenAIMock({ mode: 'ga' });
-    srv = await startTestServer({
-      logLevel: 'info',
-      dialplans: {
-        'acme.yaml': [
-          'tenant: acme',
-          'numbers: ["*"]',
-          'agent:',
-          '  provider: openai',
-          '  greeting: Greet the caller.',
-        ].join('\n'),
-      },
-    });
-    await srv.server.store.putCredential('acme', 'openai', { apiKey: 'sk-test', url: mock.url });
+    env = await startOpenAIServerEnv('greet', () => ['  greeting: Greet the caller.']);
+    ({ dir, mock, srv } = env);
   });
-  afterAll(async () => {
-    await srv.close();
-    await mock.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => env.close());
 
   it('greets ≤ 300 ms after the first inbound RTP, and measures both turns', async () => {
     const greeting = fixturePcm('agent-greeting.wav');

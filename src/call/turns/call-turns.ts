@@ -4,6 +4,7 @@
  * latency figures (turn-latency.ts).
  */
 import type { CallSessionDeps } from '../session-types.js';
+import { DEFAULT_GREET_AFTER_MS, FirstWords } from './first-words.js';
 import { ToolFiller } from './filler.js';
 import { DEFAULT_REPROMPT_TEXT, Reprompter } from './reprompt.js';
 import { TurnLatency, type TurnLatencySummary } from './turn-latency.js';
@@ -19,15 +20,18 @@ export interface CallTurnsHooks {
 
 export class CallTurns {
   readonly #d: CallSessionDeps;
+  readonly #hooks: CallTurnsHooks;
   readonly #filler: ToolFiller;
   readonly #latency: TurnLatency;
   readonly #reprompt: Reprompter | undefined;
   readonly #frameMs: number;
+  readonly #firstWords = new FirstWords();
   readonly #onItem = (item: { readonly responseId: string }): void =>
     this.#latency.itemStarted(item.responseId);
 
   constructor(deps: CallSessionDeps, hooks: CallTurnsHooks) {
     this.#d = deps;
+    this.#hooks = hooks;
     const { tools, limits } = deps.profile;
     const { metrics, media } = deps;
     this.#frameMs = media.ptimeMs;
@@ -88,11 +92,13 @@ export class CallTurns {
   }
 
   speechStarted(): void {
+    this.#firstWords.started();
     this.#reprompt?.callerSpoke();
     this.#latency.speechStarted();
   }
 
   speechEnded(audioEndMs: number | undefined): void {
+    this.#firstWords.ended();
     this.#reprompt?.callerSpoke();
     this.#latency.speechEnded(audioEndMs);
   }
@@ -110,6 +116,17 @@ export class CallTurns {
 
   toolDone(): void {
     this.#filler.toolFinished();
+  }
+
+  /**
+   * Before an outbound call's greeting: the callee's first words, or `outbound.greet_after_ms` of silence
+   * (timeline 'greet.wait'). Inbound calls greet at once.
+   */
+  async beforeGreeting(): Promise<void> {
+    if (this.#d.direction !== 'outbound') return;
+    const silenceMs = this.#d.profile.outbound?.greet_after_ms ?? DEFAULT_GREET_AFTER_MS;
+    const how = await this.#firstWords.wait(silenceMs);
+    this.#hooks.timeline('greet.wait', { after: how });
   }
 
   /** A playout item is a filler/hold clip (a barge-in has nothing to truncate at the provider). */

@@ -25,6 +25,11 @@ const dialBody = z
       })
       .strict()
       .optional(),
+    /** The greeting waits for the callee's first words or this much silence (overrides the profile). */
+    outbound: z
+      .object({ greet_after_ms: z.number().int().min(0).max(30_000) })
+      .strict()
+      .optional(),
   })
   .strict();
 
