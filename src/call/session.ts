@@ -129,13 +129,8 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
       },
     });
     this.#turns = new CallTurns(deps, {
-      now: this.#now,
       quiet: () => this.#state === 'active' && deps.media.playout.queuedMs === 0 && !this.#tools.busy,
-      note: (text) =>
-        void this.#sup.agent
-          ?.sendText(text)
-          .catch((err: unknown) => this.#log.warn({ err }, 'reprompt failed')),
-      timeline: (kind, data) => this.#timeline(kind, data),
+      agent: () => this.#sup.agent,
     });
     this.#sup = new AgentSupervisor(deps, {
       now: this.#now,

@@ -89,9 +89,12 @@ export const agentProfileSchema = z
         webhooks: z.array(webhookSchema).default([]),
         /** A webhook that has not returned within this many ms gets the filler (issue 14); unset: off. */
         filler_after_ms: z.number().int().min(200).max(10_000).optional(),
-        /** What the filler is: a short WAV clip (the path played; `text` is for providers that can say it). */
+        /**
+         * The filler: a short WAV clip ("One moment, please"), played on the call's playout. (A spoken
+         * phrase by the model is not offered: sendText is a user turn, not a preamble.)
+         */
         filler: z
-          .object({ audio: z.string().min(1).optional(), text: z.string().min(1).optional() })
+          .object({ audio: z.string().min(1) })
           .strict()
           .optional(),
         /** A WAV looped after the filler while a long tool still runs. */

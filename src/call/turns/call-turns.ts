@@ -3,6 +3,7 @@
  * events: fillers while a tool runs (filler.ts), reprompts of a silent caller (reprompt.ts) and the turn
  * latency figures (turn-latency.ts).
  */
+import type { Agent } from '../../agent/agent.js';
 import type { CallSessionDeps } from '../session-types.js';
 import { DEFAULT_GREET_AFTER_MS, FirstWords } from './first-words.js';
 import { ToolFiller } from './filler.js';
@@ -10,17 +11,15 @@ import { DEFAULT_REPROMPT_TEXT, Reprompter } from './reprompt.js';
 import { TurnLatency, type TurnLatencySummary } from './turn-latency.js';
 
 export interface CallTurnsHooks {
-  readonly now: () => number;
   /** Nothing plays, no tool runs, the call is active: a silence may be counted. */
   readonly quiet: () => boolean;
-  /** Sends the agent a note (sendText). */
-  readonly note: (text: string) => void;
-  readonly timeline: (kind: string, data: Record<string, unknown>) => void;
+  /** The call's agent now (the supervisor may replace it). */
+  readonly agent: () => Agent | undefined;
 }
 
 export class CallTurns {
   readonly #d: CallSessionDeps;
-  readonly #hooks: CallTurnsHooks;
+  readonly #timeline: (kind: string, data: Record<string, unknown>) => void;
   readonly #filler: ToolFiller;
   readonly #latency: TurnLatency;
   readonly #reprompt: Reprompter | undefined;
@@ -31,7 +30,9 @@ export class CallTurns {
 
   constructor(deps: CallSessionDeps, hooks: CallTurnsHooks) {
     this.#d = deps;
-    this.#hooks = hooks;
+    const now = deps.now ?? Date.now;
+    const timeline = (kind: string, data: Record<string, unknown>): void => deps.timeline?.event(kind, data);
+    this.#timeline = timeline;
     const { tools, limits } = deps.profile;
     const { metrics, media } = deps;
     this.#frameMs = media.ptimeMs;
@@ -42,15 +43,23 @@ export class CallTurns {
       hold: tools.hold_audio,
       tools: new Set(tools.webhooks.map((w) => w.name)),
       playout: media.playout,
-      frames: (path) => frames?.(path) ?? [],
+      frames: (path) => {
+        try {
+          return frames?.(path) ?? [];
+        } catch (err) {
+          // A missing or unreadable clip: the call goes on without it (logged, never thrown from a timer).
+          deps.logger.warn({ err, clip: path }, 'filler clip could not be read');
+          return [];
+        }
+      },
       onPlay: (kind, clip) => {
         metrics.fillers.inc({ kind });
-        hooks.timeline('filler', { kind, clip });
+        timeline('filler', { kind, clip });
       },
-      onStop: (why) => hooks.timeline('filler', { kind: 'stop', why }),
+      onStop: (why) => timeline('filler', { kind: 'stop', why }),
     });
     this.#latency = new TurnLatency({
-      now: hooks.now,
+      now,
       inboundDelayMs: () => media.jitterDelayMs ?? 0,
       observe: (t) => {
         metrics.turnLatency.observe(t.totalMs / 1000);
@@ -64,12 +73,16 @@ export class CallTurns {
         afterMs: limits.reprompt_after_s * 1000,
         max,
         text: limits.reprompt_text ?? DEFAULT_REPROMPT_TEXT,
-        now: hooks.now,
+        now,
         quiet: hooks.quiet,
-        send: hooks.note,
+        send: (text) =>
+          void hooks
+            .agent()
+            ?.sendText(text)
+            .catch((err: unknown) => deps.logger.warn({ err }, 'reprompt note failed')),
         onReprompt: (n) => {
           metrics.reprompts.inc();
-          hooks.timeline('reprompt', { n });
+          timeline('reprompt', { n });
         },
       });
     }
@@ -126,7 +139,7 @@ export class CallTurns {
     if (this.#d.direction !== 'outbound') return;
     const silenceMs = this.#d.profile.outbound?.greet_after_ms ?? DEFAULT_GREET_AFTER_MS;
     const how = await this.#firstWords.wait(silenceMs);
-    this.#hooks.timeline('greet.wait', { after: how });
+    this.#timeline('greet.wait', { after: how });
   }
 
   /** A playout item is a filler/hold clip (a barge-in has nothing to truncate at the provider). */

@@ -91,19 +91,26 @@ export class ToolFiller {
   #loopHold(hold: string): void {
     if (!this.#pending) return;
     const { playout } = this.#d;
-    if (playout.queuedMs === 0) this.#queue('hold', hold);
+    // Nothing queued and nothing to queue (an unreadable clip, a full queue): stop, never spin.
+    if (playout.queuedMs === 0 && !this.#queue('hold', hold)) return;
     void playout.whenDrained().then(() => this.#loopHold(hold));
   }
 
-  #queue(kind: 'filler' | 'hold', path: string): void {
+  /** Queues the clip; false when nothing could be queued. */
+  #queue(kind: 'filler' | 'hold', path: string): boolean {
     const responseId = (this.#active ??= `${PREFIX}${++this.#seq}`);
     const itemId = `${responseId}-${kind}-${this.#count}`;
     const { playout } = this.#d;
     const frames = this.#d.frames(path);
+    if (frames.length === 0) return false;
+    // Refused frames (a barge-in blocked this response, the per-call cap) are not counted as played.
     const n = Math.min(frames.length, playout.roomFrames);
-    for (let i = 0; i < n; i++) playout.enqueue(frames[i]!, itemId, responseId);
+    let queued = 0;
+    for (let i = 0; i < n; i++) if (playout.enqueue(frames[i]!, itemId, responseId)) queued++;
+    if (queued === 0) return false;
     this.#count++;
     this.#d.onPlay(kind, path);
+    return true;
   }
 
   #stop(why: 'reply' | 'closed'): void {

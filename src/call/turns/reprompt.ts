@@ -62,7 +62,12 @@ export class Reprompter {
   #check(): void {
     if (this.#stopped) return;
     const d = this.#d;
-    if (!d.quiet()) this.activity();
+    if (!d.quiet()) {
+      // Something plays or a tool runs: look again soon, so the silence counts from its end (±250 ms).
+      this.activity();
+      this.#arm(250);
+      return;
+    }
     const silentFor = d.now() - this.#lastActivityAt;
     if (silentFor >= d.afterMs && this.#sent < d.max) {
       this.#sent++;
