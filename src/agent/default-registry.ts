@@ -1,4 +1,5 @@
 import { azureOpenaiProvider } from './providers/azure-openai/index.js';
+import { deepgramProvider } from './providers/deepgram/index.js';
 import { echoProvider } from './providers/echo/index.js';
 import { geminiProvider } from './providers/gemini/index.js';
 import { openaiProvider } from './providers/openai/index.js';
@@ -21,6 +22,7 @@ export function createDefaultRegistry(options: DefaultRegistryOptions = {}): Pro
   registry.register(azureOpenaiProvider);
   registry.register(geminiProvider);
   registry.register(qwenOmniProvider, 'aliyun_omni', 'dashscope_omni');
+  registry.register(deepgramProvider);
   registry.register(echoProvider);
   if (options.replay === true) registry.register(replayProvider);
   return registry;
