@@ -255,15 +255,10 @@ export async function startDeepgramMock(options: DeepgramMockOptions = {}): Prom
     if (conn.streaming !== undefined) return;
     const turn = turns.shift();
     if (turn === undefined) return;
-    if (turn.toolCall !== undefined) {
-      const id = `call_${(++callSeq).toString().padStart(6, '0')}`;
-      conn.pendingCalls.set(id, turn.toolCall.name);
-      send(conn, {
-        type: 'FunctionCallRequest',
-        functions: [
-          { id, name: turn.toolCall.name, arguments: JSON.stringify(turn.toolCall.args), client_side: true },
-        ],
-      });
+    // A tool turn without audio is only the request; with audio the reply is spoken first (a goodbye, then
+    // end_call): the order a think model that says something and then calls a function produces.
+    if (turn.toolCall !== undefined && turn.replyAudioPcm16.length === 0) {
+      requestCall(conn, turn.toolCall);
       return;
     }
     const text = turn.replyText ?? 'Okay.';
@@ -285,8 +280,18 @@ export async function startDeepgramMock(options: DeepgramMockOptions = {}): Prom
       }
       conn.streaming = undefined;
       send(conn, { type: 'AgentAudioDone' });
+      if (turn.toolCall !== undefined) requestCall(conn, turn.toolCall);
     };
     step();
+  }
+
+  function requestCall(conn: Conn, call: NonNullable<MockTurn['toolCall']>): void {
+    const id = `call_${(++callSeq).toString().padStart(6, '0')}`;
+    conn.pendingCalls.set(id, call.name);
+    send(conn, {
+      type: 'FunctionCallRequest',
+      functions: [{ id, name: call.name, arguments: JSON.stringify(call.args), client_side: true }],
+    });
   }
 
   function encode(conn: Conn, pcm: Int16Array): { bytes: Buffer; bytesPerMs: number } {
