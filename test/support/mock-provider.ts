@@ -1,6 +1,6 @@
 /**
  * The interface every protocol-faithful provider mock implements, so that one conformance suite
- * (test/agent/conformance.test.ts) drives every adapter against its own mock server.
+ * (test/agent/conformance/, targets in conformance-targets.ts) drives every adapter against its own mock server.
  */
 
 /** One scripted assistant turn the mock answers with when the model is asked to respond. */
