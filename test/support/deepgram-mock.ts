@@ -55,6 +55,8 @@ export interface DeepgramMockServer extends MockProviderServer {
 interface Conn {
   readonly ws: WebSocket;
   settings: DeepgramSettings | undefined;
+  /** SettingsApplied has been sent: audio and injections may flow [D3]. */
+  applied: boolean;
   audioBytes: number;
   streaming: { timer: NodeJS.Timeout | undefined; cancelled: boolean } | undefined;
   idle: NodeJS.Timeout | undefined;
@@ -90,6 +92,7 @@ export async function startDeepgramMock(options: DeepgramMockOptions = {}): Prom
       const conn: Conn = {
         ws,
         settings: undefined,
+        applied: false,
         audioBytes: 0,
         streaming: undefined,
         idle: undefined,
@@ -165,10 +168,13 @@ export async function startDeepgramMock(options: DeepgramMockOptions = {}): Prom
         minSilenceMs: 400,
       });
       // Recorded: SettingsApplied ~40 ms after Settings [D2].
-      setTimeout(() => send(conn, { type: 'SettingsApplied' }), 5);
+      setTimeout(() => {
+        conn.applied = true;
+        send(conn, { type: 'SettingsApplied' });
+      }, 5);
       return;
     }
-    if (conn.settings === undefined) return reject(conn, 'SETTINGS_REQUIRED', `${m.type} before Settings`);
+    if (!conn.applied) return reject(conn, 'SETTINGS_REQUIRED', `${m.type} before SettingsApplied`);
     onControl(conn, m);
   }
 
@@ -214,8 +220,9 @@ export async function startDeepgramMock(options: DeepgramMockOptions = {}): Prom
 
   function onAudio(conn: Conn, bytes: Buffer): void {
     const settings = conn.settings;
-    // "Do not send audio … until SettingsApplied" [D3] (SettingsApplied follows Settings at once here).
-    if (settings === undefined) return reject(conn, 'SETTINGS_REQUIRED', 'audio before Settings');
+    // "Do not send audio … until SettingsApplied" [D3].
+    if (settings === undefined || !conn.applied)
+      return reject(conn, 'SETTINGS_REQUIRED', 'audio before SettingsApplied');
     const encoding = settings.audio.input.encoding;
     if (encoding === 'linear16' && bytes.length % 2 !== 0) base.violation('odd linear16 byte count');
     audioChunks.push(Buffer.from(bytes));
