@@ -9,6 +9,9 @@
  * - speak:  Deepgram Aura with the profile's `voice` as the TTS model (default `aura-2-thalia-en`).
  * The profile's greeting is not `agent.greeting` (that text is spoken verbatim the moment SettingsApplied is
  * sent, before the call's first RTP): greet() injects it as a user message, like Gemini's greeting.
+ * Not mapped: options.vad (Deepgram v1 listen has no VAD settings; Flux end-of-turn thresholds are not
+ * exposed) and options.interruptions (the server always interrupts itself on UserStartedSpeaking, so the
+ * provider declares no serverInterruptions).
  */
 import type { AgentOptions, ConversationTurn, ToolSpec } from '../../agent.js';
 import type { AudioFormat } from '../../events.js';
