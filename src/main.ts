@@ -40,6 +40,7 @@ import { Ticker } from './media/ticker.js';
 import type { Logger } from './observability/logger.js';
 import { counter, labelInstance } from './observability/metrics.js';
 import { registerClockMetrics } from './observability/ticker-metrics.js';
+import { callWebhookSink, createOutbox, WebhookService } from './outcomes/webhooks.js';
 import { DialplanStore, type LoadedDialplan } from './routing/dialplan-store.js';
 import { route } from './routing/router.js';
 import { DrachtioSignaling } from './sip/drachtio/index.js';
@@ -251,6 +252,8 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
       'switchboard_recording_failures_total',
       'Recordings stopped by write errors',
     );
+    // Issue 16: event webhooks; built once the instance id is known, before any call can end.
+    const webhooksRef: { current?: WebhookService } = {};
     const recorder: CallRecorderFactory = {
       open: (info) => {
         const frameSamples = info.media.codec.frameSamples(info.media.ptimeMs);
@@ -277,6 +280,11 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
             await rec.close(reason, undefined, info.media.stats().rtcp);
             callerCodec.close?.();
             agentCodec.close?.();
+            webhooksRef.current?.publisher.publish(info.tenant, 'recording.ready', {
+              call_id: info.callId,
+              tenant: info.tenant,
+              files: ['call.json', 'audio.wav', 'events.jsonl'],
+            });
           },
         };
       },
@@ -324,6 +332,31 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
       // `drain` exists before signaling starts, so before any INVITE asks.
       draining: () => drain.refusing,
     });
+    const webhookResults = counter(
+      metrics,
+      'switchboard_webhook_attempts_total',
+      'Event webhook delivery attempts by result (delivered, retry, failed)',
+      ['result'],
+    );
+    const webhooks = new WebhookService({
+      store,
+      outbox: createOutbox({
+        redisUrl: config.REDIS_URL,
+        dataDir: config.DATA_DIR,
+        keyPrefix: deps.redisKeyPrefix ?? 'switchboard:',
+        instanceId,
+        logger,
+      }),
+      logger,
+      allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
+      timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+      retryBaseMs: config.WEBHOOK_RETRY_BASE_MS,
+      onResult: (result) => webhookResults.inc({ result }),
+    });
+    webhooksRef.current = webhooks;
+    services.push({ name: 'webhooks', close: () => webhooks.close() });
+    const resumedDeliveries = await webhooks.start();
+    if (resumedDeliveries > 0) logger.info({ deliveries: resumedDeliveries }, 'webhook deliveries resumed');
     // Digest nonces (dialplan `auth`) are HMAC-signed: with MASTER_KEY every instance derives the same key and
     // accepts the others' nonces; without it (one instance) a random key per process does.
     const nonceSecret =
@@ -358,6 +391,7 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
       defaultUnavailablePrompt: DEFAULT_UNAVAILABLE_PROMPT,
       recorder,
       observer,
+      events: callWebhookSink(webhooks.publisher),
     });
     const instanceRecord: { setStatus?: (status: 'serving' | 'draining') => void } = {};
     const drain = createServerDrain({
@@ -463,6 +497,7 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
         providerUrls: new ProviderUrlPolicy({ allow: config.PROVIDER_URL_ALLOW }),
         drain,
         registrations,
+        webhooks,
         dialplans: {
           loaded: () =>
             dialplans.all().map((d) => ({

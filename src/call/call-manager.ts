@@ -9,6 +9,7 @@ import { SipError, type IncomingCall } from '../sip/signaling.js';
 import { PreparedAgent, WireTapBuffer, agentCreator } from './agent-launch.js';
 import { resolveInterruptions } from './turns/interruption-mode.js';
 import { chooseAgentFormats } from './audio-bridge.js';
+import { callIdentity, notEstablished, observeSession } from './call-events.js';
 import type { CallManagerDeps, CallObserver, EstablishedCall, LiveCall } from './call-ports.js';
 import { handleInvite } from './inbound.js';
 import { callQuality } from './leg-rtcp.js';
@@ -34,6 +35,7 @@ export type {
 interface SessionStart extends EstablishedCall {
   readonly id?: string;
   readonly direction: 'inbound' | 'outbound';
+  readonly startedAt?: Date;
   readonly agent?: { readonly prepared: PreparedAgent; readonly wire: WireTapBuffer };
 }
 
@@ -48,6 +50,8 @@ export class CallManager implements CallControl {
   /** BYEs sent whose transaction has not completed yet (their calls already left #calls). */
   readonly #byesInFlight = new Set<Promise<void>>();
   readonly #log: Logger;
+  /** Per live call: tells its event observer that it left by transfer. */
+  readonly #observed = new WeakMap<LiveCall, ReturnType<typeof observeSession>>();
   #closing = false;
 
   constructor(deps: CallManagerDeps) {
@@ -77,6 +81,12 @@ export class CallManager implements CallControl {
         closing: () => this.#closing,
         prepareAgent: (p) => this.#prepareAgent(p),
         answered: (answered) => void this.#startSession({ direction: 'inbound', ...answered }),
+        started: (c) => this.#d.events?.started({ ...callIdentity({ ...c, direction: 'inbound' }), ...c }),
+        notEstablished: (c, reason) => {
+          const events = this.#d.events;
+          if (events)
+            notEstablished(events, callIdentity({ ...c, direction: 'inbound' }), c.startedAt, reason);
+        },
       },
       call,
       log,
@@ -226,6 +236,13 @@ export class CallManager implements CallControl {
       profile: p.profile,
     };
     ref.call = live;
+    const events = this.#d.events;
+    if (events !== undefined) {
+      const identity = callIdentity(live);
+      const startedAt = p.startedAt ?? session.startedAt;
+      if (p.direction === 'outbound') events.started({ ...identity, startedAt });
+      this.#observed.set(live, observeSession(events, identity, session, startedAt));
+    }
     this.#calls.set(id, live);
     this.#d.metrics.activeCalls.inc();
     log.info(
@@ -253,6 +270,7 @@ export class CallManager implements CallControl {
       try {
         const result = await call.dialog.refer(target.uri, { timeoutMs: 15_000 });
         if (result.status >= 200 && result.status < 300) {
+          this.#observed.get(call)?.transferred(target.name, 'refer');
           return {
             ok: true,
             callLeft: true,
@@ -271,7 +289,9 @@ export class CallManager implements CallControl {
     }
     if (this.#d.bridge === undefined)
       return { ok: false, callLeft: false, message: 'transfer failed and bridging is unavailable' };
-    return this.#d.bridge(call, target);
+    const bridged = await this.#d.bridge(call, target);
+    if (bridged.ok && bridged.callLeft) this.#observed.get(call)?.transferred(target.name, 'bridge');
+    return bridged;
   }
 
   // ---- CallControl (HTTP API) ----

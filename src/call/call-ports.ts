@@ -12,6 +12,7 @@ import type { NegotiatedMedia } from '../sip/sdp.js';
 import type { Dialog, Signaling } from '../sip/signaling.js';
 import type { TenantStore } from '../tenants/store.js';
 import type { CallAdmission } from './admission.js';
+import type { CallEventSink } from './call-events.js';
 import type { CallMetrics } from './call-metrics.js';
 import type { InboundAuthenticator } from './inbound-auth.js';
 import type { MediaLeg } from './media-leg.js';
@@ -123,6 +124,8 @@ export interface CallManagerDeps {
   readonly admission?: CallAdmission;
   /** Digest authentication for dialplans with `auth`; absent, such dialplans refuse every call (fail closed). */
   readonly inboundAuth?: InboundAuthenticator;
+  /** Call events for the outside (issue 16: event webhooks); every method only enqueues. */
+  readonly events?: CallEventSink;
 }
 
 export interface LiveCall {

@@ -31,6 +31,8 @@ export const AGENT_READY_WAIT_MS = 3000;
 /** Everything the call manager needs to start the session once the ACK has arrived. */
 export interface AnsweredCall extends EstablishedCall {
   readonly id: string;
+  /** When the INVITE was accepted (call.started). */
+  readonly startedAt?: Date;
   /** The agent started while ringing (absent for a delayed offer). */
   readonly agent?: { readonly prepared: PreparedAgent; readonly wire: WireTapBuffer };
 }
@@ -46,6 +48,20 @@ export interface InboundHooks {
     readonly wire: WireTapBuffer;
   }) => PreparedAgent;
   readonly answered: (call: AnsweredCall) => void;
+  /** The INVITE is accepted (routed, admitted, authenticated, media negotiable): issue 16's call.started. */
+  readonly started?: (call: AcceptedCall) => void;
+  /** An accepted INVITE that will not become a session. */
+  readonly notEstablished?: (call: AcceptedCall, reason: 'cancelled' | 'not-established') => void;
+}
+
+/** An INVITE accepted for a session, before the answer. */
+export interface AcceptedCall {
+  readonly id: string;
+  readonly tenant: string;
+  readonly profile: AgentProfile;
+  readonly from: string;
+  readonly to: string;
+  readonly startedAt: Date;
 }
 
 /** The dialplan's `auth` (issue 11): after routing and admission, before any port or agent is taken. */
@@ -155,6 +171,15 @@ export async function handleInvite(
   const extraHeaders = deps.dialplans().find((d) => d.file === routed.file)?.dialplan.headers ?? [];
   const variables = inboundVariables({ call, id, tenant, calledNumber: calledUser, extraHeaders });
   const profile = renderProfile(routed.profile, variables, log);
+  const accepted: AcceptedCall = {
+    id,
+    tenant,
+    profile,
+    from: call.from.user || call.from.uri,
+    to: calledUser,
+    startedAt: new Date(),
+  };
+  hooks.started?.(accepted);
   let early: AnsweredCall['agent'];
   if (negotiated !== undefined) {
     await call.ring();
@@ -164,6 +189,7 @@ export async function handleInvite(
     await settledOrCancelled(call, prepared.ready, deps.agentReadyWaitMs ?? AGENT_READY_WAIT_MS);
   }
   const abandon = async (): Promise<void> => {
+    hooks.notEstablished?.(accepted, call.cancelled ? 'cancelled' : 'not-established');
     pending.release();
     await early?.prepared.close();
   };
@@ -212,8 +238,9 @@ export async function handleInvite(
     dialog,
     pending,
     negotiated,
-    from: call.from.user || call.from.uri,
-    to: calledUser,
+    from: accepted.from,
+    to: accepted.to,
+    startedAt: accepted.startedAt,
     variables,
     invitedAtMs,
     ...(early === undefined ? {} : { agent: early }),

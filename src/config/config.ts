@@ -145,6 +145,15 @@ const envShape = z.object({
     .enum(['true', 'false', '1', '0'])
     .transform((v) => v === 'true' || v === '1')
     .default(false),
+  /** Event webhooks (issue 16) may be delivered to loopback/private addresses (operators, tests); off by default. */
+  WEBHOOK_ALLOW_PRIVATE: z
+    .enum(['true', 'false', '1', '0'])
+    .transform((v) => v === 'true' || v === '1')
+    .default(false),
+  /** One event webhook delivery attempt's timeout; a receiver slower than this is retried with backoff. */
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  /** First retry delay of an event webhook delivery (doubles per attempt, capped at 10 min, dropped after 24 h). */
+  WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).max(600_000).default(1000),
 });
 
 /** The names of every setting Switchboard reads; nothing else in the code reads process.env. */

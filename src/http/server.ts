@@ -12,6 +12,7 @@ import { registerCallRoutes } from './routes/calls.js';
 import { registerDialplanRoutes, type DialplanListing } from './routes/dialplans.js';
 import { registerRegistrationRoutes, type RegistrationControl } from './routes/registrations.js';
 import { registerTenantRoutes } from './routes/tenants.js';
+import { registerWebhookRoutes, type WebhookControl } from './routes/webhooks.js';
 
 export interface ApiDeps {
   readonly auth: Authenticator;
@@ -32,6 +33,8 @@ export interface ApiDeps {
   readonly dialplans?: DialplanListing;
   /** Outbound registrations (issue 13); without it the routes are absent. */
   readonly registrations?: RegistrationControl;
+  /** Event webhooks (issue 16); without it the routes are absent. */
+  readonly webhooks?: WebhookControl;
 }
 
 export interface HttpServerOptions {
@@ -89,6 +92,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
       registerDialplanRoutes(app, { auth: api.auth, dialplans: api.dialplans });
     if (api.registrations !== undefined)
       registerRegistrationRoutes(app, { auth: api.auth, registrations: api.registrations });
+    if (api.webhooks !== undefined) registerWebhookRoutes(app, { auth: api.auth, webhooks: api.webhooks });
   }
   return app;
 }

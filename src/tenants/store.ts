@@ -14,6 +14,14 @@ export interface RegistrationRecord {
   readonly updatedAt: string;
 }
 
+/** An event webhook subscription (issue 16) as stored: url, secret and events sealed together. */
+export interface WebhookRecord {
+  readonly tenant: string;
+  readonly name: string;
+  readonly fields: Readonly<Record<string, unknown>>;
+  readonly updatedAt: string;
+}
+
 export interface ApiKeyRecord {
   readonly id: string;
   readonly tenant: string;
@@ -41,6 +49,12 @@ export interface TenantStore {
   deleteRegistration(tenant: string, name: string): Promise<boolean>;
   /** Stored registrations (of one tenant, or all), sorted by tenant then name. */
   listRegistrations(tenant?: string): Promise<Array<{ tenant: string; name: string }>>;
+  /** Seal and store an event webhook (validated by the caller); sealed like credentials, secret included. */
+  putWebhook(tenant: string, name: string, fields: Readonly<Record<string, unknown>>): Promise<void>;
+  getWebhook(tenant: string, name: string): Promise<WebhookRecord | undefined>;
+  deleteWebhook(tenant: string, name: string): Promise<boolean>;
+  /** A tenant's event webhooks, opened, sorted by name. */
+  listWebhooks(tenant: string): Promise<WebhookRecord[]>;
   /** Store a tenant API key by its SHA-256 hash. */
   putApiKey(tenant: string, id: string, tokenHash: string): Promise<void>;
   /** The key record for a token hash, or undefined. */

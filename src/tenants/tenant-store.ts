@@ -2,12 +2,21 @@ import type { Logger } from '../observability/logger.js';
 import { type CredentialCipher, type SealedRecord, TenantError } from './crypto.js';
 import type { KeyRing } from './key-ring.js';
 import type { RecordBackend } from './record-backend.js';
-import type { ApiKeyRecord, CredentialRecord, RegistrationRecord, TenantStore } from './store.js';
+import type {
+  ApiKeyRecord,
+  CredentialRecord,
+  RegistrationRecord,
+  TenantStore,
+  WebhookRecord,
+} from './store.js';
 
 const CRED = 'cred:';
 const APIKEY = 'apikey:';
 const APIKEY_ID = 'apikeyid:';
 const REG = 'reg:';
+const HOOK = 'hook:';
+/** Every prefix whose records are sealed (re-encrypted on rotation, counted by key usage). */
+const SEALED = [CRED, REG, HOOK] as const;
 
 function credKey(tenant: string, provider: string): string {
   return `${CRED}${tenant}:${provider}`;
@@ -17,12 +26,19 @@ function regKey(tenant: string, name: string): string {
   return `${REG}${tenant}:${name}`;
 }
 
-/** The AAD binding a sealed record to its slot (a provider slug never holds '/', so the two never clash). */
+function hookKey(tenant: string, name: string): string {
+  return `${HOOK}${tenant}:${name}`;
+}
+
+const hookAad = (tenant: string, name: string): string => `${tenant}/webhook/${name}`;
+
+/** The AAD binding a sealed record to its slot (a provider slug never holds '/', so they never clash). */
 function sealedAad(key: string): string | undefined {
-  const prefix = key.startsWith(CRED) ? CRED : key.startsWith(REG) ? REG : undefined;
+  const prefix = SEALED.find((p) => key.startsWith(p));
   if (prefix === undefined) return undefined;
   const [tenant, name] = key.slice(prefix.length).split(':');
   if (tenant === undefined || name === undefined) return undefined;
+  if (prefix === HOOK) return hookAad(tenant, name);
   return prefix === CRED ? `${tenant}/${name}` : `${tenant}/registration/${name}`;
 }
 
@@ -233,6 +249,35 @@ export class EncryptedTenantStore implements TenantStore {
       .flatMap(([t, n]) => (t === undefined || n === undefined ? [] : [{ tenant: t, name: n }]));
   }
 
+  putWebhook(tenant: string, name: string, fields: Readonly<Record<string, unknown>>): Promise<void> {
+    return this.#putSealed(hookKey(tenant, name), hookAad(tenant, name), fields);
+  }
+
+  async getWebhook(tenant: string, name: string): Promise<WebhookRecord | undefined> {
+    const opened = await this.#getSealed(hookKey(tenant, name), hookAad(tenant, name));
+    return opened === undefined ? undefined : { tenant, name, ...opened };
+  }
+
+  deleteWebhook(tenant: string, name: string): Promise<boolean> {
+    return this.#delete(hookKey(tenant, name));
+  }
+
+  async listWebhooks(tenant: string): Promise<WebhookRecord[]> {
+    const prefix = `${HOOK}${tenant}:`;
+    const out: WebhookRecord[] = [];
+    for (const key of await this.#keys(prefix)) {
+      const record = await this.getWebhook(tenant, key.slice(prefix.length));
+      if (record !== undefined) out.push(record);
+    }
+    return out;
+  }
+
+  async #sealedKeys(): Promise<string[]> {
+    const out: string[] = [];
+    for (const prefix of SEALED) out.push(...(await this.#keys(prefix)));
+    return out;
+  }
+
   async putApiKey(tenant: string, id: string, tokenHash: string): Promise<void> {
     const record: ApiKeyRecord = { id, tenant, createdAt: new Date().toISOString() };
     await this.#writeFresh(APIKEY + tokenHash, JSON.stringify(record));
@@ -264,7 +309,7 @@ export class EncryptedTenantStore implements TenantStore {
   async reencryptAll(): Promise<number> {
     await this.#ring?.refresh();
     let count = 0;
-    for (const key of [...(await this.#keys(CRED)), ...(await this.#keys(REG))]) {
+    for (const key of await this.#sealedKeys()) {
       const aad = sealedAad(key);
       if (aad === undefined) continue;
       for (let attempt = 0; ; attempt++) {
@@ -288,7 +333,7 @@ export class EncryptedTenantStore implements TenantStore {
   /** How many credentials each key id seals (retire refuses a key still in use). */
   async keyUsage(): Promise<Map<string, number>> {
     const usage = new Map<string, number>();
-    for (const key of [...(await this.#keys(CRED)), ...(await this.#keys(REG))]) {
+    for (const key of await this.#sealedKeys()) {
       const raw = await this.#readFresh(key);
       if (raw === undefined) continue;
       const kid = this.#parseSealed(raw, key).kid;

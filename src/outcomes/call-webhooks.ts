@@ -1,0 +1,54 @@
+/**
+ * The call layer's event sink (call/call-events.ts, matched structurally: outcomes/ does not import call/)
+ * as event webhooks: each call event becomes one `publish`, which only queues.
+ */
+import {
+  callEndedData,
+  identityData,
+  type CallEndedInput,
+  type CallIdentityInput,
+} from './call-ended-data.js';
+import type { WebhookPublisher } from './webhook-publisher.js';
+
+type Identity = CallIdentityInput;
+
+export function callWebhookSink(publisher: Pick<WebhookPublisher, 'publish'>): {
+  started(c: Identity & { readonly startedAt: Date }): void;
+  answered(c: Identity & { readonly answeredAt: Date }): void;
+  transferred(c: Identity & { readonly target: string; readonly via: string }): void;
+  toolCalled(
+    c: Identity & {
+      readonly outcome: {
+        readonly callId: string;
+        readonly name: string;
+        readonly ok: boolean;
+        readonly args: Readonly<Record<string, unknown>>;
+      };
+    },
+  ): void;
+  ended(facts: CallEndedInput): void;
+} {
+  return {
+    started: (c) =>
+      publisher.publish(c.tenant, 'call.started', {
+        ...identityData(c),
+        started_at: c.startedAt.toISOString(),
+      }),
+    answered: (c) =>
+      publisher.publish(c.tenant, 'call.answered', {
+        ...identityData(c),
+        answered_at: c.answeredAt.toISOString(),
+      }),
+    transferred: (c) =>
+      publisher.publish(c.tenant, 'call.transferred', { ...identityData(c), target: c.target, via: c.via }),
+    toolCalled: (c) =>
+      publisher.publish(c.tenant, 'tool.called', {
+        ...identityData(c),
+        tool: c.outcome.name,
+        tool_call_id: c.outcome.callId,
+        ok: c.outcome.ok,
+        args: c.outcome.args,
+      }),
+    ended: (facts) => publisher.publish(facts.tenant, 'call.ended', callEndedData(facts)),
+  };
+}
