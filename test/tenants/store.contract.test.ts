@@ -203,6 +203,33 @@ describe.each(harnesses)('TenantStore contract (%s)', (_name, make) => {
     expect(await store.getRegistration('acme', 'pbx')).toBeUndefined();
   });
 
+  it('seals event webhooks (secret included), lists, isolates and deletes them; rotation re-seals them', async () => {
+    const fields = { url: 'https://hooks.example.com/a', secret: SECRET, events: ['call.ended'] };
+    await store.putWebhook('acme', 'main', fields);
+    await store.putWebhook('acme', 'crm', { ...fields, url: 'https://crm.example.com/' });
+    await store.putWebhook('globex', 'main', { ...fields, url: 'https://globex.example.com/' });
+    expect(await h.raw('hook:acme:main')).not.toContain(SECRET);
+    expect((await store.getWebhook('acme', 'main'))?.fields).toEqual(fields);
+    expect((await store.listWebhooks('acme')).map((w) => [w.name, w.fields.url])).toEqual([
+      ['crm', 'https://crm.example.com/'],
+      ['main', 'https://hooks.example.com/a'],
+    ]);
+    expect(await store.listWebhooks('nobody')).toEqual([]);
+    // A sealed webhook moved to another tenant's slot fails authentication (AAD binds tenant and name).
+    await h.rawSet('hook:globex:main', (await h.raw('hook:acme:main'))!);
+    await expect(store.getWebhook('globex', 'main')).rejects.toMatchObject({
+      code: 'TENANT_CREDENTIAL_TAMPERED',
+    });
+    await store.deleteWebhook('globex', 'main');
+    const { newKey, rotating, after } = rotated();
+    expect(await rotating.reencryptAll()).toBe(2);
+    expect(await rotating.keyUsage()).toEqual(new Map([[keyId(newKey), 2]]));
+    expect((await after.getWebhook('acme', 'crm'))?.fields).toMatchObject({ secret: SECRET });
+    expect(await store.deleteWebhook('acme', 'main')).toBe(true);
+    expect(await store.deleteWebhook('acme', 'main')).toBe(false);
+    expect(await store.getWebhook('acme', 'main')).toBeUndefined();
+  });
+
   it('stores API keys by hash and finds them', async () => {
     await store.putApiKey('acme', 'k1', 'a'.repeat(64));
     expect(await store.findApiKey('a'.repeat(64))).toMatchObject({ id: 'k1', tenant: 'acme' });
