@@ -18,10 +18,16 @@ function isRecord(value: unknown): value is DeliveryRecord {
   );
 }
 
+/** A file of `kept` lines is rewritten once it has grown to this many (amortised: one rewrite per ≥256 appends). */
+function compactionPoint(kept: number): number {
+  return 2 * kept + 256;
+}
+
 interface TenantLog {
   readonly records: Map<string, DeliveryRecord>;
-  /** Lines in the file: when far more than the records they describe, the file is rewritten. */
+  /** Lines in the file; at `compactAt` the file is rewritten with only what it must keep. */
   lines: number;
+  compactAt: number;
   queue: Promise<unknown>;
 }
 
@@ -56,7 +62,7 @@ export class FileOutbox implements Outbox {
       for (const name of names.filter((n) => n.endsWith(SUFFIX))) {
         const tenant = name.slice(0, -SUFFIX.length);
         const text = await readFile(join(this.#dir, name), 'utf8');
-        const log: TenantLog = { records: new Map(), lines: 0, queue: Promise.resolve() };
+        const log: TenantLog = { records: new Map(), lines: 0, compactAt: 0, queue: Promise.resolve() };
         for (const line of text.split('\n')) {
           if (line === '') continue;
           log.lines++;
@@ -67,6 +73,7 @@ export class FileOutbox implements Outbox {
             // A torn line from a crash mid-append: the state before it stands.
           }
         }
+        log.compactAt = compactionPoint(log.records.size);
         this.#tenants.set(tenant, log);
       }
     })();
@@ -76,7 +83,7 @@ export class FileOutbox implements Outbox {
   #log(tenant: string): TenantLog {
     let log = this.#tenants.get(tenant);
     if (log === undefined) {
-      log = { records: new Map(), lines: 0, queue: Promise.resolve() };
+      log = { records: new Map(), lines: 0, compactAt: compactionPoint(0), queue: Promise.resolve() };
       this.#tenants.set(tenant, log);
     }
     return log;
@@ -100,7 +107,7 @@ export class FileOutbox implements Outbox {
     }
     log.records.set(record.key, record);
     log.lines++;
-    if (log.lines > 2 * log.records.size + 64) await this.#compact(tenant, log);
+    if (log.lines >= log.compactAt) await this.#compact(tenant, log);
   }
 
   async #compact(tenant: string, log: TenantLog): Promise<void> {
@@ -123,6 +130,7 @@ export class FileOutbox implements Outbox {
     log.records.clear();
     for (const r of keep) log.records.set(r.key, r);
     log.lines = keep.length;
+    log.compactAt = compactionPoint(keep.length);
   }
 
   async add(record: DeliveryRecord): Promise<boolean> {
