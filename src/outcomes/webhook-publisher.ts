@@ -23,7 +23,7 @@ export class WebhookPublisher {
   readonly #cache = new Map<string, { at: number; subs: Promise<WebhookSubscription[]> }>();
   #queued = 0;
   #dropped = 0;
-  #tail: Promise<void> = Promise.resolve();
+  readonly #inFlight = new Set<Promise<void>>();
 
   constructor(options: {
     outbox: Outbox;
@@ -48,7 +48,8 @@ export class WebhookPublisher {
     this.#cache.delete(tenant);
   }
 
-  #subscriptions(tenant: string): Promise<WebhookSubscription[]> {
+  /** A tenant's subscriptions, re-read at most every 2 s (the deliverer asks on every attempt). */
+  subscriptions(tenant: string): Promise<WebhookSubscription[]> {
     const hit = this.#cache.get(tenant);
     if (hit !== undefined && this.#now() - hit.at < SUBSCRIPTIONS_TTL_MS) return hit.subs;
     const subs = this.#list(tenant);
@@ -66,13 +67,17 @@ export class WebhookPublisher {
     this.#queued++;
     const createdAt = new Date(this.#now()).toISOString();
     const event = { id: `evt_${randomUUID()}`, type, created_at: createdAt, tenant, data };
-    // In order: events of one call reach the outbox (and so each receiver's first attempt) as they happened.
-    this.#tail = this.#tail
-      .then(() => this.#enqueue(event))
+    // Events do not wait for each other: each is durable in the outbox before its first attempt, and every
+    // delivery is independent anyway (receivers order by created_at, deduplicate by id).
+    const stored = this.#enqueue(event)
       .catch((err: unknown) =>
         this.#log.warn({ err: (err as Error).message, tenant, type }, 'webhook event not stored'),
       )
-      .finally(() => this.#queued--);
+      .finally(() => {
+        this.#queued--;
+        this.#inFlight.delete(stored);
+      });
+    this.#inFlight.add(stored);
   }
 
   async #enqueue(event: {
@@ -82,28 +87,30 @@ export class WebhookPublisher {
     tenant: string;
     data: unknown;
   }): Promise<void> {
-    const subs = (await this.#subscriptions(event.tenant)).filter((s) => s.events.includes(event.type));
+    const subs = (await this.subscriptions(event.tenant)).filter((s) => s.events.includes(event.type));
     if (subs.length === 0) return;
     const body = JSON.stringify(event);
-    for (const sub of subs) {
-      const record: DeliveryRecord = {
-        key: `${event.id}:${sub.name}`,
-        id: event.id,
-        tenant: event.tenant,
-        webhook: sub.name,
-        type: event.type,
-        body,
-        createdAt: event.created_at,
-        status: 'pending',
-        attempts: 0,
-        nextAttemptAt: event.created_at,
-      };
-      if (await this.#outbox.add(record)) this.#deliverer.schedule(record);
-    }
+    const records = subs.map((sub): DeliveryRecord => ({
+      key: `${event.id}:${sub.name}`,
+      id: event.id,
+      tenant: event.tenant,
+      webhook: sub.name,
+      type: event.type,
+      body,
+      createdAt: event.created_at,
+      status: 'pending',
+      attempts: 0,
+      nextAttemptAt: event.created_at,
+    }));
+    await Promise.all(
+      records.map(async (record) => {
+        if (await this.#outbox.add(record)) this.#deliverer.schedule(record);
+      }),
+    );
   }
 
   /** Resolves once every event published so far is in the outbox. */
-  flushed(): Promise<void> {
-    return this.#tail;
+  async flushed(): Promise<void> {
+    await Promise.all([...this.#inFlight]);
   }
 }

@@ -79,7 +79,8 @@ export class WebhookService {
     this.#resolve = options.resolve ?? dnsResolve;
     this.#deliverer = new WebhookDeliverer({
       outbox: options.outbox,
-      subscription: (tenant, name) => this.#subscription(tenant, name),
+      subscription: async (tenant, name) =>
+        (await this.publisher.subscriptions(tenant)).find((s) => s.name === name),
       allowPrivate: options.allowPrivate,
       timeoutMs: options.timeoutMs,
       retryBaseMs: options.retryBaseMs,

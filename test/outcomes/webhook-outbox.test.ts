@@ -44,6 +44,36 @@ function record(n: number, createdAtMs: number, over: Partial<DeliveryRecord> = 
   };
 }
 
+describe('FileOutbox under concurrent appends', () => {
+  it('loses no pending delivery when appends arrive while it compacts (group commit)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sb-outbox-'));
+    try {
+      const outbox = new FileOutbox(dir);
+      const t0 = Date.parse('2026-01-01T00:00:00Z');
+      // 450 state changes arriving while earlier ones are being written: compactions run meanwhile.
+      const writes: Array<Promise<unknown>> = [];
+      for (let i = 0; i < 300; i++) {
+        const r = record(i, t0 + i);
+        writes.push(
+          outbox
+            .add(r)
+            .then(() =>
+              i % 2 === 0 ? outbox.update({ ...r, status: 'delivered', attempts: 1 }) : undefined,
+            ),
+        );
+        if (i % 5 === 0) await new Promise((res) => setTimeout(res, 1));
+      }
+      await Promise.all(writes);
+      expect((await outbox.pending()).length).toBe(150);
+      await outbox.close();
+      const reopened = new FileOutbox(dir);
+      expect((await reopened.pending()).length).toBe(150);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('retry schedule', () => {
   it('doubles from the base and caps at 10 minutes', () => {
     expect([1, 2, 3, 4, 5].map((a) => retryDelayMs(a, 1000))).toEqual([1000, 2000, 4000, 8000, 16000]);
