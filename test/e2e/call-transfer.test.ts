@@ -17,6 +17,7 @@ import { activeMs, readPcm16Wav, runBaresip } from '../support/baresip.js';
 import { startOpenAIMock, type OpenAIMockServer } from '../support/openai-mock.js';
 import { describeSipp, SCENARIO_DIR, startSipp } from '../support/sipp.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { WebhookReceiver } from '../support/webhook-receiver.js';
 import {
   closePhone,
   fixture,
@@ -49,10 +50,13 @@ function functionOutputs(mock: OpenAIMockServer): string[] {
 describe('transfer_call by REFER (sipp caller)', () => {
   let mock: OpenAIMockServer;
   let srv: TestServer;
+  let hooks: WebhookReceiver;
   beforeAll(async () => {
     mock = await startOpenAIMock({ mode: 'ga' });
+    hooks = await WebhookReceiver.start({ host: '127.0.1.40' });
     srv = await startTestServer({
       logLevel: 'info',
+      env: { WEBHOOK_ALLOW_PRIVATE: 'true' },
       dialplans: {
         'acme.yaml': [
           'tenant: acme',
@@ -69,9 +73,13 @@ describe('transfer_call by REFER (sipp caller)', () => {
   afterAll(async () => {
     await srv.close();
     await mock.close();
+    await hooks.close();
   });
 
   it('refuses an unknown target, then REFERs to the allow-listed one after the sentence', async () => {
+    const events = ['call.transferred', 'call.ended'];
+    const put = { url: hooks.url, secret: 'whsec-transfer-0123456789', events };
+    expect((await srv.api('PUT', '/v1/tenants/acme/webhooks/main', put)).status).toBe(201);
     // The caller's speech as raw µ-law for sipp's rtp_stream (PT 0).
     const pcm = new PromptPlayer().pcm(fixture('caller-transfer-request.wav'), 8000);
     const ulaw = Buffer.alloc(pcm.length);
@@ -122,6 +130,17 @@ describe('transfer_call by REFER (sipp caller)', () => {
     // The whole confirmation played before the REFER: nothing was truncated.
     expect(mock.truncations).toHaveLength(0);
     expect(mock.violations).toEqual([]);
+    // Issue 16: the transfer and the ending reach the tenant's webhook.
+    await hooks.until((r) => r.length === 2);
+    expect(hooks.of('call.transferred')[0]?.body.data).toMatchObject({ target: 'billing', via: 'refer' });
+    expect(hooks.of('call.ended')[0]?.body.data).toMatchObject({
+      end_reason: 'transferred',
+      transfer: { target: 'billing', via: 'refer' },
+      tools: [
+        { name: 'transfer_call', ok: false },
+        { name: 'transfer_call', ok: true },
+      ],
+    });
   });
 });
 
