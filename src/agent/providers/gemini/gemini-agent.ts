@@ -21,6 +21,7 @@ import { GeminiTurns } from './turns.js';
 import {
   audioMessage,
   durationMs,
+  historyContent,
   INPUT_RATE_HZ,
   mimeRateHz,
   OUTPUT_RATE_HZ,
@@ -212,6 +213,12 @@ export class GeminiAgent extends BaseAgent {
     this.options.wireTap?.('out', setup);
     this.#session.send(JSON.stringify(setup));
     await done;
+    // A rotated or failed-over session starts with the conversation so far, before anything else is sent.
+    const history = reconnect ? undefined : historyContent(this.options.history);
+    if (history !== undefined) {
+      this.options.wireTap?.('out', history);
+      this.#session.send(JSON.stringify(history));
+    }
     this.#gate.release();
     this.log.debug({ reconnect, resumed: this.#setupHandle !== undefined }, 'gemini setup complete');
   }

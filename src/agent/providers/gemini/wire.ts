@@ -13,6 +13,23 @@ export function audioMessage(base64: string): GeminiClientMessage {
   return { realtimeInput: { audio: { data: base64, mimeType: INPUT_MIME } } };
 }
 
+/**
+ * AgentOptions.history (issues 14/15) as one `clientContent` of prior turns (user / model), sent right after
+ * setupComplete and before any audio. `turnComplete: false`: the turns only seed the context; the model
+ * answers the next user turn (the continuation prompt, or the caller), not the seed itself [G4].
+ */
+export function historyContent(
+  history: readonly { readonly role: 'user' | 'assistant'; readonly text: string }[] | undefined,
+): GeminiClientMessage | undefined {
+  const turns = (history ?? [])
+    .filter((t) => t.text.trim() !== '')
+    .map((t) => ({
+      role: t.role === 'user' ? ('user' as const) : ('model' as const),
+      parts: [{ text: t.text }],
+    }));
+  return turns.length === 0 ? undefined : { clientContent: { turns, turnComplete: false } };
+}
+
 /** A complete user turn: the model answers it [G4]. */
 export function userTurn(text: string, turnComplete = true): GeminiClientMessage {
   return { clientContent: { turns: [{ role: 'user', parts: [{ text }] }], turnComplete } };

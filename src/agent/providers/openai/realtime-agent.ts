@@ -20,6 +20,7 @@ import {
   isSupportedFormat,
   type Dialect,
 } from './session-config.js';
+import { historyItems } from './history.js';
 import { ToolCallTracker } from './tool-calls.js';
 import { tapInbound, tapOutboundAudio } from './wire-tap.js';
 
@@ -258,6 +259,9 @@ export class OpenAIRealtimeAgent extends BaseAgent {
       instructions: this.#instructions,
     });
     const eventId = this.#send(update);
+    // The conversation a rotated or failed-over session continues (a reconnect gets the continuation prompt).
+    if (!reconnect)
+      for (const item of historyItems(this.#conn.dialect, this.options.history)) this.#send(item);
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#setupWaiter = undefined;

@@ -31,7 +31,8 @@ export function buildSessionConfig(
     },
   };
   if (options.voice !== undefined) session.voice = options.voice;
-  if (instructions !== undefined && instructions !== '') session.instructions = instructions;
+  const withHistory = withConversation(instructions, options.history);
+  if (withHistory !== undefined && withHistory !== '') session.instructions = withHistory;
   if (options.tools !== undefined && options.tools.length > 0) session.tools = options.tools.map(qwenTool);
   return session;
 }
@@ -42,4 +43,22 @@ export function qwenTool(tool: ToolSpec): NonNullable<QwenSessionConfig['tools']
     type: 'function',
     function: { name: tool.name, description: tool.description, parameters: { ...tool.parameters } },
   };
+}
+
+/**
+ * AgentOptions.history (issues 14/15) for Qwen-Omni: the documented client events have no message item (only
+ * the UNVERIFIED function_call_output [Q2]), so the conversation so far goes into the instructions.
+ */
+export function withConversation(
+  instructions: string | undefined,
+  history: AgentOptions['history'],
+): string | undefined {
+  const lines = (history ?? [])
+    .filter((t) => t.text.trim() !== '')
+    .map((t) => `${t.role === 'user' ? 'Caller' : 'You'}: ${t.text}`);
+  if (lines.length === 0) return instructions;
+  const seed =
+    'This call continues a conversation already in progress; do not greet the caller again.\n' +
+    `Conversation so far:\n${lines.join('\n')}`;
+  return instructions === undefined || instructions === '' ? seed : `${instructions}\n\n${seed}`;
 }
