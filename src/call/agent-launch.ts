@@ -15,6 +15,7 @@ import type { AgentProfile } from '../routing/dialplan.js';
 import { SipError } from '../sip/signaling.js';
 import type { TenantStore } from '../tenants/store.js';
 import type { AgentCatalog } from './call-ports.js';
+import type { AgentFormats, AgentRequest } from './session-types.js';
 import { toolSpecsFor } from './tools/definitions.js';
 import { resolveInterruptions } from './turns/interruption-mode.js';
 
@@ -66,10 +67,16 @@ export function agentCreator(
     readonly formats: { readonly input: AudioFormat; readonly output: AudioFormat } | undefined;
     readonly log: Logger;
     readonly wireTap?: (direction: 'in' | 'out', message: unknown) => void;
+    /** Formats for a failover target's provider (the call's codec); default: `formats`. */
+    readonly formatsFor?: (provider: string) => AgentFormats | undefined;
   },
-): () => Promise<Agent> {
-  return async () => {
-    const { profile, formats } = p;
+): (next?: AgentRequest) => Promise<Agent> {
+  return async (next) => {
+    const t = next?.target;
+    // A failover target replaces the provider, and its model and voice (the profile's are the primary's).
+    const profile: AgentProfile =
+      t === undefined ? p.profile : { ...p.profile, provider: t.provider, model: t.model, voice: t.voice };
+    const formats = t === undefined ? p.formats : (p.formatsFor?.(t.provider) ?? p.formats);
     if (formats === undefined) throw new SipError(500, `provider "${profile.provider}" is not registered`);
     // A credential stored under one of the provider's aliases serves a dialplan naming another.
     const names = deps.agents.slugs?.(profile.provider) ?? [profile.provider];
@@ -90,6 +97,7 @@ export function agentCreator(
       ...(profile.model === undefined ? {} : { model: profile.model }),
       ...(profile.temperature === undefined ? {} : { temperature: profile.temperature }),
       ...(p.wireTap === undefined ? {} : { wireTap: p.wireTap }),
+      ...(next?.history === undefined || next.history.length === 0 ? {} : { history: next.history }),
     };
     try {
       return deps.agents.create({ ...(stored?.fields ?? {}), provider: profile.provider }, opts);

@@ -14,8 +14,9 @@
 import type { Agent, AgentErrorEvent } from '../agent/agent.js';
 import type { Logger } from '../observability/logger.js';
 import type { PreparedAgent } from './agent-launch.js';
+import { AgentHandover, handoverHost } from './agent-handover.js';
 import { ConversationLog, continuationPrompt } from './conversation-log.js';
-import type { CallSessionDeps, EndReason } from './session-types.js';
+import type { AgentRequest, CallSessionDeps, EndReason } from './session-types.js';
 import type { TransferOutcome, TransferTarget } from './tools/dispatcher.js';
 
 /** Dead air inside a reply that counts as a stalled provider (profile `limits.provider_stall_ms`). */
@@ -60,6 +61,8 @@ export interface AgentSupervisorHooks {
   readonly transfer: (target: TransferTarget) => Promise<TransferOutcome>;
   readonly end: (reason: EndReason) => Promise<void>;
   readonly timeline: (kind: string, data: Record<string, unknown>) => void;
+  /** A failover target's agent is current: the session rebuilds its audio bridges for its formats. */
+  readonly switched?: () => void;
 }
 
 /** One provider failure, from the moment it was noticed until the caller hears audio again. */
@@ -93,21 +96,73 @@ export class AgentSupervisor {
   #failed = false;
   #closed = false;
   #watch: NodeJS.Timeout | undefined;
+  /** Failover to the profile's next provider and session rotation (agent-handover.ts). */
+  readonly handover: AgentHandover;
 
   constructor(deps: AgentSupervisorDeps, hooks: AgentSupervisorHooks) {
     this.#d = deps;
     this.#h = hooks;
     this.#log = deps.logger;
     this.#stallMs = deps.profile.limits.provider_stall_ms ?? DEFAULT_STALL_MS;
+    const bridge = deps.profile.failover_bridge_audio;
+    const play = deps.playPrompt;
+    this.handover = new AgentHandover(deps.profile, deps.logger, {
+      ...handoverHost(this, hooks),
+      playBridge: bridge === undefined || play === undefined ? undefined : () => play(bridge),
+    });
   }
 
   get agent(): Agent | undefined {
     return this.#agent;
   }
 
-  /** Attach the first agent (adopting the one started before the 200 OK); false when it failed. */
-  attach(): Promise<boolean> {
-    return this.#attach(this.#d.firstAgent);
+  /** Attach the first agent (adopting the one started before the 200 OK), else a failover target. */
+  async attach(): Promise<boolean> {
+    if ((await this.#attach(this.#d.firstAgent)) !== undefined) return (this.handover.sessionStarted(), true);
+    return this.handover.targetsLeft && this.handover.failover('start-failed', this.#h.now());
+  }
+
+  /** For the handover (agent-handover.ts): close the current agent, abandoning its reply. */
+  async dropCurrent(): Promise<string | undefined> {
+    const old = this.#agent;
+    this.#agent = undefined;
+    const abandoned = this.#replying;
+    this.#replying = undefined;
+    if (abandoned !== undefined) this.#h.abandonReply(abandoned);
+    await old?.close().catch(() => undefined);
+    return old?.provider;
+  }
+
+  /** For the handover: an agent for `request`, adopted as the current one (or only started beside it). */
+  launch(request: AgentRequest, adopt: boolean): Promise<Agent | undefined> {
+    return this.#attach(undefined, request, adopt);
+  }
+
+  adopt(agent: Agent): void {
+    this.#agent = agent;
+  }
+
+  get history(): ConversationLog {
+    return this.#conversation;
+  }
+
+  /** The agent is quiet between turns: no reply arriving or queued, no incident, nothing of ours busy. */
+  get busy(): boolean {
+    const queued = this.#d.media.playout.queuedMs > 0;
+    return this.#replying !== undefined || this.#incident !== undefined || !this.#h.audible() || queued;
+  }
+
+  /** A failover target is current: a fresh incident budget, and it is asked to continue the reply. */
+  failedOver(): void {
+    this.#h.switched?.();
+    this.#incidents = 0;
+    this.#silentSince = undefined;
+    const inc = this.#incident;
+    if (inc === undefined) return;
+    inc.replaced = true;
+    inc.primed.clear();
+    this.#prime(inc);
+    this.#arm();
   }
 
   // ---- what the session reports --------------------------------------------------------------------
@@ -127,6 +182,7 @@ export class AgentSupervisor {
   }
 
   turnEnded(responseId: string, status: string): void {
+    this.handover.replyEnded();
     if (this.#replying !== responseId) return;
     this.#replying = undefined;
     // A reply the provider cut short (its connection dropped: OpenAI 'failed', Gemini/Qwen 'incomplete').
@@ -157,6 +213,11 @@ export class AgentSupervisor {
         this.#signal();
       return;
     }
+    // The provider ends its session (OpenAI's cap [S12]): a new session with the conversation, else replace.
+    if (e.providerCode === 'session_expired' && this.#agent !== undefined) {
+      void this.handover.renew().then((ok) => (ok ? undefined : this.#replace('fatal')));
+      return;
+    }
     this.#log.error({ code: e.code, providerCode: e.providerCode }, 'agent failed');
     // An agent still starting reports its failure through start() as well: that path handles it.
     if (this.#agent === undefined) return;
@@ -183,6 +244,7 @@ export class AgentSupervisor {
   /** The call ended: close every agent (also one still starting), stop the watchdog. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.handover.close();
     this.#stopWatch();
     const agent = this.#agent;
     const starting = this.#starting;
@@ -196,6 +258,10 @@ export class AgentSupervisor {
 
   /** No agent (any more): the fallback prompt, then transfer or hang up as the profile says. */
   async fallback(): Promise<void> {
+    if (this.#failed || this.#h.ended()) return;
+    // The profile's failover targets first (issue 15); the prompt only when none of them answers.
+    const failedAt = this.#incident?.at ?? this.#h.now();
+    if (this.handover.targetsLeft && (await this.handover.failover('provider-failed', failedAt))) return;
     if (this.#failed || this.#h.ended()) return;
     this.#failed = true;
     this.#stopWatch();
@@ -225,16 +291,21 @@ export class AgentSupervisor {
   // ---- recovery ------------------------------------------------------------------------------------
 
   /** Create and start an agent (or adopt the prepared one); false when it failed or is no longer wanted. */
-  async #attach(prepared: PreparedAgent | undefined): Promise<boolean> {
-    const attempt = ++this.#attempt;
+  async #attach(
+    prepared: PreparedAgent | undefined,
+    request?: AgentRequest,
+    adopt = true,
+  ): Promise<Agent | undefined> {
+    const attempt = adopt ? ++this.#attempt : this.#attempt;
     const wanted = (): boolean => attempt === this.#attempt && !this.#closed && !this.#failed;
     let agent: Agent;
     try {
-      agent = prepared !== undefined ? await prepared.ready : await this.#d.createAgent();
+      agent = prepared !== undefined ? await prepared.ready : await this.#d.createAgent(request);
     } catch (err) {
       return this.#startFailed(err, wanted);
     }
-    this.#starting = agent;
+    // An agent started beside the current one (rotation) is not heard until it is adopted.
+    if (adopt) this.#starting = agent;
     this.#wire(agent, () => agent === this.#agent || agent === this.#starting);
     if (prepared !== undefined) {
       // Errors the agent reported before it was wired (between start and the ACK) are handled now.
@@ -252,17 +323,17 @@ export class AgentSupervisor {
     if (this.#starting === agent) this.#starting = undefined;
     if (!wanted() || this.#h.ended()) {
       await agent.close().catch(() => undefined);
-      return false;
+      return undefined;
     }
-    this.#agent = agent;
-    return true;
+    if (adopt) this.#agent = agent;
+    return agent;
   }
 
-  #startFailed(err: unknown, wanted: () => boolean): false {
-    if (!wanted() || this.#h.ended()) return false;
+  #startFailed(err: unknown, wanted: () => boolean): undefined {
+    if (!wanted() || this.#h.ended()) return undefined;
     this.#log.error({ err }, 'agent could not start');
     this.#d.metrics.agentErrors.inc({ code: (err as { code?: string }).code ?? 'AGENT_START_FAILED' });
-    return false;
+    return undefined;
   }
 
   #wire(agent: Agent, live: () => boolean): void {
@@ -320,12 +391,7 @@ export class AgentSupervisor {
     if (this.#failed || this.#closed) return;
     const inc = this.#open(kind);
     if (inc === undefined) return;
-    const old = this.#agent;
-    this.#agent = undefined;
-    const abandoned = this.#replying;
-    this.#replying = undefined;
-    if (abandoned !== undefined) this.#h.abandonReply(abandoned);
-    await old?.close().catch(() => undefined);
+    await this.dropCurrent();
     if (inc.replaced) {
       // Once per incident (DESIGN.md §4): the replacement failed too.
       await this.fallback();
@@ -333,7 +399,7 @@ export class AgentSupervisor {
     }
     inc.replaced = true;
     this.#h.timeline('agent.replace', { kind });
-    if (await this.#attach(undefined)) {
+    if ((await this.#attach(undefined)) !== undefined) {
       this.#log.info({ kind }, 'agent replaced after a provider failure');
       if (this.#incident === inc) this.#prime(inc);
       return;

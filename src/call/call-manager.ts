@@ -187,9 +187,17 @@ export class CallManager implements CallControl {
         output: { encoding: 'pcm16', sampleRateHz: 8000 },
       },
       createAgent: observedAgents(
-        agentCreator(this.#d, { tenant: p.tenant, profile: p.profile, formats, log, wireTap: wire.tap }),
+        agentCreator(this.#d, {
+          tenant: p.tenant,
+          profile: p.profile,
+          formats,
+          log,
+          wireTap: wire.tap,
+          formatsFor: (provider) => this.#formats({ ...p.profile, provider }, codec),
+        }),
         observer,
       ),
+      agentFormatsFor: (provider) => this.#formats({ ...p.profile, provider }, codec),
       ...(p.agent === undefined ? {} : { firstAgent: p.agent.prepared }),
       ...(p.earlyAudio === undefined ? {} : { earlyAudio: p.earlyAudio }),
       transfer: (target) => this.#transfer(ref.call, target),
@@ -382,13 +390,13 @@ function joinTimelines(a: CallTimeline | undefined, b: CallTimeline | undefined)
 }
 
 /** Every agent created for the call (a replacement after a provider failure too) is shown to the observer. */
-function observedAgents(
-  create: () => Promise<Agent>,
+function observedAgents<A extends unknown[]>(
+  create: (...args: A) => Promise<Agent>,
   observer: CallObserver | undefined,
-): () => Promise<Agent> {
+): (...args: A) => Promise<Agent> {
   if (observer === undefined) return create;
-  return async () => {
-    const agent = await create();
+  return async (...args) => {
+    const agent = await create(...args);
     observer.agent(agent);
     return agent;
   };

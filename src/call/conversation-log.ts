@@ -1,3 +1,5 @@
+import type { ConversationTurn } from '../agent/agent.js';
+
 /** Turns kept for a reconnected provider session; older ones are dropped first. */
 const MAX_TURNS = 24;
 /** Longest context text handed to a new session (a realtime model needs the gist, not the whole call). */
@@ -17,6 +19,7 @@ export class ConversationLog {
   readonly #turns: Turn[] = [];
   /** The assistant reply still arriving, by response id: what the caller was hearing when it broke. */
   #partial: { responseId: string; text: string } | undefined;
+  #version = 0;
 
   /** A final transcript of the caller's speech. */
   caller(text: string, final: boolean): void {
@@ -29,6 +32,7 @@ export class ConversationLog {
     if (!final) {
       if (this.#partial?.responseId !== id) this.#closePartial();
       this.#partial ??= { responseId: id, text: '' };
+      this.#version++;
       this.#partial.text = (this.#partial.text + text).slice(-MAX_CONTEXT_CHARS);
       return;
     }
@@ -43,6 +47,16 @@ export class ConversationLog {
     if (text === undefined || text === '') return undefined;
     this.#push('You', `${text} …`);
     return text;
+  }
+
+  /** The finished turns so far, oldest first, for a new session's AgentOptions.history (issues 14/15). */
+  history(): ConversationTurn[] {
+    return this.#turns.map((t) => ({ role: t.who === 'Caller' ? 'user' : 'assistant', text: t.text }));
+  }
+
+  /** Changes with every transcript recorded (a rotation checks that nothing was said meanwhile). */
+  get version(): number {
+    return this.#version;
   }
 
   /** The conversation so far as plain lines, newest kept when it is too long; '' when nothing was said. */
@@ -66,6 +80,7 @@ export class ConversationLog {
   }
 
   #push(who: Turn['who'], text: string): void {
+    this.#version++;
     const last = this.#turns[this.#turns.length - 1];
     if (last?.who === who) last.text = `${last.text} ${text}`.slice(-MAX_CONTEXT_CHARS);
     else this.#turns.push({ who, text: text.slice(-MAX_CONTEXT_CHARS) });

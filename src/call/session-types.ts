@@ -2,9 +2,9 @@
  * The CallSession contract: what it is built from, the events it emits, and the words it uses for endings
  * and media directions (STYLE.md §1: the seam's types apart from the implementation).
  */
-import type { Agent, AudioFormat, InterruptionMode } from '../agent/agent.js';
+import type { Agent, AudioFormat, ConversationTurn, InterruptionMode } from '../agent/agent.js';
 import type { Logger } from '../observability/logger.js';
-import type { AgentProfile } from '../routing/dialplan.js';
+import type { AgentProfile, FailoverTarget } from '../routing/dialplan.js';
 import type { Dialog } from '../sip/signaling.js';
 import type { PreparedAgent } from './agent-launch.js';
 import type { BargeInDecision } from './barge-in.js';
@@ -26,6 +26,18 @@ export type EndReason =
   | 'keyword-hangup'
   | 'error';
 
+export interface AgentFormats {
+  readonly input: AudioFormat;
+  readonly output: AudioFormat;
+}
+
+/** A new agent for a running call: another provider (failover) or a fresh session (rotation). */
+export interface AgentRequest {
+  /** The provider to use instead of the profile's own; undefined: the profile's. */
+  readonly target?: FailoverTarget;
+  readonly history?: readonly ConversationTurn[];
+}
+
 export interface CallTimeline {
   /** Everything worth recording, in order (the recorder subscribes). */
   event(kind: string, data: Record<string, unknown>): void;
@@ -39,14 +51,19 @@ export interface CallSessionDeps {
   readonly profile: AgentProfile;
   readonly logger: Logger;
   readonly metrics: CallMetrics;
-  /** Creates (and may re-create, once, after a fatal provider error) the agent for this call. */
-  readonly createAgent: () => Promise<Agent>;
+  /**
+   * Creates (and may re-create, once, after a fatal provider error) the agent for this call; with a request,
+   * the agent of a failover target (issue 15) or a rotated session (issue 14), seeded with the history.
+   */
+  readonly createAgent: (next?: AgentRequest) => Promise<Agent>;
+  /** The agent formats for another provider of this call's codec (a failover target); undefined: unknown. */
+  readonly agentFormatsFor?: (provider: string) => AgentFormats | undefined;
   /** The agent already being started before the 200 OK (inbound.ts); used for the first attempt. */
   readonly firstAgent?: PreparedAgent;
   /** Early media the callee played before answering (outbound): given to the agent first, oldest first. */
   readonly earlyAudio?: EarlyAudioBuffer;
   /** The agent's audio formats (chooseAgentFormats): G.711 passthrough when the provider takes the codec. */
-  readonly agentFormats: { readonly input: AudioFormat; readonly output: AudioFormat };
+  readonly agentFormats: AgentFormats;
   /** Transfer by REFER or bridge; the session detaches the agent when the call leaves. */
   readonly transfer: (target: TransferTarget) => Promise<TransferOutcome>;
   /** Plays a prompt (fallback audio) into the call and resolves when it has been sent. */

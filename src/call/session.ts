@@ -44,6 +44,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
   #inbound: InboundBridge | undefined;
   #uplink: UplinkCleanup | undefined;
   #outbound: OutboundBridge | undefined;
+  #formats: CallSessionDeps['agentFormats'] | undefined;
   readonly #bargeIn: InterruptionPolicy;
   readonly #tools: ToolQueue;
   #state: 'starting' | 'active' | 'transferring' | 'ended' = 'starting';
@@ -145,6 +146,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
       transfer: (target) => this.#transfer(target),
       end: (reason) => this.end(reason),
       timeline: (kind, data) => this.#timeline(kind, data),
+      switched: () => this.#state === 'active' && this.#bridge(),
     });
   }
 
@@ -239,17 +241,28 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
       await this.#sup.fallback();
       return;
     }
-    const { input, output } = this.#d.agentFormats;
-    const echo = (this.#uplink = UplinkCleanup.create(media, profile.audio));
-    this.#inbound = new InboundBridge(media.codec, input, (a) => this.#pushToAgent(a), { echo });
+    this.#uplink = UplinkCleanup.create(media, profile.audio);
+    this.#bridge();
     // RFC 3960 early media (a 183 with SDP on an outbound call): the agent hears it before the live audio.
     this.#d.earlyAudio?.replay((frame) => this.#inbound?.frame(frame));
-    // The playout itself is the sink: the bridge drops what exceeds the per-call cap before encoding it.
-    this.#outbound = new OutboundBridge(output, media.codec, media.ptimeMs, media.playout);
     this.#state = 'active';
     this.#turns.start();
     this.#timeline('call.active', { passthrough: this.passthrough });
     if (profile.greeting !== undefined) await this.#greet();
+  }
+
+  /** Audio bridges for the agent's formats (a failover target's provider may take others: issue 15). */
+  #bridge(): void {
+    const { media } = this.#d;
+    const p = this.#sup.agent?.provider;
+    const f = (p === undefined ? undefined : this.#d.agentFormatsFor?.(p)) ?? this.#d.agentFormats;
+    if (this.#formats !== undefined && JSON.stringify(f) === JSON.stringify(this.#formats)) return;
+    this.#formats = f;
+    this.#inbound = new InboundBridge(media.codec, f.input, (a) => this.#pushToAgent(a), {
+      echo: this.#uplink,
+    });
+    // The playout itself is the sink: the bridge drops what exceeds the per-call cap before encoding it.
+    this.#outbound = new OutboundBridge(f.output, media.codec, media.ptimeMs, media.playout);
   }
 
   /** The error boundary of the session's handlers: a handler that throws ends this call (BYE, port freed). */
@@ -280,11 +293,13 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
       this.#speechStartMs = audioStartMs;
       this.#turns.speechStarted();
       this.#bargeIn.userSpeechStarted(audioStartMs);
+      this.#sup.handover.callerSpeech(true);
     });
     on('user.speech.ended', ({ audioEndMs }) => {
       this.#timers.activity();
       this.#turns.speechEnded(audioEndMs);
       this.#bargeIn.userSpeechEnded(audioEndMs);
+      this.#sup.handover.callerSpeech(false);
     });
     on('user.transcript', ({ text, final }) => {
       this.#sup.userTranscript(text, final);
@@ -427,6 +442,8 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
         rtp: stats,
         ...this.#uplink?.stats(),
         ...this.#turns.summary(),
+        providers: this.#sup.handover.providersUsed,
+        rotations: this.#sup.handover.rotations,
       },
       'call ended',
     );

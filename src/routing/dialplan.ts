@@ -133,9 +133,26 @@ export const agentProfileSchema = z
         reprompts: z.number().int().min(0).max(10).optional(),
         /** The note the agent gets (a system message). */
         reprompt_text: z.string().min(1).max(500).optional(),
+        /** Provider session cap to rotate before (default per provider: agent-handover.ts, issue 14). */
+        session_max_s: z.number().int().min(10).max(86_400).optional(),
       })
       .strict()
       .default({ max_duration_s: 3600, idle_timeout_s: 30 }),
+    /** Providers the call moves to, in order, when the current one fails for good (issue 15). */
+    failover: z
+      .array(
+        z
+          .object({
+            provider: z.string().min(1),
+            model: z.string().min(1).optional(),
+            voice: z.string().min(1).optional(),
+          })
+          .strict(),
+      )
+      .max(4)
+      .optional(),
+    /** A short clip played while the call moves to the next provider (WAV/raw path, like fallback.audio). */
+    failover_bridge_audio: z.string().min(1).optional(),
     fallback: z
       .object({ audio: z.string().min(1).optional(), transfer_to: z.string().min(1).optional() })
       .strict()
@@ -261,3 +278,4 @@ export type AgentProfile = z.output<typeof agentProfileSchema>;
 export type AgentProfileInput = z.input<typeof agentProfileSchema>;
 export type OutboundPolicy = z.output<typeof outboundSchema>;
 export type InboundAuthPolicy = z.output<typeof inboundAuthSchema>;
+export type FailoverTarget = NonNullable<AgentProfile['failover']>[number];

@@ -14,18 +14,16 @@
  * tenant's caller 127.0.0.51 (sipp 49140, RTP 49142).
  */
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { encodeWav } from '../../src/media/wav.js';
 import { readPcm16Wav } from '../support/baresip.js';
 import { endedCalls } from '../support/call-audio.js';
 import { eventually } from '../support/eventually.js';
 import { startOpenAIMock, type OpenAIMockServer, type ReplyFault } from '../support/openai-mock.js';
 import { waitForLiveCall } from '../support/live-call.js';
 import { RtpListener } from '../support/rtp-listener.js';
+import { tone, tonePrompt } from '../support/tone-prompt.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { describeSipp, runSipp, startSipp, type SippResult } from '../support/sipp.js';
 import { VictimRtp, speechFrames } from '../support/victim-rtp.js';
@@ -45,12 +43,6 @@ const FRAME_MS = 20;
 const FAULT_AFTER_MS = 1500;
 const STALL_MS = 2000;
 
-function tone(hz: number, ms: number, rateHz: number): Int16Array {
-  const pcm = new Int16Array(Math.round((ms * rateHz) / 1000));
-  for (let i = 0; i < pcm.length; i++) pcm[i] = Math.round(8000 * Math.sin((2 * Math.PI * hz * i) / rateHz));
-  return pcm;
-}
-
 interface LossCall {
   readonly listener: RtpListener;
   readonly sipp: SippResult;
@@ -62,12 +54,9 @@ describe('provider failure mid-reply: reconnect and continue, else fallback, ≤
   let mock: OpenAIMockServer;
   let dir: string;
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'sb-loss-'));
-    const prompt = join(dir, 'fallback.wav');
-    await writeFile(
-      prompt,
-      encodeWav({ sampleRateHz: 8000, channels: 1, samples: tone(PROMPT_HZ, 1000, 8000) }),
-    );
+    const made = await tonePrompt('sb-loss-', PROMPT_HZ, 1000);
+    dir = made.dir;
+    const prompt = made.path;
     srv = await startTestServer({
       logLevel: 'info',
       dialplans: {

@@ -30,6 +30,11 @@ export interface OpenAIMockOptions {
    * connection. Default 2.
    */
   readonly lateChunksAfterCancel?: number;
+  /**
+   * Session cap (issue 14; the real one is 60 min [S12]): after this long the session gets an error
+   * `session_expired` and is closed with 1001 ("going away"). Default none.
+   */
+  readonly sessionMaxMs?: number;
 }
 
 // ---- client message schemas (GA [S1], beta [S2]) --------------------------------------------------------
@@ -232,10 +237,11 @@ export function encodeReply(pcm24k: Int16Array, e: Enc): Buffer {
 /**
  * A provider failure in the middle of a reply (issue 11): after `afterMs` of the reply's audio the mock
  * either stops sending (`stall`: no more deltas, no response.done, the socket stays open) or drops the
- * socket without a close frame (`drop`).
+ * socket without a close frame (`drop`), or dies for good (`die`: drops the socket and refuses every
+ * reconnect from then on, like a provider outage: issue 15).
  */
 export interface ReplyFault {
-  readonly kind: 'stall' | 'drop';
+  readonly kind: 'stall' | 'drop' | 'die';
   readonly afterMs: number;
 }
 
@@ -283,6 +289,9 @@ export class OpenAIMockServer implements MockProviderServer {
   #fault: ReplyFault | undefined;
   /** WebSocket sessions accepted so far (a reconnect is a new one). */
   connections = 0;
+  /** Sessions ended by the session cap (sessionMaxMs). */
+  expiredSessions = 0;
+  readonly sessionMaxMs: number | undefined;
 
   constructor(options: OpenAIMockOptions = {}) {
     this.#mode = options.mode ?? 'ga';
@@ -291,6 +300,7 @@ export class OpenAIMockServer implements MockProviderServer {
     this.#speedFactor = options.speedFactor ?? 10;
     this.#chunkMs = options.chunkMs ?? 100;
     this.#lateChunks = options.lateChunksAfterCancel ?? 2;
+    this.sessionMaxMs = options.sessionMaxMs;
     this.#base = new WsMockBase(
       (req, url) => this.#check(req, url),
       (ws) => {
@@ -447,6 +457,22 @@ class Connection {
     this.#inputs = { enc: 'pcm', vad: this.#makeVad('pcm') };
     ws.on('message', (data: Buffer, isBinary) => this.#onMessage(data.toString('utf8'), isBinary));
     ws.on('close', () => this.stop());
+    const capMs = server.sessionMaxMs;
+    if (capMs !== undefined) {
+      const cap = setTimeout(() => {
+        // The cap as the brief of issue 14 describes it: an error event, then a 1001 close.
+        server.expiredSessions++;
+        this.sendError(
+          'invalid_request_error',
+          'session_expired',
+          'Your session hit the maximum duration of 60 minutes.',
+          null,
+        );
+        this.stop();
+        ws.close(1001, 'session expired');
+      }, capMs);
+      this.#timers.add(cap);
+    }
     const sessionId = this.#id('sess');
     this.send('session.created', {
       session: {
@@ -868,7 +894,8 @@ class Connection {
       if (this.#stopped) return;
       if (fault !== undefined && offset >= faultBytes) {
         // Stall: this reply just stops (deltas, transcript, response.done never come); drop: the socket dies.
-        if (fault.kind === 'drop') this.ws.terminate();
+        if (fault.kind === 'die') this.server.refuseConnections(true);
+        if (fault.kind !== 'stall') this.ws.terminate();
         return;
       }
       if (offset < bytes.length && (!response.cancelled || response.lateLeft-- > 0)) {

@@ -6,6 +6,7 @@
  * packet is sent), never from arrival times.
  */
 import { createSocket, type Socket } from 'node:dgram';
+import { mulaw } from 'alawmulaw';
 import { toneOf } from './tone-caller.js';
 
 const FRAME_SAMPLES = 160;
@@ -34,6 +35,8 @@ export class RtpListener {
   #sent = 0;
   #sequence = 4000;
   #timestamp = 160_000;
+  /** µ-law frames to send instead of silence (the caller speaks: say()). */
+  readonly #speech: Buffer[] = [];
 
   private constructor(socket: Socket) {
     this.#socket = socket;
@@ -72,7 +75,7 @@ export class RtpListener {
         p.writeUInt16BE(this.#sequence, 2);
         p.writeUInt32BE(this.#timestamp >>> 0, 4);
         p.writeUInt32BE(0x10551055, 8);
-        SILENCE.copy(p, 12);
+        (this.#speech.shift() ?? SILENCE).copy(p, 12);
         this.#socket.send(p, target.port, target.address);
         this.#sequence = (this.#sequence + 1) & 0xffff;
         this.#timestamp = (this.#timestamp + FRAME_SAMPLES) >>> 0;
@@ -80,6 +83,13 @@ export class RtpListener {
       }
       if (this.#sent >= maxFrames) clearInterval(this.#timer);
     }, 10);
+  }
+
+  /** The caller speaks: 8 kHz PCM sent in place of the next silence frames (on the same media clock). */
+  say(pcm8k: Int16Array): void {
+    const encoded = Buffer.from(mulaw.encode(pcm8k));
+    for (let i = 0; i + FRAME_SAMPLES <= encoded.length; i += FRAME_SAMPLES)
+      this.#speech.push(encoded.subarray(i, i + FRAME_SAMPLES));
   }
 
   /** Frames received whose tone is within ±15 % of `hz`. */
