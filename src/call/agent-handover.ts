@@ -29,7 +29,8 @@ const DEFAULT_SESSION_CAP_S: Readonly<Record<string, number>> = {
   gemini: 15 * 60,
   'qwen-omni': 7200,
 };
-/** Rotate this long before the cap at most (10 % of shorter caps), so a turn in progress can finish. */
+/** Rotate 10 % before the cap, at least 5 s and at most 2 min before it, so a turn in progress can finish. */
+const MIN_ROTATE_MARGIN_MS = 5000;
 const MAX_ROTATE_MARGIN_MS = 120_000;
 /** While a rotation is due, how often to look for a quiet moment between turns. */
 const QUIET_POLL_MS = 100;
@@ -157,7 +158,7 @@ export class AgentHandover {
     this.#stopRotation();
     const capMs = this.sessionCapMs;
     if (capMs === undefined || this.#closed) return;
-    const marginMs = Math.min(MAX_ROTATE_MARGIN_MS, capMs / 10);
+    const marginMs = Math.min(MAX_ROTATE_MARGIN_MS, Math.max(MIN_ROTATE_MARGIN_MS, capMs / 10), capMs / 2);
     this.#capTimer = setTimeout(() => this.rotateSoon('session-cap'), capMs - marginMs);
     this.#capTimer.unref();
   }
