@@ -99,8 +99,16 @@ export class AgentHandover {
     return this.#failing !== undefined || this.#next < this.#targets.length;
   }
 
-  get rotations(): number {
-    return this.#rotations;
+  /** For the 'call ended' summary. */
+  summary(): { providers: readonly string[]; rotations: number } {
+    return { providers: this.#used, rotations: this.#rotations };
+  }
+
+  /** Follows the caller's speech and the replies of an agent (while `live()`), to find quiet moments. */
+  watch(agent: Agent, live: () => boolean): void {
+    agent.on('user.speech.started', () => live() && this.callerSpeech(true));
+    agent.on('user.speech.ended', () => live() && this.callerSpeech(false));
+    agent.on('assistant.turn.end', () => live() && this.replyEnded());
   }
 
   /** The profile's session cap for the current provider, in ms (undefined: none known). */

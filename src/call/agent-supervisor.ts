@@ -14,6 +14,7 @@
 import type { Agent, AgentErrorEvent } from '../agent/agent.js';
 import type { Logger } from '../observability/logger.js';
 import type { PreparedAgent } from './agent-launch.js';
+import { runFallback } from './agent-fallback.js';
 import { AgentHandover, handoverHost } from './agent-handover.js';
 import { ConversationLog, continuationPrompt } from './conversation-log.js';
 import type { AgentRequest, CallSessionDeps, EndReason } from './session-types.js';
@@ -182,7 +183,6 @@ export class AgentSupervisor {
   }
 
   turnEnded(responseId: string, status: string): void {
-    this.handover.replyEnded();
     if (this.#replying !== responseId) return;
     this.#replying = undefined;
     // A reply the provider cut short (its connection dropped: OpenAI 'failed', Gemini/Qwen 'incomplete').
@@ -268,24 +268,7 @@ export class AgentSupervisor {
     const old = this.#agent;
     this.#agent = undefined;
     await old?.close().catch(() => undefined);
-    const fb = this.#d.profile.fallback;
-    const prompt = fb?.audio ?? this.#d.defaultFallbackPrompt;
-    this.#h.timeline('agent.fallback', { prompt: prompt !== undefined });
-    if (prompt !== undefined && this.#d.playPrompt !== undefined) {
-      try {
-        await this.#d.playPrompt(prompt);
-      } catch (err) {
-        this.#log.warn({ err }, 'fallback prompt failed');
-      }
-    }
-    const target = fb?.transfer_to;
-    const transfer = this.#d.profile.tools.transfer_call;
-    const uri = target === undefined ? undefined : transfer?.targets[target];
-    if (target !== undefined && uri !== undefined) {
-      const outcome = await this.#h.transfer({ name: target, uri, method: transfer?.method ?? 'refer' });
-      if (outcome.callLeft) return;
-    }
-    await this.#h.end('agent-failed');
+    await runFallback(this.#d, this.#h, this.#log);
   }
 
   // ---- recovery ------------------------------------------------------------------------------------
@@ -338,6 +321,7 @@ export class AgentSupervisor {
 
   #wire(agent: Agent, live: () => boolean): void {
     agent.on('session.close', () => this.sessionClosed(agent));
+    this.handover.watch(agent, live);
     this.#h.wire(agent, live);
   }
 

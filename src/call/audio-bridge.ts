@@ -301,3 +301,20 @@ export class OutboundBridge {
     if (bytes > 0) this.#sink.enqueue(out.subarray(0, bytes), item.itemId, item.responseId);
   }
 }
+
+/**
+ * Both bridges of a call for the agent's formats `f` (built again when a failover target's provider takes
+ * other formats: issue 15). The playout itself is the outbound sink: the bridge drops what exceeds the
+ * per-call cap before encoding it.
+ */
+export function agentBridges(
+  media: { readonly codec: Codec; readonly ptimeMs: number; readonly playout: OutboundSink },
+  f: { readonly input: AudioFormat; readonly output: AudioFormat },
+  push: (audio: Buffer | Int16Array) => void,
+  echo: UplinkCleaner | undefined,
+): { inbound: InboundBridge; outbound: OutboundBridge } {
+  return {
+    inbound: new InboundBridge(media.codec, f.input, push, { echo }),
+    outbound: new OutboundBridge(f.output, media.codec, media.ptimeMs, media.playout),
+  };
+}

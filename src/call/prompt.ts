@@ -58,3 +58,18 @@ export class PromptPlayer {
     await media.playout.whenDrained();
   }
 }
+
+/** Plays `path` with `play` for at most `maxMs` (a drain deadline); a failing prompt is logged, not thrown. */
+export async function playAtMost(
+  play: (path: string) => Promise<void>,
+  path: string,
+  maxMs: number,
+  log: { warn(obj: object, msg: string): void },
+): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    play(path).catch((err: unknown) => log.warn({ err }, 'goodbye prompt failed')),
+    new Promise((resolve) => (timer = setTimeout(resolve, maxMs))),
+  ]);
+  clearTimeout(timer);
+}

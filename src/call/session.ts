@@ -3,12 +3,13 @@ import type { Agent } from '../agent/agent.js';
 import type { Logger } from '../observability/logger.js';
 import { handlerBoundary, inCallScope } from '../observability/process-guard.js';
 import { AgentSupervisor } from './agent-supervisor.js';
-import { InboundBridge, OutboundBridge } from './audio-bridge.js';
+import { agentBridges, type InboundBridge, type OutboundBridge } from './audio-bridge.js';
 import { UplinkCleanup } from './uplink-cleanup.js';
 import { InterruptionPolicy } from './turns/interruption-policy.js';
 import { observeLegStats } from './call-metrics.js';
 import { CallTimers, firstRtpOrTimeout } from './call-timers.js';
 import { agentListener, dialogEnded, listenToLeg } from './leg-events.js';
+import { playAtMost } from './prompt.js';
 import { ReplyTracker } from './reply-tracker.js';
 import { ToolQueue } from './tool-queue.js';
 import { CallTurns } from './turns/call-turns.js';
@@ -253,16 +254,12 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
 
   /** Audio bridges for the agent's formats (a failover target's provider may take others: issue 15). */
   #bridge(): void {
-    const { media } = this.#d;
     const p = this.#sup.agent?.provider;
     const f = (p === undefined ? undefined : this.#d.agentFormatsFor?.(p)) ?? this.#d.agentFormats;
-    if (this.#formats !== undefined && JSON.stringify(f) === JSON.stringify(this.#formats)) return;
+    if (JSON.stringify(f) === JSON.stringify(this.#formats)) return;
     this.#formats = f;
-    this.#inbound = new InboundBridge(media.codec, f.input, (a) => this.#pushToAgent(a), {
-      echo: this.#uplink,
-    });
-    // The playout itself is the sink: the bridge drops what exceeds the per-call cap before encoding it.
-    this.#outbound = new OutboundBridge(f.output, media.codec, media.ptimeMs, media.playout);
+    const b = agentBridges(this.#d.media, f, (a) => this.#pushToAgent(a), this.#uplink);
+    [this.#inbound, this.#outbound] = [b.inbound, b.outbound];
   }
 
   /** The error boundary of the session's handlers: a handler that throws ends this call (BYE, port freed). */
@@ -293,13 +290,11 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
       this.#speechStartMs = audioStartMs;
       this.#turns.speechStarted();
       this.#bargeIn.userSpeechStarted(audioStartMs);
-      this.#sup.handover.callerSpeech(true);
     });
     on('user.speech.ended', ({ audioEndMs }) => {
       this.#timers.activity();
       this.#turns.speechEnded(audioEndMs);
       this.#bargeIn.userSpeechEnded(audioEndMs);
-      this.#sup.handover.callerSpeech(false);
     });
     on('user.transcript', ({ text, final }) => {
       this.#sup.userTranscript(text, final);
@@ -360,14 +355,8 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     this.#d.media.playout.flush();
     await this.#sup.detach();
     const prompt = this.#d.profile.fallback?.audio;
-    if (prompt !== undefined && this.#d.playPrompt !== undefined && !this.#ended) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        this.#d.playPrompt(prompt).catch((err: unknown) => this.#log.warn({ err }, 'goodbye prompt failed')),
-        new Promise((resolve) => (timer = setTimeout(resolve, maxPromptMs))),
-      ]);
-      clearTimeout(timer);
-    }
+    if (prompt !== undefined && this.#d.playPrompt !== undefined && !this.#ended)
+      await playAtMost(this.#d.playPrompt, prompt, maxPromptMs, this.#log);
     await this.end(reason);
   }
 
@@ -442,8 +431,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
         rtp: stats,
         ...this.#uplink?.stats(),
         ...this.#turns.summary(),
-        providers: this.#sup.handover.providersUsed,
-        rotations: this.#sup.handover.rotations,
+        ...this.#sup.handover.summary(),
       },
       'call ended',
     );
