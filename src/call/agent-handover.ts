@@ -36,6 +36,8 @@ const MAX_ROTATE_MARGIN_MS = 120_000;
 const QUIET_POLL_MS = 100;
 /** A reply expected after the caller stopped speaking counts as pending this long at most. */
 const REPLY_PENDING_MAX_MS = 5000;
+/** Longest tool result handed to a new session as a note. */
+const MAX_NOTE_CHARS = 2000;
 /** A rotation attempt that failed (the new session did not start) is retried after this long. */
 const RETRY_MS = 2000;
 
@@ -80,6 +82,8 @@ export class AgentHandover {
   #callerSpeaking = false;
   #replyPendingSince: number | undefined;
   #closed = false;
+  /** Tool calls in flight, by call id, with the agent that made them. */
+  readonly #calls = new Map<string, { readonly agent: Agent; readonly name: string }>();
 
   constructor(profile: AgentProfile, logger: Logger, host: HandoverHost) {
     this.#profile = profile;
@@ -109,6 +113,22 @@ export class AgentHandover {
     agent.on('user.speech.started', () => live() && this.callerSpeech(true));
     agent.on('user.speech.ended', () => live() && this.callerSpeech(false));
     agent.on('assistant.turn.end', () => live() && this.replyEnded());
+    agent.on('tool.call', ({ callId, name }) => live() && this.#calls.set(callId, { agent, name }));
+  }
+
+  /**
+   * A tool result for the current agent: as a tool result when it made the call, else (the session that made
+   * it is gone: failover, rotation, and the new one does not know the call id) as a note it can act on.
+   */
+  async toolResult(callId: string, result: unknown): Promise<void> {
+    const call = this.#calls.get(callId);
+    this.#calls.delete(callId);
+    const agent = this.#h.agent();
+    if (agent === undefined) return;
+    if (call === undefined || call.agent === agent) return agent.sendToolResult(callId, result);
+    const json = typeof result === 'string' ? result : JSON.stringify(result ?? null);
+    const note = `The ${call.name} tool you called before the line moved returned: ${json.slice(0, MAX_NOTE_CHARS)}`;
+    await agent.sendText(note);
   }
 
   /** The profile's session cap for the current provider, in ms (undefined: none known). */

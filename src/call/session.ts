@@ -115,7 +115,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
         transfer: (target) => this.#transfer(target),
         sendDtmf: (digits) => deps.media.sendDtmf(digits),
         sendToolResult: async (callId, result) => {
-          await this.#sup.agent?.sendToolResult(callId, result);
+          await this.#sup.handover.toolResult(callId, result);
         },
       },
     });
