@@ -155,7 +155,8 @@ export class AgentHandover {
     this.#stopRotation();
     const from = (await this.#h.dropCurrent()) ?? this.#current?.provider ?? this.#profile.provider;
     const history = this.#h.history();
-    // The bridge clip plays while the next session connects: the caller hears it instead of dead air.
+    // The bridge clip plays while the next session connects: the caller hears it instead of dead air; the new
+    // agent's reply queues behind it.
     const bridge = this.#h
       .playBridge?.()
       .catch((err: unknown) => this.#log.warn({ err }, 'bridge clip failed'));
@@ -163,7 +164,6 @@ export class AgentHandover {
       const target = this.#targets[this.#next++]!;
       this.#log.warn({ from, to: target.provider, reason }, 'failing over to the next provider');
       if (await this.#h.attach({ target, history })) {
-        await bridge;
         this.#current = target;
         this.#used.push(target.provider);
         const gapMs = this.#h.now() - failedAt;

@@ -62,7 +62,7 @@ export interface AgentSupervisorHooks {
   readonly transfer: (target: TransferTarget) => Promise<TransferOutcome>;
   readonly end: (reason: EndReason) => Promise<void>;
   readonly timeline: (kind: string, data: Record<string, unknown>) => void;
-  /** A failover target's agent is current: the session rebuilds its audio bridges for its formats. */
+  /** Another agent is current: the session rebuilds its audio bridges if its provider takes other formats. */
   readonly switched?: () => void;
 }
 
@@ -139,8 +139,10 @@ export class AgentSupervisor {
     return this.#attach(undefined, request, adopt);
   }
 
+  /** The uplink follows at once; the session's bridges too (a failover target may take other formats). */
   adopt(agent: Agent): void {
     this.#agent = agent;
+    this.#h.switched?.();
   }
 
   get history(): ConversationLog {
@@ -155,7 +157,6 @@ export class AgentSupervisor {
 
   /** A failover target is current: a fresh incident budget, and it is asked to continue the reply. */
   failedOver(): void {
-    this.#h.switched?.();
     this.#incidents = 0;
     this.#silentSince = undefined;
     const inc = this.#incident;
@@ -308,7 +309,7 @@ export class AgentSupervisor {
       await agent.close().catch(() => undefined);
       return undefined;
     }
-    if (adopt) this.#agent = agent;
+    if (adopt) this.adopt(agent);
     return agent;
   }
 

@@ -3,7 +3,7 @@
  * and refuses every reconnect; the call moves to the profile's `failover` target (the Gemini Live mock)
  * without hanging up. A sipp caller (signalling) with a plain RTP listener (media, test/support/rtp-listener.ts)
  * hears the greeting (400 Hz), says something (the billing question), hears the answer (600 Hz) die after
- * 1.5 s, then the Gemini session's answer (1200 Hz). Asserted: the Gemini mock received the prior turns
+ * 1.5 s, the bridge clip (2600 Hz, 400 ms), then the Gemini session's answer (1200 Hz). Asserted: the Gemini mock received the prior turns
  * (greeting text, the caller's transcript, the cut reply) in one clientContent before anything else; the
  * caller hears agent audio again within 3 s of the last 600 Hz frame, measured on the server's RTP clock
  * (timestamp distance minus one frame; tolerance one 20 ms frame, the unit of the measurement); no BYE until
@@ -36,6 +36,8 @@ const GREETING_HZ = 400;
 const ANSWER_HZ = 600;
 const FAILOVER_HZ = 1200;
 const PROMPT_HZ = 1800;
+const BRIDGE_HZ = 2600;
+const BRIDGE_MS = 400;
 const BOUND_MS = 3000;
 const FRAME_MS = 20;
 const FAULT_AFTER_MS = 1500;
@@ -53,7 +55,10 @@ describe('mid-call failover to the next provider (issue 15)', () => {
   let openai: OpenAIMockServer;
   let gemini: GeminiMockServer;
   let dir: string;
+  let bridgeDir: string;
   beforeAll(async () => {
+    const bridge = await tonePrompt('sb-failover-bridge-', BRIDGE_HZ, BRIDGE_MS);
+    bridgeDir = bridge.dir;
     const made = await tonePrompt('sb-failover-', PROMPT_HZ, 1000);
     dir = made.dir;
     const prompt = made.path;
@@ -69,6 +74,7 @@ describe('mid-call failover to the next provider (issue 15)', () => {
           '  barge_in: { enabled: false }',
           '  limits: { provider_stall_ms: 2000 }',
           '  failover: [{ provider: gemini, voice: Kore }]',
+          `  failover_bridge_audio: "${bridge.path}"`,
           `  fallback: { audio: "${prompt}" }`,
         ].join('\n'),
       },
@@ -83,6 +89,7 @@ describe('mid-call failover to the next provider (issue 15)', () => {
   afterAll(async () => {
     await srv?.close();
     await rm(dir, { recursive: true, force: true });
+    await rm(bridgeDir, { recursive: true, force: true });
   });
 
   /** Fresh mocks per case; the OpenAI answer dies (socket dropped, reconnects refused) after 1.5 s. */
@@ -139,20 +146,24 @@ describe('mid-call failover to the next provider (issue 15)', () => {
     async () => {
       await startMocks();
       const { listener, stillLive } = await call(FAILOVER_HZ, 90, false);
-      const gapMs = listener.gapMs(ANSWER_HZ, FAILOVER_HZ);
+      // The caller hears the bridge clip, then the secondary: dead air before and after the clip.
+      const bridgeGapMs = listener.gapMs(ANSWER_HZ, BRIDGE_HZ);
+      const gapMs = listener.gapMs(BRIDGE_HZ, FAILOVER_HZ);
       const runs = listener
-        .runs([GREETING_HZ, ANSWER_HZ, FAILOVER_HZ, PROMPT_HZ])
+        .runs([GREETING_HZ, ANSWER_HZ, BRIDGE_HZ, FAILOVER_HZ, PROMPT_HZ])
         .filter((r) => r.frames > 1);
       console.info(
-        `[failover] gap ${gapMs} ms (RTP clock); heard ${runs.map((r) => `${r.frames}×${r.toneHz} Hz`).join(', ')}`,
+        `[failover] dead air ${bridgeGapMs} ms before the bridge clip, ${gapMs} ms after it (RTP clock); heard ${runs.map((r) => `${r.frames}×${r.toneHz} Hz`).join(', ')}`,
       );
       expect(stillLive).toBe(true);
       // The answer played until the provider died (1.5 s = 75 frames, a frame of slack at the chunk edge) …
       expect(listener.count(ANSWER_HZ)).toBeGreaterThanOrEqual(FAULT_AFTER_MS / FRAME_MS - 1);
       expect(listener.count(ANSWER_HZ)).toBeLessThanOrEqual(FAULT_AFTER_MS / FRAME_MS + 1);
       // … then the secondary's audio within the bound; the fallback prompt never played.
+      expect(bridgeGapMs).toBeDefined();
       expect(gapMs).toBeDefined();
-      expect(gapMs!).toBeLessThanOrEqual(BOUND_MS + FRAME_MS);
+      expect(bridgeGapMs! + BRIDGE_MS + gapMs!).toBeLessThanOrEqual(BOUND_MS + FRAME_MS);
+      expect(listener.count(BRIDGE_HZ)).toBeGreaterThanOrEqual(BRIDGE_MS / FRAME_MS - 1);
       expect(listener.count(PROMPT_HZ)).toBe(0);
       // The Gemini session started with the conversation so far, right after its setup.
       expect(gemini.received[0]?.type).toBe('setup');
@@ -184,8 +195,12 @@ describe('mid-call failover to the next provider (issue 15)', () => {
     const { listener } = await call(PROMPT_HZ, 45, true);
     expect(listener.count(FAILOVER_HZ)).toBe(0);
     expect(listener.count(PROMPT_HZ)).toBeGreaterThanOrEqual(49);
-    const gapMs = listener.gapMs(ANSWER_HZ, PROMPT_HZ);
-    console.info(`[failover] all dead: prompt after ${gapMs} ms of dead air (RTP clock)`);
+    // The bridge clip played while the dead target was tried, then the fallback prompt.
+    expect(listener.count(BRIDGE_HZ)).toBeGreaterThanOrEqual(BRIDGE_MS / FRAME_MS - 1);
+    const gapMs = listener.gapMs(ANSWER_HZ, BRIDGE_HZ);
+    console.info(
+      `[failover] all dead: bridge clip after ${gapMs} ms of dead air (RTP clock), then the prompt`,
+    );
     expect(gapMs!).toBeLessThanOrEqual(BOUND_MS + FRAME_MS);
     await eventually(() => expect(endedCalls(srv).at(-1)?.reason).toBe('agent-failed'));
   });
