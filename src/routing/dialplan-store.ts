@@ -59,6 +59,15 @@ export function parseDialplan(
   const provider = parsed.data.agent.provider;
   if (options.knownProvider !== undefined && !options.knownProvider(provider))
     return { ok: false, message: `${file}: agent.provider: unknown provider "${provider}"` };
+  const known = options.knownProvider;
+  const badTarget = (parsed.data.agent.failover ?? []).findIndex((t) => known?.(t.provider) === false);
+  if (badTarget >= 0) {
+    const slug = parsed.data.agent.failover![badTarget]!.provider;
+    return {
+      ok: false,
+      message: `${file}: agent.failover.${badTarget}.provider: unknown provider "${slug}"`,
+    };
+  }
   let allowFrom: BlockList | undefined;
   try {
     allowFrom = parsed.data.allow_from === undefined ? undefined : parseAllowList(parsed.data.allow_from);

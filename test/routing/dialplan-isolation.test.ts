@@ -88,6 +88,19 @@ describe('DialplanStore isolation', () => {
     expect(await store.load()).toEqual(['a.yaml: agent.provider: unknown provider "nosuch"']);
     expect(store.all().map((d) => d.file)).toEqual(['b.yaml']);
   });
+
+  it('refuses an unknown failover provider at load time, naming the target (issue 15)', async () => {
+    const target = (slug: string): string =>
+      `provider: echo, failover: [{ provider: echo }, { provider: ${slug} }]`;
+    await writeFile(join(dir, 'a.yaml'), plan('a', '["1"]').replace('provider: echo', target('nosuch')));
+    await writeFile(join(dir, 'b.yaml'), plan('b', '["2"]').replace('provider: echo', target('echo')));
+    const store = new DialplanStore({ dir, logger, knownProvider: (slug) => slug === 'echo' });
+    expect(await store.load()).toEqual(['a.yaml: agent.failover.1.provider: unknown provider "nosuch"']);
+    expect(store.byTenant('b')?.dialplan.agent.failover).toEqual([
+      { provider: 'echo' },
+      { provider: 'echo' },
+    ]);
+  });
 });
 
 describe('allowlists are own-property lookups', () => {
