@@ -137,6 +137,11 @@ export class ToneDetector {
     return this.#hops * HOP_MS + (this.#filled * 1000) / this.#rate;
   }
 
+  /** A tone is sounding (a segment is open): listeners that look for speech skip these frames. */
+  get toneActive(): boolean {
+    return this.#segStart >= 0;
+  }
+
   /** Feeds decoded audio at the detector's rate (any frame length). */
   process(pcm: Int16Array): void {
     const n = this.#window.length;
