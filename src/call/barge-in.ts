@@ -75,8 +75,16 @@ export class BargeInController {
     return decision;
   }
 
-  #decide(): BargeInDecision {
-    if (!this.#opts.enabled) return { action: 'ignored-disabled' };
+  /**
+   * The server cuts the agent off (AMD voicemail drop: the beep sounded): the same flush, block and
+   * truncate as a barge-in, whatever the profile's barge-in setting; not counted or reported as one.
+   */
+  cut(): BargeInDecision {
+    return this.#decide(true);
+  }
+
+  #decide(force = false): BargeInDecision {
+    if (!force && !this.#opts.enabled) return { action: 'ignored-disabled' };
     const playout = this.#opts.playout;
     const queuedMs = playout.queuedMs;
     const active = this.#activeResponse;
@@ -94,7 +102,7 @@ export class BargeInController {
       playout.blockResponse(current.responseId);
     }
     this.#activeResponse = undefined;
-    this.#count++;
+    if (!force) this.#count++;
     // The item being heard is the one last sent; if the new response has not reached RTP yet, 0 ms of it was heard.
     const heardItem = current !== undefined && current.responseId === responseId ? current : undefined;
     const playedMs = heardItem?.sentMs ?? 0;

@@ -200,6 +200,7 @@ export class CallManager implements CallControl {
       agentFormatsFor: (provider) => this.#formats({ ...p.profile, provider }, codec),
       ...(p.agent === undefined ? {} : { firstAgent: p.agent.prepared }),
       ...(p.earlyAudio === undefined ? {} : { earlyAudio: p.earlyAudio }),
+      ...(p.amd === undefined ? {} : { amd: p.amd }),
       transfer: (target) => this.#transfer(ref.call, target),
       playPrompt: (path) => this.#d.playPrompt(media, path),
       ...(this.#d.promptFrames === undefined

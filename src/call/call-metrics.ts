@@ -10,6 +10,8 @@ export interface CallMetrics {
   /** Server-owned interruptions (issue 14): candidates that paused the reply and were resumed. */
   readonly falseInterruptions: Counter;
   readonly toolCalls: Counter<'name'>;
+  /** Answering-machine detection outcomes on outbound calls (issue 18). */
+  readonly amdResults: Counter<'result'>;
   readonly rtpLost: Counter;
   readonly rtpLate: Counter;
   /** Caller end of speech (media time) → first agent frame on RTP (turn-latency.ts). */
@@ -96,6 +98,16 @@ export function createCallMetrics(registry: Registry): CallMetrics {
           name: 'switchboard_tool_calls_total',
           help: 'Tool calls by name',
           labelNames: ['name'] as const,
+          registers,
+        }),
+    ),
+    amdResults: get(
+      'switchboard_amd_results_total',
+      () =>
+        new Counter({
+          name: 'switchboard_amd_results_total',
+          help: 'Answering-machine detection results on outbound calls',
+          labelNames: ['result'] as const,
           registers,
         }),
     ),

@@ -6,7 +6,7 @@
 import type { Agent, AgentOptions, AudioFormat } from '../agent/agent.js';
 import type { ProviderCapabilities } from '../agent/provider.js';
 import type { Logger } from '../observability/logger.js';
-import type { AgentProfile } from '../routing/dialplan.js';
+import type { AgentProfile, AmdSettings } from '../routing/dialplan.js';
 import type { LoadedDialplan } from '../routing/dialplan-store.js';
 import type { NegotiatedMedia } from '../sip/sdp.js';
 import type { Dialog, Signaling } from '../sip/signaling.js';
@@ -154,6 +154,8 @@ export interface EstablishedCall {
   readonly media?: MediaLeg;
   /** What that early media carried, for the agent once it is attached. */
   readonly earlyAudio?: EarlyAudioBuffer;
+  /** Answering-machine detection (outbound, issue 18): the request's `amd`, else the dialplan's default. */
+  readonly amd?: AmdSettings;
   /** Per-call variables (call-variables.ts): the profile was rendered with them; the recording keeps them. */
   readonly variables?: Readonly<Record<string, string>>;
   /** When the INVITE was received (inbound) or sent (outbound), ms since the epoch. */

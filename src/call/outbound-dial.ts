@@ -109,6 +109,7 @@ export async function dialOutbound(deps: CallManagerDeps, request: DialRequest):
     ...(request.outbound === undefined ? {} : { outbound: { ...base.outbound, ...request.outbound } }),
   };
   const log = deps.logger.child({ tenant: request.tenant, sipCallId: dialog.callId });
+  const amd = request.amd ?? plan.dialplan.outbound.amd;
   return {
     tenant: request.tenant,
     profile: renderProfile(requested, variables, log),
@@ -120,6 +121,7 @@ export async function dialOutbound(deps: CallManagerDeps, request: DialRequest):
     to: request.to,
     variables,
     invitedAtMs,
+    ...(amd?.enabled === true && { amd }),
   };
 }
 

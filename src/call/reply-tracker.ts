@@ -19,6 +19,8 @@ export class ReplyTracker {
   /** A tool call arrived and the response carrying it has not ended yet. */
   #toolTurnOpen = false;
   #ended = false;
+  /** Replies whose audio has started, so a caller can wait for the next one. */
+  #replies = 0;
   readonly #waiters = new Set<() => void>();
 
   constructor(options: ReplyTrackerOptions) {
@@ -32,6 +34,7 @@ export class ReplyTracker {
 
   audio(responseId: string): void {
     const starting = this.#inProgress === undefined;
+    if (responseId !== this.#inProgress) this.#replies++;
     this.#inProgress = responseId;
     if (starting) this.#notify();
   }
@@ -76,6 +79,18 @@ export class ReplyTracker {
     await Promise.race([this.#opts.whenDrained(), timeout]);
     clearTimeout(timer);
     if (now() >= deadline) this.#opts.onTimeout?.();
+  }
+
+  /**
+   * Resolves once a reply that starts after this call (e.g. the one a sendText asked for) has played and
+   * the queue drained, or after `maxWaitMs` (also when no reply ever starts).
+   */
+  async waitForNextReplyPlayed(maxWaitMs: number): Promise<void> {
+    const { now } = this.#opts;
+    const deadline = now() + maxWaitMs;
+    const seen = this.#replies;
+    await this.#waitUntil(() => this.#replies > seen, maxWaitMs);
+    if (this.#replies > seen) await this.waitForReplyPlayed(Math.max(0, deadline - now()));
   }
 
   /** Resolves when `done()` holds (checked on audio start and turn ends), the call ends, or after `ms`. */

@@ -4,7 +4,7 @@
  */
 import type { Agent, AudioFormat, ConversationTurn, InterruptionMode } from '../agent/agent.js';
 import type { Logger } from '../observability/logger.js';
-import type { AgentProfile, FailoverTarget } from '../routing/dialplan.js';
+import type { AgentProfile, AmdSettings, FailoverTarget } from '../routing/dialplan.js';
 import type { Dialog } from '../sip/signaling.js';
 import type { PreparedAgent } from './agent-launch.js';
 import type { BargeInDecision } from './barge-in.js';
@@ -24,6 +24,10 @@ export type EndReason =
   | 'api-hangup'
   | 'shutdown'
   | 'keyword-hangup'
+  | 'amd-machine'
+  | 'voicemail-left'
+  | 'fax'
+  | 'sit'
   | 'error';
 
 export interface AgentFormats {
@@ -78,6 +82,8 @@ export interface CallSessionDeps {
   readonly interruptions?: InterruptionMode;
   /** Outbound calls greet after the callee's first words (turns/first-words.ts). Default inbound. */
   readonly direction?: 'inbound' | 'outbound';
+  /** Answering-machine detection for this outbound call (issue 18; call/outbound/amd-call.ts). */
+  readonly amd?: AmdSettings;
   /** How long to wait for the first inbound RTP before greeting anyway. */
   readonly greetingLatchWaitMs?: number;
 }

@@ -3,9 +3,10 @@ import type { Agent } from '../agent/agent.js';
 import type { Logger } from '../observability/logger.js';
 import { handlerBoundary, inCallScope } from '../observability/process-guard.js';
 import { AgentSupervisor } from './agent-supervisor.js';
-import { agentBridges, type InboundBridge, type OutboundBridge } from './audio-bridge.js';
+import { agentBridges, type InboundBridge, type OutboundBridge, type UplinkCleaner } from './audio-bridge.js';
 import { UplinkCleanup } from './uplink-cleanup.js';
 import { InterruptionPolicy } from './turns/interruption-policy.js';
+import { AmdCall } from './outbound/amd-call.js';
 import { observeLegStats } from './call-metrics.js';
 import { CallTimers, firstRtpOrTimeout } from './call-timers.js';
 import { agentListener, dialogEnded, listenToLeg } from './leg-events.js';
@@ -44,6 +45,9 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
   #byeSettled: Promise<void> = Promise.resolve();
   #inbound: InboundBridge | undefined;
   #uplink: UplinkCleanup | undefined;
+  #amd: AmdCall | undefined;
+  /** What the bridges clean caller audio with: the clean-up chain, then AMD's tap. */
+  #cleaner: UplinkCleaner | undefined;
   #outbound: OutboundBridge | undefined;
   #formats: CallSessionDeps['agentFormats'] | undefined;
   readonly #bargeIn: InterruptionPolicy;
@@ -165,7 +169,8 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
 
   /** True when caller audio reaches the agent without decoding or resampling (no uplink clean-up either). */
   get passthrough(): boolean {
-    return this.#inbound?.mode === 'passthrough' && !this.#inbound.resampling && this.#uplink === undefined;
+    const tapped = this.#uplink !== undefined || this.#amd !== undefined;
+    return this.#inbound?.mode === 'passthrough' && !this.#inbound.resampling && !tapped;
   }
 
   get resamplerInstantiated(): boolean {
@@ -243,6 +248,14 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
       return;
     }
     this.#uplink = UplinkCleanup.create(media, profile.audio);
+    this.#amd = AmdCall.create(this.#d, media.codec.sampleRateHz, this.#log, {
+      cutAgent: () => (this.#bargeIn.cut(), this.#sup.interrupted(), this.#outbound?.reset()),
+      say: async (text) => this.#sup.agent?.sendText(text),
+      waitForNextReply: (ms) => this.#reply.waitForNextReplyPlayed(ms),
+      end: (reason) => this.end(reason),
+      timeline: (kind, data) => this.#timeline(kind, data),
+    });
+    this.#cleaner = this.#amd?.after(this.#uplink) ?? this.#uplink;
     this.#bridge();
     // RFC 3960 early media (a 183 with SDP on an outbound call): the agent hears it before the live audio.
     this.#d.earlyAudio?.replay((frame) => this.#inbound?.frame(frame));
@@ -258,7 +271,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     const f = (p === undefined ? undefined : this.#d.agentFormatsFor?.(p)) ?? this.#d.agentFormats;
     if (JSON.stringify(f) === JSON.stringify(this.#formats)) return;
     this.#formats = f;
-    const b = agentBridges(this.#d.media, f, (a) => this.#pushToAgent(a), this.#uplink);
+    const b = agentBridges(this.#d.media, f, (a) => this.#pushToAgent(a), this.#cleaner);
     [this.#inbound, this.#outbound] = [b.inbound, b.outbound];
   }
 
@@ -299,6 +312,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     on('user.transcript', ({ text, final }) => {
       this.#sup.userTranscript(text, final);
       this.#bargeIn.userTranscript(text, final);
+      this.#amd?.transcript(text);
     });
     on('assistant.audio', ({ audio, itemId, responseId }) => {
       if (!this.#bargeIn.acceptAudio(responseId)) return;
@@ -409,6 +423,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     const { dialog, media, metrics } = this.#d;
     const stats = media.stats();
     this.#uplink?.close();
+    this.#amd?.close();
     media.close();
     await this.#sup.close();
     if (!dialog.ended && reason !== 'caller-bye') {
@@ -432,6 +447,7 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
         ...this.#uplink?.stats(),
         ...this.#turns.summary(),
         ...this.#sup.handover.summary(),
+        amd: this.#amd?.summary(),
       },
       'call ended',
     );

@@ -4,6 +4,7 @@
  */
 
 import type { ProviderInfo } from '../agent/registry.js';
+import type { AmdSettings } from '../routing/dialplan.js';
 
 export type { CredentialField, ProviderInfo } from '../agent/registry.js';
 
@@ -52,6 +53,8 @@ export interface DialRequest {
   readonly agent?: Readonly<Record<string, string | undefined>> | undefined;
   /** The first turn: the greeting waits for the callee's words or `greet_after_ms` of silence. */
   readonly outbound?: { readonly greet_after_ms: number } | undefined;
+  /** Answering-machine detection for this call (issue 18); the dialplan's `outbound.amd` otherwise. */
+  readonly amd?: AmdSettings | undefined;
   /** Set by the HTTP layer for the admin token only: full SIP URIs allowed, `outbound.allow` not applied. */
   readonly trusted?: boolean | undefined;
 }

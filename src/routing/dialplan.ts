@@ -210,6 +210,23 @@ const outboundPattern = z
   .string()
   .regex(/^(\*|\+?[0-9]{1,15}\*?)$/, 'digits with an optional leading "+" and trailing "*", or "*"');
 
+/**
+ * Answering-machine detection on an outbound call (issue 18): `POST /v1/calls` `amd`, or the dialplan's
+ * `outbound.amd` default. The agent greets at once; the decision runs beside it (call/outbound/amd-call.ts).
+ */
+export const amdSettingsSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** A machine: hang up, leave `voicemail_message` after the beep, or let the agent carry on. */
+    on_machine: z.enum(['hangup', 'voicemail', 'agent']).default('hangup'),
+    voicemail_message: z.string().min(1).max(2_000).optional(),
+  })
+  .strict()
+  .refine((a) => a.on_machine !== 'voicemail' || a.voicemail_message !== undefined, {
+    message: 'on_machine "voicemail" needs a voicemail_message',
+    path: ['voicemail_message'],
+  });
+
 /** What POST /v1/calls may do for this tenant (issue 11: no toll fraud through a tenant key). */
 const outboundSchema = z
   .object({
@@ -217,6 +234,8 @@ const outboundSchema = z
     allow: z.array(outboundPattern).default([]),
     max_concurrent_calls: z.number().int().min(1).max(10_000).default(10),
     calls_per_minute: z.number().int().min(1).max(10_000).default(30),
+    /** The AMD default for this tenant's outbound calls; a request's own `amd` replaces it. */
+    amd: amdSettingsSchema.optional(),
   })
   .strict();
 
@@ -277,5 +296,6 @@ export type AgentProfile = z.output<typeof agentProfileSchema>;
 /** A profile as written (defaults not applied yet), e.g. overrides parsed again by the schema. */
 export type AgentProfileInput = z.input<typeof agentProfileSchema>;
 export type OutboundPolicy = z.output<typeof outboundSchema>;
+export type AmdSettings = z.output<typeof amdSettingsSchema>;
 export type InboundAuthPolicy = z.output<typeof inboundAuthSchema>;
 export type FailoverTarget = NonNullable<AgentProfile['failover']>[number];

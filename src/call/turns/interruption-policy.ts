@@ -227,6 +227,20 @@ export class InterruptionPolicy {
     }
   }
 
+  /**
+   * The server cuts the agent off (AMD voicemail drop at the beep): a pending candidate is dropped and the
+   * reply flushed like a barge-in (not counted as one); playout is unpaused for what the agent says next.
+   */
+  cut(): BargeInDecision {
+    this.#clear();
+    this.#state = 'idle';
+    this.#verdictPending = false;
+    this.#speech = undefined;
+    const decision = this.#bargeIn.cut();
+    this.#o.playout.resume();
+    return decision;
+  }
+
   /** The call ended: no timer may fire afterwards. */
   close(): void {
     this.#clear();

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { dialFromSchema, dialToSchema, isSipUriText, OutboundError } from '../../call/outbound-target.js';
-import { tenantNameSchema } from '../../routing/dialplan.js';
+import { amdSettingsSchema, tenantNameSchema } from '../../routing/dialplan.js';
 import { assertTenantAccess, type Authenticator, type Principal } from '../auth.js';
 import { callLost, HttpError, notFound, parseOr400 } from '../errors.js';
 import { CALL_STATE_LOST, type CallControl, type CallSummary } from '../ports.js';
@@ -30,6 +30,7 @@ const dialBody = z
       .object({ greet_after_ms: z.number().int().min(0).max(30_000) })
       .strict()
       .optional(),
+    amd: amdSettingsSchema.optional(),
   })
   .strict();
 
