@@ -11,14 +11,18 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/eventually.js';
+import { startOpenAIMock } from '../support/openai-mock.js';
 import { writePcapUdp } from '../support/pcap.js';
 import { pcmaRtpDatagrams, RtpCapture } from '../support/rtp-peer.js';
 import { describeSipp, startSipp } from '../support/sipp.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { concat, silence, speak, tone } from '../support/amd-audio.js';
+import { decodeAlawSample } from '../../src/media/codecs/g711.js';
 
 const PEER = '127.0.1.80';
 const DIALPLAN = {
+  'vm.yaml':
+    'tenant: vm\nnumbers: ["200"]\nagent: { provider: openai, greeting: "Hello, this is Switchboard." }\n',
   'demo.yaml':
     'tenant: demo\nnumbers: ["100"]\nagent: { provider: echo, greeting: "Hello, this is Switchboard." }\n',
 };
@@ -34,6 +38,21 @@ interface LogLine {
     speechStartMs?: number;
     greetingMs?: number;
   };
+}
+
+/** Share of a 20 ms frame's energy at `hz` (Goertzel): ≈ 1 for that tone alone. */
+function tonePurity(pcm: Int16Array, hz: number): number {
+  const coeff = 2 * Math.cos((2 * Math.PI * hz) / 8000);
+  let s1 = 0;
+  let s2 = 0;
+  let energy = 0;
+  for (const x of pcm) {
+    const s = x + coeff * s1 - s2;
+    s2 = s1;
+    s1 = s;
+    energy += x * x;
+  }
+  return energy === 0 ? 0 : (2 * (s1 * s1 + s2 * s2 - coeff * s1 * s2)) / (pcm.length * energy);
 }
 
 function parsed(logs: readonly string[]): LogLine[] {
@@ -184,6 +203,98 @@ describe('AMD on outbound calls (sipp UAS playing a pcap)', () => {
         return l;
       });
       expect(ended.reason).toBe('api-hangup');
+    },
+  );
+
+  it(
+    'voicemail: the message starts within 1 s after the beep, then BYE with voicemail-left',
+    { timeout: 60_000 },
+    async () => {
+      const mock = await startOpenAIMock({ mode: 'ga' });
+      try {
+        await srv.server.store.putCredential('vm', 'openai', { apiKey: 'sk-test', url: mock.url });
+        const greeting = speak(
+          8000,
+          'Hello, you have reached the Smiths. Please leave a message after the tone.',
+        );
+        const leadMs = 300;
+        const gapMs = 400;
+        const audio = concat([
+          silence(8000, leadMs),
+          greeting,
+          silence(8000, gapMs),
+          tone(8000, 500, [1000], -16),
+          silence(8000, 8000),
+        ]);
+        const beepEndMs = leadMs + greeting.length / 8 + gapMs + 500;
+        const { sipp, capture } = await callee('voicemail-drop', audio, 43802);
+        // Every reply of the mock (the greeting, replies its VAD triggers during the greeting, the message) is
+        // 2 s of a tone, each reply its own frequency; the reply served after the voicemail instruction is the
+        // message, and its frequency finds it at the UAS.
+        for (let i = 0; i < 12; i++) {
+          mock.enqueueTurn({
+            replyAudioPcm16: tone(mock.outputSampleRateHz as 8000, 2000, [500 + 50 * i], -12),
+            replyText: `reply ${i}`,
+          });
+        }
+        const served: { index: number; afterInstruction: boolean }[] = [];
+        const nextTurn = mock.nextTurn.bind(mock);
+        mock.nextTurn = () => {
+          const instructed = mock.received.some(
+            (m) =>
+              m.type === 'conversation.item.create' && JSON.stringify(m.message).includes('word for word'),
+          );
+          served.push({ index: served.length, afterInstruction: instructed });
+          return nextTurn();
+        };
+        const before = srv.logs.length;
+        const dial = await srv.api('POST', '/v1/calls', {
+          tenant: 'vm',
+          to: `sip:bot@${PEER}:43802`,
+          amd: { enabled: true, on_machine: 'voicemail', voicemail_message: 'Hi, this is Acme calling.' },
+        });
+        expect(dial.status, JSON.stringify(dial.json)).toBe(201);
+        const r = await sipp.result;
+        await capture.close();
+        expect(r.exitCode, describeSipp(r)).toBe(0);
+        const ended = await eventually(() => {
+          const l = parsed(srv.logs.slice(before)).find((x) => x.msg === 'call ended');
+          if (l === undefined) throw new Error('no call ended log');
+          return l;
+        });
+        expect(ended.reason).toBe('voicemail-left');
+        expect(ended.amd).toMatchObject({ result: 'machine' });
+        // At the UAS, in RTP time: the server's first packet answers the pcap's first (NAT latching, DESIGN §4),
+        // so the beep ended beepEndMs of RTP clock after it (timestamps advance with time across the pauses
+        // between replies). Tolerance −60 ms for the latching delay.
+        const pcm = new Int16Array(160);
+        const packets = capture.packets.filter((p) => p.payloadType === 8);
+        const first = packets[0];
+        expect(first).toBeDefined();
+        const beepEndTs = (first?.timestamp ?? 0) + beepEndMs * 8;
+        const message = served.find((t) => t.afterInstruction);
+        expect(message, 'a reply was asked for after the beep').toBeDefined();
+        const messageHz = 500 + 50 * (message?.index ?? 0);
+        const ofMessage = packets.filter((p) => {
+          for (let i = 0; i < 160; i++) pcm[i] = decodeAlawSample(p.payload[i] ?? 0xd5);
+          return tonePurity(pcm, messageHz) > 0.5;
+        });
+        const start = ofMessage[0];
+        expect(start, 'the message was heard').toBeDefined();
+        const messageAfterBeepMs = (((start?.timestamp ?? 0) - beepEndTs) | 0) / 8;
+        console.log(
+          `AMD e2e voicemail drop: message (reply ${message?.index}, ${messageHz} Hz) at the UAS ` +
+            `${messageAfterBeepMs} ms (RTP time) after the beep ended; ${ofMessage.length} packets of it before the ` +
+            `BYE; ${JSON.stringify(ended.amd)}`,
+        );
+        expect(messageAfterBeepMs).toBeGreaterThanOrEqual(-60);
+        expect(messageAfterBeepMs).toBeLessThan(1000);
+        // The whole 2 s message played before the BYE (100 packets of 20 ms).
+        expect(ofMessage.length).toBeGreaterThanOrEqual(100);
+        expect(mock.violations).toEqual([]);
+      } finally {
+        await mock.close();
+      }
     },
   );
 });
