@@ -55,6 +55,19 @@ function tonePurity(pcm: Int16Array, hz: number): number {
   return energy === 0 ? 0 : (2 * (s1 * s1 + s2 * s2 - coeff * s1 * s2)) / (pcm.length * energy);
 }
 
+/** A voicemail greeting (espeak-ng): 300 ms silence, the words, 400 ms, a 500 ms 1 kHz beep, 8 s silence. */
+function voicemailGreeting(text: string, voice: string): { audio: Int16Array; beepEndMs: number } {
+  const greeting = speak(8000, text, voice, 160);
+  const audio = concat([
+    silence(8000, 300),
+    greeting,
+    silence(8000, 400),
+    tone(8000, 500, [1000], -16),
+    silence(8000, 8000),
+  ]);
+  return { audio, beepEndMs: 300 + greeting.length / 8 + 400 + 500 };
+}
+
 function parsed(logs: readonly string[]): LogLine[] {
   return logs.flatMap((l) => {
     try {
@@ -111,22 +124,10 @@ describe('AMD on outbound calls (sipp UAS playing a pcap)', () => {
     'a voicemail greeting ending in a 1 kHz beep → machine at the beep, BYE with amd-machine',
     { timeout: 60_000 },
     async () => {
-      const greeting = speak(
-        8000,
+      const { audio, beepEndMs } = voicemailGreeting(
         'Hi, you have reached Jenny. I am not available right now. Please leave a message after the tone.',
         'en-us+f2',
-        160,
       );
-      const leadMs = 300;
-      const gapMs = 400;
-      const audio = concat([
-        silence(8000, leadMs),
-        greeting,
-        silence(8000, gapMs),
-        tone(8000, 500, [1000], -16),
-        silence(8000, 6000),
-      ]);
-      const beepEndMs = leadMs + greeting.length / 8 + gapMs + 500;
       const { sipp, capture } = await callee('voicemail', audio, 43800);
       const before = srv.logs.length;
       const dial = await srv.api('POST', '/v1/calls', {
@@ -213,20 +214,10 @@ describe('AMD on outbound calls (sipp UAS playing a pcap)', () => {
       const mock = await startOpenAIMock({ mode: 'ga' });
       try {
         await srv.server.store.putCredential('vm', 'openai', { apiKey: 'sk-test', url: mock.url });
-        const greeting = speak(
-          8000,
+        const { audio, beepEndMs } = voicemailGreeting(
           'Hello, you have reached the Smiths. Please leave a message after the tone.',
+          'en-us',
         );
-        const leadMs = 300;
-        const gapMs = 400;
-        const audio = concat([
-          silence(8000, leadMs),
-          greeting,
-          silence(8000, gapMs),
-          tone(8000, 500, [1000], -16),
-          silence(8000, 8000),
-        ]);
-        const beepEndMs = leadMs + greeting.length / 8 + gapMs + 500;
         const { sipp, capture } = await callee('voicemail-drop', audio, 43802);
         // Every reply of the mock (the greeting, replies its VAD triggers during the greeting, the message) is
         // 2 s of a tone, each reply its own frequency; the reply served after the voicemail instruction is the
