@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Resampler } from '../../src/media/dsp/resampler.js';
 import { PromptPlayer } from '../../src/call/prompt.js';
 import type { Softphone } from '../../src/softphone/softphone.js';
-import { startDeepgramMock, type DeepgramMockServer } from '../support/deepgram-mock.js';
+import { deepgramTenant, startDeepgramMock, type DeepgramMockServer } from '../support/deepgram-mock.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import {
   closePhone,
@@ -75,20 +75,7 @@ describe('a SIP call to the Deepgram Voice Agent mock (PCMU passthrough)', () =>
     mock = await startDeepgramMock();
     srv = await startTestServer({
       logLevel: 'info',
-      dialplans: {
-        'acme.yaml': [
-          'tenant: acme',
-          'numbers: ["*"]',
-          'agent:',
-          '  provider: deepgram',
-          '  model: gpt-4o-mini',
-          '  voice: aura-2-luna-en',
-          '  instructions: You are a billing agent.',
-          '  barge_in: { enabled: true }',
-          '  tools: { end_call: {}, send_dtmf: {} }',
-        ].join('\n'),
-      },
-      credentials: [{ tenant: 'acme', provider: 'deepgram', fields: { apiKey: 'dg-test', url: mock.url } }],
+      ...deepgramTenant(mock, '  instructions: You are a billing agent.', '  barge_in: { enabled: true }'),
     });
     phone = await startPhone(46700);
   });

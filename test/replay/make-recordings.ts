@@ -18,10 +18,10 @@ const fixture = (name: string): Int16Array =>
   readWavFile(fileURLToPath(new URL(`../fixtures/audio/${name}`, import.meta.url))).samples;
 
 /** A fixture cut to [fromMs, toMs) (a phrase without the long pauses the mock's 300 ms VAD splits at). */
-type Clip = readonly [name: string, fromMs: number, toMs: number];
+export type Clip = readonly [name: string, fromMs: number, toMs: number];
 
 /** Caller audio at 8 kHz: fixture clips and gaps of silence (ms). */
-function callerAudio(parts: ReadonlyArray<Clip | number>): Int16Array {
+export function callerAudio(parts: ReadonlyArray<Clip | number>): Int16Array {
   const chunks = parts.map((p) =>
     typeof p === 'number' ? new Int16Array((p * 8000) / 1000) : fixture(p[0]).subarray(p[1] * 8, p[2] * 8),
   );
@@ -46,8 +46,8 @@ export interface Scenario {
   readonly hangupAfterMs?: number;
 }
 
-const BILLING: Clip = ['caller-billing-question.wav', 0, 2750];
-const INTERRUPT: Clip = ['caller-interrupt.wav', 0, 1700];
+export const BILLING: Clip = ['caller-billing-question.wav', 0, 2750];
+export const INTERRUPT: Clip = ['caller-interrupt.wav', 0, 1700];
 
 export const SCENARIOS: readonly Scenario[] = [
   {
@@ -103,7 +103,7 @@ export const SCENARIOS: readonly Scenario[] = [
   },
 ];
 
-async function waitForClosedRecording(dir: string): Promise<string> {
+export async function waitForClosedRecording(dir: string): Promise<string> {
   for (let i = 0; i < 100; i++) {
     const calls = await readdir(dir).catch(() => [] as string[]);
     for (const c of calls) {

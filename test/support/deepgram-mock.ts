@@ -65,6 +65,27 @@ interface Conn {
   closed: boolean;
 }
 
+/**
+ * The test server options of tenant `acme` routing every number to Deepgram at `mock` (model gpt-4o-mini,
+ * voice aura-2-luna-en, tools end_call and send_dtmf), with further agent lines (`  key: value`).
+ */
+export function deepgramTenant(
+  mock: { readonly url: string },
+  ...agentLines: string[]
+): {
+  dialplans: Record<string, string>;
+  credentials: Array<{ tenant: string; provider: string; fields: Record<string, string> }>;
+} {
+  const profile = ['  provider: deepgram', '  model: gpt-4o-mini', '  voice: aura-2-luna-en'];
+  const tools = '  tools: { end_call: {}, send_dtmf: {} }';
+  return {
+    dialplans: {
+      'acme.yaml': ['tenant: acme', 'numbers: ["*"]', 'agent:', ...profile, ...agentLines, tools].join('\n'),
+    },
+    credentials: [{ tenant: 'acme', provider: 'deepgram', fields: { apiKey: 'dg-test', url: mock.url } }],
+  };
+}
+
 export async function startDeepgramMock(options: DeepgramMockOptions = {}): Promise<DeepgramMockServer> {
   const apiKey = options.apiKey ?? 'dg-test';
   const outputRateHz = options.outputSampleRateHz ?? 8000;

@@ -1,9 +1,11 @@
+import { DeepgramNormaliser, isDeepgramMessage, type NormalisedSink } from './normalise-deepgram.js';
 import type { TimelineEvent } from './recording.js';
 
 /**
  * Recorded provider wire messages (events.jsonl `kind: 'wire'`, direction 'in', audio already summarised as
  * `{audioMs, bytes}` by each adapter's tap) turned back into normalised Agent events. Covers the OpenAI
- * family (OpenAI GA and beta, Azure, Qwen-Omni) and Gemini Live; unknown messages are skipped.
+ * family (OpenAI GA and beta, Azure, Qwen-Omni), Gemini Live and Deepgram (normalise-deepgram.ts); unknown
+ * messages are skipped.
  */
 export type ReplayedEvent =
   | { readonly kind: 'user.speech.started'; readonly audioStartMs?: number; readonly itemId?: string }
@@ -77,10 +79,22 @@ export function normaliseWire(events: readonly TimelineEvent[]): TimedEvent[] {
     responseMs.set(responseId, offsetMs + audioMs);
     push(t, { kind: 'audio', responseId, itemId, audioMs, offsetMs });
   };
+  const deepgram = new DeepgramNormaliser();
+  let deepgramT = 0;
+  const deepgramSink: NormalisedSink = {
+    event: (event) => push(deepgramT, event),
+    audio: (responseId, itemId, audioMs) => audio(deepgramT, responseId, itemId, audioMs),
+  };
   for (const e of events) {
     if (e.kind !== 'wire' || e.direction !== 'in' || !isObj(e.message)) continue;
     const m = e.message;
     const type = str(m.type);
+    if (type !== undefined && isDeepgramMessage(type)) {
+      // Deepgram's types are PascalCase; the OpenAI family's are dotted lower case.
+      deepgramT = e.t;
+      deepgram.message(m, deepgramSink);
+      continue;
+    }
     if (type !== undefined) {
       // The OpenAI family.
       const itemId = str(m.item_id);
