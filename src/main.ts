@@ -164,6 +164,8 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
       logger,
       // An unknown provider is a load error, not a failure of every call (issue 11).
       knownProvider: (slug) => registry.lookup(slug) !== undefined,
+      // A turn setting the provider cannot honour is a load error too (issue 14).
+      turnCapabilities: (slug) => registry.capabilities(slug)?.turn,
     });
     const problems = await dialplans.load();
     if (dialplans.all().length === 0)

@@ -12,6 +12,23 @@ export interface ToolSpec {
   readonly parameters: Readonly<Record<string, unknown>>;
 }
 
+/** The provider's own input noise reduction (OpenAI `noise_reduction`); `off` turns it off. */
+export type NoiseReduction = 'near_field' | 'far_field' | 'off';
+
+/** Input transcription of the caller's speech (what 'user.transcript' comes from). */
+export interface TranscriptionSettings {
+  readonly enabled: boolean;
+  /** BCP-47 / ISO-639 hint, e.g. `en` or `en-US`. */
+  readonly language?: string;
+  /** Transcription model (Azure: a deployment name); default: the credential's or the provider's. */
+  readonly model?: string;
+}
+
+/**
+ * Turn settings (profile `turn:`, issue 14). Every field is optional but `type`; an absent one keeps the
+ * provider's default. Adapters map only what their capabilities.turn declares; the dialplan loader refuses
+ * anything else, so an adapter never receives a setting it cannot honour.
+ */
 export interface VadSettings {
   readonly type: 'server_vad' | 'semantic_vad';
   /** server_vad activation threshold 0..1. */
@@ -20,6 +37,8 @@ export interface VadSettings {
   readonly prefixPaddingMs?: number;
   /** semantic_vad eagerness. */
   readonly eagerness?: 'low' | 'medium' | 'high' | 'auto';
+  readonly noiseReduction?: NoiseReduction;
+  readonly transcription?: TranscriptionSettings;
 }
 
 /** A finished turn of the conversation so far, to seed a new session (rotation, failover: issues 14/15). */

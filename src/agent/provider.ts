@@ -24,6 +24,32 @@ export interface ProviderCapabilities {
    * the call layer decides barge-in itself (issue 14). Absent: the provider always interrupts by itself.
    */
   readonly serverInterruptions?: boolean;
+  /** Which turn settings (AgentOptions.vad, profile `turn:`) the adapter maps; absent: none (issue 14). */
+  readonly turn?: TurnCapabilities;
+}
+
+/**
+ * The turn settings a provider honours, listed in GET /v1/providers and checked when a dialplan loads: a
+ * setting outside these is a load error naming the field and the provider, never silently dropped.
+ */
+export interface TurnCapabilities {
+  /** VAD types it accepts (`server_vad` also stands for a provider's only automatic detection). */
+  readonly vad: readonly ('server_vad' | 'semantic_vad')[];
+  /** semantic_vad eagerness. */
+  readonly eagerness: boolean;
+  readonly threshold: boolean;
+  /** Silence that ends a turn, with the range the provider accepts; absent: not configurable. */
+  readonly silenceMs?: { readonly min: number; readonly max: number };
+  readonly prefixPaddingMs: boolean;
+  /** Noise reduction modes besides `off` (always honoured: a provider without any has none to turn off). */
+  readonly noiseReduction: readonly ('near_field' | 'far_field')[];
+  /** Input transcription: can it be turned on, turned off, given a language, given a model. */
+  readonly transcription: {
+    readonly on: boolean;
+    readonly off: boolean;
+    readonly language: boolean;
+    readonly model: boolean;
+  };
 }
 
 /** Injected nondeterminism for adapters (STYLE.md §8). */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AgentError, type Agent, type AgentOptions } from './agent.js';
 import type { AudioFormat } from './events.js';
-import type { AgentDeps, ProviderCapabilities, ProviderDefinition } from './provider.js';
+import type { AgentDeps, ProviderCapabilities, ProviderDefinition, TurnCapabilities } from './provider.js';
 
 /** A definition with its credential type erased, as the registry stores it. */
 type StoredDefinition = ProviderDefinition;
@@ -19,6 +19,8 @@ export interface ProviderInfo {
   readonly aliases: readonly string[];
   readonly displayName: string;
   readonly credentialFields: readonly CredentialField[];
+  /** The profile `turn:` settings it honours (issue 14); null: none; absent: not an agent provider. */
+  readonly turn?: TurnCapabilities | null;
 }
 
 /**
@@ -63,6 +65,7 @@ export class ProviderRegistry {
         aliases: [...aliases].sort(),
         displayName: definition.displayName,
         credentialFields: credentialFields(definition),
+        turn: definition.capabilities.turn ?? null,
       }))
       .sort((a, b) => (a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0));
   }

@@ -18,6 +18,7 @@ import type { AgentCatalog } from './call-ports.js';
 import type { AgentFormats, AgentRequest } from './session-types.js';
 import { toolSpecsFor } from './tools/definitions.js';
 import { resolveInterruptions } from './turns/interruption-mode.js';
+import { vadSettings } from './turns/turn-settings.js';
 
 /** Wire messages kept for a recorder that opens after the agent started (the 200 OK comes first). */
 const MAX_EARLY_WIRE_MESSAGES = 500;
@@ -96,6 +97,7 @@ export function agentCreator(
       ...(profile.voice === undefined ? {} : { voice: profile.voice }),
       ...(profile.model === undefined ? {} : { model: profile.model }),
       ...(profile.temperature === undefined ? {} : { temperature: profile.temperature }),
+      ...(profile.turn === undefined ? {} : { vad: vadSettings(profile.turn) }),
       ...(p.wireTap === undefined ? {} : { wireTap: p.wireTap }),
       ...(next?.history === undefined || next.history.length === 0 ? {} : { history: next.history }),
     };

@@ -4,10 +4,12 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { BlockList } from 'node:net';
 import { parse as parseYaml } from 'yaml';
+import type { TurnCapabilities } from '../agent/provider.js';
 import type { Logger } from '../observability/logger.js';
 import { parseAllowList } from './cidr.js';
 import { dialplanSchema, type Dialplan } from './dialplan.js';
 import { numberKey } from './number.js';
+import { NO_TURN_SETTINGS, unsupportedTurnSetting } from './turn-support.js';
 
 /** A validated dialplan file, ready for routing. */
 export interface LoadedDialplan {
@@ -24,6 +26,8 @@ export interface LoadedDialplan {
 export interface ParseOptions {
   /** True when a provider slug (or alias) is registered; absent: any slug is accepted. */
   readonly knownProvider?: (slug: string) => boolean;
+  /** The turn settings a provider honours (issue 14); absent: `turn:` is not checked against providers. */
+  readonly turnCapabilities?: (slug: string) => TurnCapabilities | undefined;
 }
 
 export interface DialplanStoreEvents {
@@ -68,6 +72,8 @@ export function parseDialplan(
       message: `${file}: agent.failover.${badTarget}.provider: unknown provider "${slug}"`,
     };
   }
+  const turnProblem = checkTurn(parsed.data, options);
+  if (turnProblem !== undefined) return { ok: false, message: `${file}: ${turnProblem}` };
   let allowFrom: BlockList | undefined;
   try {
     allowFrom = parsed.data.allow_from === undefined ? undefined : parseAllowList(parsed.data.allow_from);
@@ -78,6 +84,26 @@ export function parseDialplan(
   const numberKeys = new Set(exact.map(numberKey));
   const wildcard = exact.length !== parsed.data.numbers.length;
   return { ok: true, value: { file, dialplan: parsed.data, allowFrom, numberKeys, wildcard } };
+}
+
+/** `turn:` against the primary provider, then every failover target (each runs with the same profile). */
+function checkTurn(d: Dialplan, options: ParseOptions): string | undefined {
+  const turn = d.agent.turn;
+  const capsOf = options.turnCapabilities;
+  if (turn === undefined || capsOf === undefined) return undefined;
+  const providers = [
+    { slug: d.agent.provider, where: '' },
+    ...(d.agent.failover ?? []).map((t, i) => ({
+      slug: t.provider,
+      where: ` (agent.failover.${i}.provider)`,
+    })),
+  ];
+  for (const p of providers) {
+    const problem = unsupportedTurnSetting(turn, capsOf(p.slug) ?? NO_TURN_SETTINGS);
+    if (problem !== undefined)
+      return `agent.turn.${problem.field}: ${problem.message} provider "${p.slug}"${p.where}`;
+  }
+  return undefined;
 }
 
 /**
@@ -98,7 +124,10 @@ export class DialplanStore extends EventEmitter<DialplanStoreEvents> {
     super();
     this.#dir = options.dir;
     this.#log = options.logger.child({ component: 'dialplans' });
-    this.#parse = options.knownProvider === undefined ? {} : { knownProvider: options.knownProvider };
+    this.#parse = {
+      ...(options.knownProvider === undefined ? {} : { knownProvider: options.knownProvider }),
+      ...(options.turnCapabilities === undefined ? {} : { turnCapabilities: options.turnCapabilities }),
+    };
   }
 
   /** The active dialplans, in file name order. */

@@ -73,6 +73,59 @@ const bargeInSchema = z
 
 export type BargeInProfile = z.infer<typeof bargeInSchema>;
 
+/**
+ * Turn settings (issue 14), mapped onto each provider's own fields (src/agent/providers/*). Ranges here are
+ * the union of what providers accept; turn-support.ts then refuses, at load, any field the profile's
+ * provider (or a failover target) cannot honour, naming the field and the provider.
+ */
+const turnSchema = z
+  .object({
+    vad: z.enum(['server_vad', 'semantic_vad']).default('server_vad'),
+    /** semantic_vad only: how soon the model decides the caller has finished. */
+    eagerness: z.enum(['low', 'medium', 'high', 'auto']).optional(),
+    /** server_vad activation threshold: higher needs louder speech. */
+    threshold: z.number().min(0).max(1).optional(),
+    /** Silence that ends the caller's turn (server_vad). */
+    silence_ms: z.number().int().min(0).max(10_000).optional(),
+    /** Audio kept before the detected start of speech (server_vad). */
+    prefix_padding_ms: z.number().int().min(0).max(5_000).optional(),
+    /** The provider's input noise reduction: near_field (handset), far_field (speakerphone) or off. */
+    noise_reduction: z.enum(['near_field', 'far_field', 'off']).optional(),
+    transcription: z
+      .object({
+        enabled: z.boolean(),
+        language: z
+          .string()
+          .regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'a language code such as "en" or "en-US"')
+          .optional(),
+        model: z.string().min(1).max(200).optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if (t.eagerness !== undefined && t.vad !== 'semantic_vad')
+      ctx.addIssue({ code: 'custom', path: ['eagerness'], message: 'eagerness needs vad: semantic_vad' });
+    if (t.vad === 'semantic_vad') {
+      // semantic_vad has no padding/threshold/silence fields (providers-2.md §2.4).
+      for (const field of ['threshold', 'silence_ms', 'prefix_padding_ms'] as const)
+        if (t[field] !== undefined)
+          ctx.addIssue({ code: 'custom', path: [field], message: `${field} needs vad: server_vad` });
+    }
+    if (
+      t.transcription?.enabled === false &&
+      (t.transcription.language ?? t.transcription.model) !== undefined
+    )
+      ctx.addIssue({
+        code: 'custom',
+        path: ['transcription', 'enabled'],
+        message: 'language/model given but transcription is disabled',
+      });
+  });
+
+export type TurnProfile = z.output<typeof turnSchema>;
+
 export const agentProfileSchema = z
   .object({
     provider: z.string().min(1),
@@ -103,6 +156,8 @@ export const agentProfileSchema = z
       .strict()
       .default({ webhooks: [] }),
     barge_in: bargeInSchema,
+    /** Turn detection, noise reduction and transcription at the provider (issue 14); absent: its defaults. */
+    turn: turnSchema.optional(),
     /** Uplink clean-up before the provider hears anything (issue 14). */
     audio: z
       .object({

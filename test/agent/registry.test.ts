@@ -104,6 +104,7 @@ describe('ProviderRegistry', () => {
         aliases: [],
         displayName: echoProvider.displayName,
         credentialFields: [{ name: 'url', required: false, secret: false }],
+        turn: echoProvider.capabilities.turn,
       },
       {
         slug: 'qwen-omni',
@@ -114,6 +115,8 @@ describe('ProviderRegistry', () => {
           { name: 'url', required: false, secret: false },
           { name: 'region', required: false, secret: false },
         ],
+        // A provider declaring no turn capabilities honours no `turn:` setting (issue 14).
+        turn: null,
       },
     ]);
   });

@@ -30,3 +30,22 @@ export async function freePortPair(host: string, candidates: readonly number[]):
   }
   throw new Error(`no free port pair on ${host} among ${candidates.join(', ')}`);
 }
+
+/**
+ * A port the kernel just handed out for port 0 on `host` (UDP and TCP both free), for a peer that must be
+ * told its port up front when the test has no block of its own.
+ */
+export async function ephemeralPort(host: string): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const socket = createSocket('udp4');
+      socket.once('error', reject);
+      socket.bind(0, host, () => {
+        const p = socket.address().port;
+        socket.close(() => resolve(p));
+      });
+    });
+    if (await tcpFree(host, port)) return port;
+  }
+  throw new Error(`no ephemeral port free on both transports on ${host}`);
+}

@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import type { ProviderDefinition } from '../../provider.js';
 import { OpenAIRealtimeAgent, type OpenAIConnection } from '../openai/realtime-agent.js';
-import { OPENAI_AUDIO_FORMATS } from '../openai/session-config.js';
+import { OPENAI_AUDIO_FORMATS, OPENAI_TURN } from '../openai/session-config.js';
 
 export const azureOpenaiCredentialSchema = z.object({
   apiKey: z.string().min(1),
@@ -62,6 +62,7 @@ export const azureOpenaiProvider: ProviderDefinition<AzureOpenAICredential> = {
     // interrupt_response/create_response can be switched off (providers.md §1.2): issue 14.
     serverInterruptions: true,
     tools: true,
+    turn: OPENAI_TURN,
   },
   create: (credential, options, deps) =>
     new OpenAIRealtimeAgent('azure-openai', azureOpenaiConnection(credential), options, deps),

@@ -44,6 +44,15 @@ export const deepgramProvider: ProviderDefinition<DeepgramCredential> = {
     // No truncate or cancel message: UserStartedSpeaking and the server stops by itself [D3].
     truncate: false,
     tools: true,
+    // Listen (STT) takes a language and a model [D1]; no VAD knobs, and it cannot be off (settings.ts).
+    turn: {
+      vad: ['server_vad'],
+      eagerness: false,
+      threshold: false,
+      prefixPaddingMs: false,
+      noiseReduction: [],
+      transcription: { on: true, off: false, language: true, model: true },
+    },
   },
   create: (credential, options, deps) => new DeepgramAgent(credential, options, deps),
 };

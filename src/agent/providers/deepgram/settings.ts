@@ -9,9 +9,11 @@
  * - speak:  Deepgram Aura with the profile's `voice` as the TTS model (default `aura-2-thalia-en`).
  * The profile's greeting is not `agent.greeting` (that text is spoken verbatim the moment SettingsApplied is
  * sent, before the call's first RTP): greet() injects it as a user message, like Gemini's greeting.
- * Not mapped: options.vad (Deepgram v1 listen has no VAD settings; Flux end-of-turn thresholds are not
- * exposed) and options.interruptions (the server always interrupts itself on UserStartedSpeaking, so the
- * provider declares no serverInterruptions).
+ * Of options.vad only transcription's language and model are mapped (listen.provider): Deepgram v1 listen has
+ * no VAD settings, Flux end-of-turn thresholds are not exposed, and transcription cannot be off (it is the
+ * agent's ear); capabilities.turn says so, so the dialplan loader refuses the rest. Not mapped either:
+ * options.interruptions (the server always interrupts itself on UserStartedSpeaking, so the provider
+ * declares no serverInterruptions).
  */
 import type { AgentOptions, ConversationTurn, ToolSpec } from '../../agent.js';
 import type { AudioFormat } from '../../events.js';
@@ -44,7 +46,9 @@ export function buildSettings(
   instructions: string | undefined,
   history: readonly ConversationTurn[],
 ): DeepgramSettings {
-  const language = credential.language;
+  // turn.transcription (issue 14) is Deepgram's listen stage: its language and model win over the credential's.
+  const language = options.vad?.transcription?.language ?? credential.language;
+  const listenModel = options.vad?.transcription?.model ?? credential.listenModel ?? DEFAULT_LISTEN_MODEL;
   const thinkProvider: { type: string; model: string; temperature?: number } = {
     type: credential.thinkProvider ?? DEFAULT_THINK_PROVIDER,
     model: options.model ?? DEFAULT_THINK_MODEL,
@@ -65,7 +69,7 @@ export function buildSettings(
       listen: {
         provider: {
           type: 'deepgram',
-          model: credential.listenModel ?? DEFAULT_LISTEN_MODEL,
+          model: listenModel,
           ...(language !== undefined ? { language } : {}),
         },
       },

@@ -22,7 +22,22 @@ export const echoProvider: ProviderDefinition<EchoCredential> = {
   credentialSchema: echoCredentialSchema,
   secretFields: [],
   // Output must equal input; the agent rejects a mismatched pair with AGENT_FORMAT_UNSUPPORTED.
-  capabilities: { inputFormats: FORMATS, outputFormats: FORMATS, truncate: false, tools: true },
+  capabilities: {
+    inputFormats: FORMATS,
+    outputFormats: FORMATS,
+    truncate: false,
+    tools: true,
+    // Its local energy VAD ends a turn after silence_ms (echo-agent.ts); it transcribes nothing.
+    turn: {
+      vad: ['server_vad'],
+      eagerness: false,
+      threshold: false,
+      silenceMs: { min: 100, max: 10_000 },
+      prefixPaddingMs: false,
+      noiseReduction: [],
+      transcription: { on: false, off: true, language: false, model: false },
+    },
+  },
   create: (_credential, options) => new EchoAgent(options),
 };
 

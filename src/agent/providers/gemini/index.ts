@@ -26,7 +26,23 @@ export const geminiProvider: ProviderDefinition<GeminiCredential> = {
   displayName: 'Google Gemini Live',
   credentialSchema: geminiCredentialSchema,
   secretFields: ['apiKey'],
-  capabilities: { inputFormats: [INPUT], outputFormats: [OUTPUT], truncate: false, tools: true },
+  capabilities: {
+    inputFormats: [INPUT],
+    outputFormats: [OUTPUT],
+    truncate: false,
+    tools: true,
+    // automaticActivityDetection [G1] (setup.ts): no semantic VAD, threshold becomes startOfSpeechSensitivity;
+    // inputAudioTranscription takes languageCodes but no model; no noise reduction.
+    turn: {
+      vad: ['server_vad'],
+      eagerness: false,
+      threshold: true,
+      silenceMs: { min: 0, max: 10_000 },
+      prefixPaddingMs: true,
+      noiseReduction: [],
+      transcription: { on: true, off: true, language: true, model: false },
+    },
+  },
   create(credential, options, deps) {
     if (!sameFormat(options.inputFormat, INPUT) || !sameFormat(options.outputFormat, OUTPUT)) {
       throw new AgentError(

@@ -162,7 +162,13 @@ export const setupSchema = z.strictObject({
       slidingWindow: z.strictObject({ targetTokens: int64.optional() }).optional(),
     })
     .optional(),
-  inputAudioTranscription: z.strictObject({}).optional(),
+  // `languageCodes[]` (omit = auto), `customVocabulary[]` [G1] (providers-2.md §3.2).
+  inputAudioTranscription: z
+    .strictObject({
+      languageCodes: z.array(z.string().min(1)).optional(),
+      customVocabulary: z.array(z.string().min(1)).optional(),
+    })
+    .optional(),
   outputAudioTranscription: z.strictObject({}).optional(),
   proactivity: z.strictObject({ proactiveAudio: z.boolean().optional() }).optional(),
 });

@@ -40,7 +40,15 @@ export function buildSetup(inputs: SetupInputs): { setup: GeminiSetup } {
       // barge_in.enabled false (interruptions 'off', issue 14): the model keeps talking [G1].
       activityHandling: options.interruptions === 'off' ? 'NO_INTERRUPTION' : 'START_OF_ACTIVITY_INTERRUPTS',
     },
-    inputAudioTranscription: {},
+    // turn.transcription (issue 14): off leaves it out; a language becomes languageCodes (omitted = auto) [G1].
+    ...(options.vad?.transcription?.enabled === false
+      ? {}
+      : {
+          inputAudioTranscription:
+            options.vad?.transcription?.language === undefined
+              ? {}
+              : { languageCodes: [options.vad.transcription.language] },
+        }),
     outputAudioTranscription: {},
     // An empty object asks for resumption handles; a handle resumes the previous session [G2].
     sessionResumption: inputs.resumptionHandle !== undefined ? { handle: inputs.resumptionHandle } : {},

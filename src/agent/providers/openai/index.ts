@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import type { ProviderDefinition } from '../../provider.js';
 import { OpenAIRealtimeAgent, type OpenAIConnection } from './realtime-agent.js';
-import { OPENAI_AUDIO_FORMATS } from './session-config.js';
+import { OPENAI_AUDIO_FORMATS, OPENAI_TURN } from './session-config.js';
 
 export { OpenAIRealtimeAgent, type OpenAIConnection } from './realtime-agent.js';
 
@@ -63,6 +63,7 @@ export const openaiProvider: ProviderDefinition<OpenAICredential> = {
     // interrupt_response/create_response can be switched off (providers.md §1.2): issue 14.
     serverInterruptions: true,
     tools: true,
+    turn: OPENAI_TURN,
   },
   create: (credential, options, deps) =>
     new OpenAIRealtimeAgent('openai', openaiConnection(credential, options.model), options, deps),

@@ -4,6 +4,7 @@
  */
 import type { AgentOptions, InterruptionMode, ToolSpec, VadSettings } from '../../agent.js';
 import type { AudioFormat } from '../../events.js';
+import type { TurnCapabilities } from '../../provider.js';
 
 /** GA wire protocol, or the deprecated beta protocol (`OpenAI-Beta: realtime=v1`). */
 export type Dialect = 'ga' | 'beta';
@@ -18,6 +19,20 @@ export const OPENAI_AUDIO_FORMATS: readonly AudioFormat[] = [
   { encoding: 'pcma', sampleRateHz: 8000 },
   { encoding: 'pcm16', sampleRateHz: 24000 },
 ];
+
+/**
+ * Turn settings of OpenAI and Azure (`audio.input.turn_detection`, `noise_reduction`, `transcription`) [S1]:
+ * both VAD types, eagerness for semantic_vad, threshold/silence/prefix for server_vad.
+ */
+export const OPENAI_TURN: TurnCapabilities = {
+  vad: ['server_vad', 'semantic_vad'],
+  eagerness: true,
+  threshold: true,
+  silenceMs: { min: 0, max: 10_000 },
+  prefixPaddingMs: true,
+  noiseReduction: ['near_field', 'far_field'],
+  transcription: { on: true, off: true, language: true, model: true },
+};
 
 export function isSupportedFormat(format: AudioFormat): boolean {
   return OPENAI_AUDIO_FORMATS.some(
@@ -78,6 +93,32 @@ export function turnDetection(
   };
 }
 
+/** `noise_reduction` [S1]: `{type}` or `null` (off); absent from the profile: not sent (server default). */
+function noiseReduction(vad: VadSettings | undefined): { noise_reduction?: { type: string } | null } {
+  const nr = vad?.noiseReduction;
+  if (nr === undefined) return {};
+  return { noise_reduction: nr === 'off' ? null : { type: nr } };
+}
+
+/**
+ * Input transcription [S1]: the profile's `turn.transcription` wins over the credential's model (Azure: a
+ * deployment); `enabled: false` leaves it out (off is the API default). Without a profile setting the
+ * credential decides, as before.
+ */
+function transcription(
+  vad: VadSettings | undefined,
+  credentialModel: string | undefined,
+): { model?: string; language?: string } | undefined {
+  const t = vad?.transcription;
+  if (t === undefined) return credentialModel === undefined ? undefined : { model: credentialModel };
+  if (!t.enabled) return undefined;
+  const model = t.model ?? credentialModel;
+  return {
+    ...(model !== undefined && { model }),
+    ...(t.language !== undefined && { language: t.language }),
+  };
+}
+
 function toolsWire(tools: readonly ToolSpec[] | undefined): Record<string, unknown>[] {
   return (tools ?? []).map((t) => ({
     type: 'function',
@@ -103,6 +144,8 @@ export function buildSessionUpdate(
 ): Record<string, unknown> {
   const instructions = extras.instructions ?? options.instructions;
   const tools = toolsWire(options.tools);
+  const asr = transcription(options.vad, extras.transcriptionModel);
+  const nr = noiseReduction(options.vad);
   if (dialect === 'beta') {
     return {
       type: 'session.update',
@@ -112,9 +155,8 @@ export function buildSessionUpdate(
         ...(options.voice !== undefined && { voice: options.voice }),
         input_audio_format: toBetaFormat(options.inputFormat),
         output_audio_format: toBetaFormat(options.outputFormat),
-        ...(extras.transcriptionModel !== undefined && {
-          input_audio_transcription: { model: extras.transcriptionModel },
-        }),
+        ...(asr !== undefined && { input_audio_transcription: asr }),
+        ...('noise_reduction' in nr && { input_audio_noise_reduction: nr.noise_reduction }),
         turn_detection: turnDetection(options.vad, options.interruptions),
         tools,
         tool_choice: 'auto',
@@ -133,9 +175,8 @@ export function buildSessionUpdate(
       audio: {
         input: {
           format: toGaFormat(options.inputFormat),
-          ...(extras.transcriptionModel !== undefined && {
-            transcription: { model: extras.transcriptionModel },
-          }),
+          ...nr,
+          ...(asr !== undefined && { transcription: asr }),
           turn_detection: turnDetection(options.vad, options.interruptions),
         },
         output: {

@@ -25,7 +25,24 @@ export const qwenOmniProvider: ProviderDefinition<QwenCredential> = {
   displayName: 'Alibaba Qwen-Omni Realtime (DashScope)',
   credentialSchema: qwenCredentialSchema,
   secretFields: ['apiKey'],
-  capabilities: { inputFormats: [INPUT], outputFormats: [OUTPUT], truncate: false, tools: true },
+  capabilities: {
+    inputFormats: [INPUT],
+    outputFormats: [OUTPUT],
+    truncate: false,
+    tools: true,
+    // turn_detection [Q1][Q2]: semantic_vad on qwen3.5 models only [Q3], no eagerness documented; the SDK
+    // range of silence_duration_ms is 200..6000 [Q2]. input_audio_transcription takes a model, no language;
+    // no noise reduction.
+    turn: {
+      vad: ['server_vad', 'semantic_vad'],
+      eagerness: false,
+      threshold: true,
+      silenceMs: { min: 200, max: 6000 },
+      prefixPaddingMs: true,
+      noiseReduction: [],
+      transcription: { on: true, off: true, language: false, model: true },
+    },
+  },
   create(credential, options, deps) {
     const ok = (a: AudioFormat, b: AudioFormat): boolean =>
       a.encoding === b.encoding && a.sampleRateHz === b.sampleRateHz;

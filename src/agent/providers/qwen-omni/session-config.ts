@@ -17,7 +17,10 @@ export function buildSessionConfig(
     // 2025 docs: input pcm16 (16 kHz), output pcm24 (24 kHz) [Q1]; see the UNVERIFIED note in providers.md.
     input_audio_format: 'pcm16',
     output_audio_format: 'pcm24',
-    input_audio_transcription: { model: DEFAULT_TRANSCRIPTION_MODEL },
+    // turn.transcription (issue 14): off leaves it out; a model replaces the documented default [Q1].
+    ...(vad?.transcription?.enabled === false
+      ? {}
+      : { input_audio_transcription: { model: vad?.transcription?.model ?? DEFAULT_TRANSCRIPTION_MODEL } }),
     turn_detection: {
       // semantic_vad only on qwen3.5 models [Q3]; server_vad elsewhere.
       type: vad?.type ?? 'server_vad',
