@@ -40,7 +40,7 @@ import { Ticker } from './media/ticker.js';
 import type { Logger } from './observability/logger.js';
 import { counter, labelInstance } from './observability/metrics.js';
 import { registerClockMetrics } from './observability/ticker-metrics.js';
-import { callWebhookSink, createOutbox, WebhookService } from './outcomes/webhooks.js';
+import { callRecordWebhook, callWebhookSink, createOutbox, WebhookService } from './outcomes/webhooks.js';
 import { DialplanStore, type LoadedDialplan } from './routing/dialplan-store.js';
 import { route } from './routing/router.js';
 import { DrachtioSignaling } from './sip/drachtio/index.js';
@@ -255,7 +255,10 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
       'Recordings stopped by write errors',
     );
     // Issue 16: event webhooks; built once the instance id is known, before any call can end.
-    const webhooksRef: { current?: WebhookService } = {};
+    const webhooksRef: {
+      current?: WebhookService;
+      callEnded?: ReturnType<typeof callRecordWebhook>;
+    } = {};
     const recorder: CallRecorderFactory = {
       open: (info) => {
         const frameSamples = info.media.codec.frameSamples(info.media.ptimeMs);
@@ -296,6 +299,8 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
       keyPrefix: deps.redisKeyPrefix ?? config.REDIS_KEY_PREFIX ?? 'switchboard:',
       recordingDir: (tenant, id) => join(tenantRecordingsDir(config.RECORDINGS_DIR, tenant), id),
       route: (tenant, to) => planFor(dialplans.all(), tenant, to)?.file ?? null,
+      // An answered call's call.ended webhook carries this record (CDR + transcript).
+      onRecord: (record) => webhooksRef.callEnded?.(record),
     });
     services.push({ name: 'call-history', close: () => outcomes.close() });
     const { history, observer } = outcomes;
@@ -356,6 +361,7 @@ export async function startServer(deps: ServerDeps): Promise<Server> {
       onResult: (result) => webhookResults.inc({ result }),
     });
     webhooksRef.current = webhooks;
+    webhooksRef.callEnded = callRecordWebhook(webhooks.publisher);
     services.push({ name: 'webhooks', close: () => webhooks.close() });
     const resumedDeliveries = await webhooks.start();
     if (resumedDeliveries > 0) logger.info({ deliveries: resumedDeliveries }, 'webhook deliveries resumed');

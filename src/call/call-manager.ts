@@ -250,7 +250,7 @@ export class CallManager implements CallControl {
       const identity = callIdentity(live);
       const startedAt = p.startedAt ?? session.startedAt;
       if (p.direction === 'outbound') events.started({ ...identity, startedAt });
-      this.#observed.set(live, observeSession(events, identity, session, startedAt));
+      this.#observed.set(live, observeSession(events, identity, session));
     }
     this.#calls.set(id, live);
     this.#d.metrics.activeCalls.inc();

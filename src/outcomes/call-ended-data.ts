@@ -1,7 +1,10 @@
 /**
- * The `call.ended` webhook's `data`: a summary of the call. One function on purpose: the full CDR
- * (outcomes/cdr*.ts, issue 16) replaces it when it lands, and nothing else builds this payload.
+ * What the call webhooks' `data` holds (issue 16). `call.ended` of an answered call is its call record —
+ * the CDR and the transcript, as the call history stores them (cdr.ts) — sent once the history write
+ * settled. A call that never got a session (CANCEL before the answer, no ACK) has no CDR: its `call.ended`
+ * is the summary built here from what the call layer knew.
  */
+import type { CallRecord } from './cdr.js';
 
 /**
  * Who a call is, as the call layer reports it (call/call-events.ts CallIdentity, matched structurally:
@@ -17,18 +20,14 @@ export interface CallIdentityInput {
   readonly model?: string;
 }
 
-/** What a call left behind (structurally call/'s CallEndFacts). */
-export interface CallEndedInput extends CallIdentityInput {
+/** An accepted INVITE that never became a session (structurally call/'s NotEstablishedFacts). */
+export interface NotEstablishedInput extends CallIdentityInput {
   readonly startedAt: Date;
-  readonly answeredAt?: Date;
   readonly endedAt: Date;
   readonly endReason: string;
-  readonly tools: ReadonlyArray<{ readonly name: string; readonly ok: boolean }>;
-  readonly bargeIns: number;
-  readonly transfer?: { readonly target: string; readonly via: string };
 }
 
-/** The fields every call event's `data` starts with. */
+/** The fields every call event's `data` starts with (except an answered call's `call.ended`: its CDR). */
 export function identityData(c: CallIdentityInput): Record<string, unknown> {
   return {
     call_id: c.id,
@@ -41,17 +40,25 @@ export function identityData(c: CallIdentityInput): Record<string, unknown> {
   };
 }
 
-export function callEndedData(c: CallEndedInput): Record<string, unknown> {
+/** `call.ended` of a call without a CDR: never answered, so no duration, tools, barge-ins or transfer. */
+export function notEstablishedData(c: NotEstablishedInput): Record<string, unknown> {
   return {
     ...identityData(c),
     started_at: c.startedAt.toISOString(),
-    answered_at: c.answeredAt?.toISOString() ?? null,
+    answered_at: null,
     ended_at: c.endedAt.toISOString(),
-    /** From the answer (the billable part); 0 for a call that was never answered. */
-    duration_ms: c.answeredAt === undefined ? 0 : Math.max(0, c.endedAt.getTime() - c.answeredAt.getTime()),
+    duration_ms: 0,
     end_reason: c.endReason,
-    tools: c.tools.map((t) => ({ name: t.name, ok: t.ok })),
-    barge_ins: c.bargeIns,
-    transfer: c.transfer === undefined ? null : { target: c.transfer.target, via: c.transfer.via },
+    tools: [],
+    barge_ins: 0,
+    transfer: null,
   };
+}
+
+/** `call.ended` of an answered call: the record exactly as the history has it. */
+export function callRecordData(record: CallRecord): {
+  cdr: CallRecord['cdr'];
+  transcript: CallRecord['transcript'];
+} {
+  return { cdr: record.cdr, transcript: record.transcript };
 }

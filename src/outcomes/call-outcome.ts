@@ -250,6 +250,9 @@ export class CallOutcome implements CallObserver {
     const { call } = this.#d;
     call.media.off('tick', this.#onTick);
     const endedAt = this.#now();
+    // The tool that ended the call (end_call) reports its outcome just after 'ended', in the same turn of
+    // promises: the record waits one macrotask so its `tools` list that call too.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const record: CallRecord = { cdr: this.#cdr(reason, endedAt), transcript: this.#transcript.turns() };
     const dir = this.#d.recordingDir;
     if (dir !== undefined) {

@@ -1,13 +1,16 @@
 /**
  * The call layer's event sink (call/call-events.ts, matched structurally: outcomes/ does not import call/)
- * as event webhooks: each call event becomes one `publish`, which only queues.
+ * as event webhooks: each call event becomes one `publish`, which only queues. An answered call's
+ * `call.ended` is not the call layer's: it is sent with the call record (`callRecordWebhook`).
  */
 import {
-  callEndedData,
+  callRecordData,
   identityData,
-  type CallEndedInput,
+  notEstablishedData,
   type CallIdentityInput,
+  type NotEstablishedInput,
 } from './call-ended-data.js';
+import type { CallRecord } from './cdr.js';
 import type { WebhookPublisher } from './webhook-publisher.js';
 
 type Identity = CallIdentityInput;
@@ -26,7 +29,7 @@ export function callWebhookSink(publisher: Pick<WebhookPublisher, 'publish'>): {
       };
     },
   ): void;
-  ended(facts: CallEndedInput): void;
+  notEstablished(facts: NotEstablishedInput): void;
 } {
   return {
     started: (c) =>
@@ -49,6 +52,16 @@ export function callWebhookSink(publisher: Pick<WebhookPublisher, 'publish'>): {
         ok: c.outcome.ok,
         args: c.outcome.args,
       }),
-    ended: (facts) => publisher.publish(facts.tenant, 'call.ended', callEndedData(facts)),
+    notEstablished: (facts) => publisher.publish(facts.tenant, 'call.ended', notEstablishedData(facts)),
   };
+}
+
+/**
+ * An answered call's `call.ended`: `data` is its record `{ cdr, transcript }`, published once the history
+ * write settled (CallOutcomes' onRecord). Only queues, like every publish.
+ */
+export function callRecordWebhook(
+  publisher: Pick<WebhookPublisher, 'publish'>,
+): (record: CallRecord) => void {
+  return (record) => publisher.publish(record.cdr.tenant, 'call.ended', callRecordData(record));
 }

@@ -47,6 +47,7 @@ export interface CallOutcomesOptions {
   readonly recordingDir: (tenant: string, callId: string) => string;
   /** The dialplan file that routes a call for `tenant` to `to`. */
   readonly route: (tenant: string, to: string) => string | null;
+  /** Each ended call's record once the history write settled (main.ts: the `call.ended` webhook). */
   readonly onRecord?: (record: CallRecord) => void;
 }
 
@@ -91,7 +92,7 @@ export interface CallOutcomesService {
 export async function startCallOutcomes(
   config: Pick<Config, 'REDIS_URL' | 'DATA_DIR' | 'CALL_HISTORY_RETENTION_DAYS' | 'PRICES_FILE'>,
   logger: Logger,
-  options: Pick<CallOutcomesOptions, 'recordingDir' | 'route'> & { readonly keyPrefix: string },
+  options: Pick<CallOutcomesOptions, 'recordingDir' | 'route' | 'onRecord'> & { readonly keyPrefix: string },
 ): Promise<CallOutcomesService> {
   const prices = await loadPrices(config);
   const history = createCallHistory(config, logger, options.keyPrefix);
@@ -104,6 +105,7 @@ export async function startCallOutcomes(
     logger,
     recordingDir: options.recordingDir,
     route: options.route,
+    ...(options.onRecord === undefined ? {} : { onRecord: options.onRecord }),
   });
   return {
     history,

@@ -29,4 +29,4 @@ export function createOutbox(options: {
 }
 
 export { WebhookService } from './webhook-service.js';
-export { callWebhookSink } from './call-webhooks.js';
+export { callRecordWebhook, callWebhookSink } from './call-webhooks.js';

@@ -133,14 +133,27 @@ describe('transfer_call by REFER (sipp caller)', () => {
     // Issue 16: the transfer and the ending reach the tenant's webhook.
     await hooks.until((r) => r.length === 2);
     expect(hooks.of('call.transferred')[0]?.body.data).toMatchObject({ target: 'billing', via: 'refer' });
-    expect(hooks.of('call.ended')[0]?.body.data).toMatchObject({
-      end_reason: 'transferred',
-      transfer: { target: 'billing', via: 'refer' },
-      tools: [
-        { name: 'transfer_call', ok: false },
-        { name: 'transfer_call', ok: true },
-      ],
+    // call.ended is the call record: the CDR (its transfer and both tool outcomes) and the transcript.
+    const transferred = hooks.of('call.transferred')[0]!.body.data;
+    const { cdr, transcript } = hooks.of('call.ended')[0]!.body.data;
+    expect(cdr).toMatchObject({
+      id: transferred.call_id,
+      tenant: 'acme',
+      from: transferred.from,
+      to: '100',
+      endReason: 'transferred',
+      provider: 'openai',
+      transfers: [{ target: 'billing', method: 'refer', ok: true, via: 'refer' }],
     });
+    expect(cdr.tools).toMatchObject([
+      { name: 'transfer_call', ok: false, args: { destination: 'sales' } },
+      { name: 'transfer_call', ok: true, args: { destination: 'billing' }, result: { via: 'refer' } },
+    ]);
+    expect(cdr.durationMs).toBe(Date.parse(cdr.endedAt) - Date.parse(cdr.answeredAt));
+    report('transfer refer call.ended', { durationMs: cdr.durationMs, transcript });
+    expect(transcript).toContainEqual(
+      expect.objectContaining({ role: 'agent', text: 'Okay, I am transferring you.' }),
+    );
   });
 });
 

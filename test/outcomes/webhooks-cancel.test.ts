@@ -2,7 +2,8 @@
  * An INVITE accepted and then CANCELled before the answer still reports its end (issue 16): sipp (an
  * independent peer, on 127.0.1.45) sends INVITE, waits for 180 and CANCELs while the agent's provider
  * connection is held back 2.5 s (DelayProxy in front of the OpenAI mock); the webhook gets call.started and a
- * call.ended with end_reason `cancelled`, no answer time and duration 0.
+ * call.ended in the summary shape (there is no CDR of a call never answered) with end_reason `cancelled`, no
+ * answer time and duration 0.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DelayProxy } from '../support/delay-proxy.js';
@@ -59,13 +60,43 @@ describe('call.ended for a cancelled INVITE', () => {
     await new Promise((res) => setTimeout(res, 500));
     expect(hooks.received.map((x) => x.body.type).sort()).toEqual(['call.ended', 'call.started']);
     const started = hooks.of('call.started')[0]!.body.data;
-    expect(hooks.of('call.ended')[0]!.body.data).toMatchObject({
+    // No answer, no CDR: the summary shape (README "Webhooks"), not the call record.
+    const ended = hooks.of('call.ended')[0]!.body.data;
+    expect(Object.keys(ended).sort()).toEqual(
+      [
+        'answered_at',
+        'barge_ins',
+        'call_id',
+        'direction',
+        'duration_ms',
+        'end_reason',
+        'ended_at',
+        'from',
+        'model',
+        'provider',
+        'started_at',
+        'tenant',
+        'to',
+        'tools',
+        'transfer',
+      ].sort(),
+    );
+    expect(ended).toMatchObject({
       call_id: started.call_id,
+      tenant: 'slow',
+      from: started.from,
       to: 'slow',
       end_reason: 'cancelled',
+      started_at: started.started_at,
       answered_at: null,
       duration_ms: 0,
       provider: 'openai',
+      tools: [],
+      barge_ins: 0,
+      transfer: null,
     });
+    expect(Date.parse(ended.ended_at)).toBeGreaterThanOrEqual(Date.parse(ended.started_at));
+    // Nor is it in the call history (only answered calls get a CDR).
+    expect((await srv.api('GET', `/v1/calls/${started.call_id}`)).status).toBe(404);
   });
 });

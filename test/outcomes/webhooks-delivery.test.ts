@@ -1,19 +1,23 @@
 /**
  * Event webhooks through the production server (startServer) and real calls: a softphone calls the echo
- * agent and presses # (the echo agent asks end_call), so each call emits call.started, call.answered,
- * tool.called and call.ended. Two real HTTP receivers on loopback (this suite's block 127.0.1.40–49): one
- * answers 200, one answers 500 twice per event and then 200.
+ * agent (which greets with a text and a beep) and presses # (the echo agent asks end_call), so each call
+ * emits call.started, call.answered, tool.called and call.ended — the last with the call's record (CDR and
+ * transcript), the same one the call history serves. Two real HTTP receivers on loopback (this suite's
+ * block 127.0.1.40–49): one answers 200, one answers 500 twice per event and then 200.
  */
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Softphone } from '../../src/softphone/softphone.js';
+import { Softphone, type CallResult } from '../../src/softphone/softphone.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { verifySignature, WebhookReceiver } from '../support/webhook-receiver.js';
+import { callIdOf, verifySignature, WebhookReceiver } from '../support/webhook-receiver.js';
 
 const SECRET = 'whsec-delivery-test-0123456789';
 const FLAKY_SECRET = 'whsec-flaky-test-9876543210';
 const EVENTS = ['call.started', 'call.answered', 'call.transferred', 'call.ended', 'tool.called'];
 const CALLS = 5;
+const GREETING = 'Hello from the echo line.';
+/** The CDR's answer-to-end against the caller's media clock (its received-audio ticks, 20 ms each). */
+const DURATION_TOLERANCE_MS = 300;
 
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
@@ -25,6 +29,7 @@ describe('event webhook delivery (issue 16)', () => {
   let ok: WebhookReceiver;
   let flaky: WebhookReceiver;
   const seen = new Map<string, number>();
+  const results: CallResult[] = [];
 
   beforeAll(async () => {
     ok = await WebhookReceiver.start({ host: '127.0.1.40' });
@@ -39,7 +44,7 @@ describe('event webhook delivery (issue 16)', () => {
     srv = await startTestServer({
       env: { WEBHOOK_ALLOW_PRIVATE: 'true' },
       dialplans: {
-        'demo.yaml': 'tenant: demo\nnumbers: ["*"]\nagent: { provider: echo, tools: { end_call: {} } }\n',
+        'demo.yaml': `tenant: demo\nnumbers: ["*"]\nagent: { provider: echo, greeting: "${GREETING}", tools: { end_call: {} } }\n`,
       },
     });
     const key = (await srv.api('POST', '/v1/tenants/demo/keys')).json.token as string;
@@ -64,6 +69,7 @@ describe('event webhook delivery (issue 16)', () => {
     for (let i = 0; i < CALLS; i++) {
       const result = await phone.call(srv.uri('100'), { dtmf: '#', dtmfDelayMs: 300, durationMs: 8000 });
       expect(result.endedBy).toBe('remote');
+      results.push(result);
     }
     await ok.until((r) => r.length === 4 * CALLS);
   }, 90_000);
@@ -94,10 +100,10 @@ describe('event webhook delivery (issue 16)', () => {
     expect(new Set(ok.received.map((r) => r.body.id)).size).toBe(ok.received.length);
   });
 
-  it('reports each call in order: started, answered, tool.called (end_call), ended with a summary', () => {
+  it('reports each call in order: started, answered, tool.called (end_call), ended', () => {
     const byCall = new Map<string, Array<{ type: string; at: number }>>();
     for (const r of ok.received) {
-      const id = r.body.data.call_id as string;
+      const id = callIdOf(r)!;
       byCall.set(id, [...(byCall.get(id) ?? []), { type: r.body.type, at: Date.parse(r.body.created_at) }]);
     }
     expect(byCall.size).toBe(CALLS);
@@ -110,20 +116,54 @@ describe('event webhook delivery (issue 16)', () => {
     }
     const tool = ok.of('tool.called')[0]?.body.data;
     expect(tool).toMatchObject({ tool: 'end_call', ok: true, tenant: 'demo', provider: 'echo' });
-    const ended = ok.of('call.ended')[0]?.body.data;
-    expect(ended).toMatchObject({
-      tenant: 'demo',
-      direction: 'inbound',
-      to: '100',
-      end_reason: 'end_call',
-      provider: 'echo',
-      tools: [{ name: 'end_call', ok: true }],
-      barge_ins: 0,
-      transfer: null,
-    });
-    expect(Date.parse(ended.started_at)).toBeLessThanOrEqual(Date.parse(ended.answered_at));
-    expect(Date.parse(ended.answered_at)).toBeLessThan(Date.parse(ended.ended_at));
-    expect(ended.duration_ms).toBe(Date.parse(ended.ended_at) - Date.parse(ended.answered_at));
+  });
+
+  it('call.ended carries the call record: the CDR and the transcript, as the call history has them', async () => {
+    const ended = ok
+      .of('call.ended')
+      .map((r) => r.body.data)
+      .sort((a, b) => Date.parse(a.cdr.startedAt) - Date.parse(b.cdr.startedAt));
+    expect(ended).toHaveLength(CALLS);
+    const key = (await srv.api('POST', '/v1/tenants/demo/keys')).json.token as string;
+    for (const [i, data] of ended.entries()) {
+      expect(Object.keys(data).sort()).toEqual(['cdr', 'transcript']);
+      const { cdr, transcript } = data;
+      const started = ok.of('call.started').find((r) => r.body.data.call_id === cdr.id)?.body.data;
+      expect(started).toBeDefined();
+      expect(cdr).toMatchObject({
+        version: 1,
+        tenant: 'demo',
+        route: 'demo.yaml',
+        direction: 'inbound',
+        from: started.from,
+        to: '100',
+        provider: 'echo',
+        endReason: 'end_call',
+        transfers: [],
+        bargeIns: 0,
+        recorded: false,
+      });
+      // The tool that ended the call is in the record (its outcome comes just after the session's end).
+      expect(cdr.tools).toHaveLength(1);
+      expect(cdr.tools[0]).toMatchObject({ name: 'end_call', ok: true });
+      expect(Date.parse(cdr.startedAt)).toBeLessThanOrEqual(Date.parse(cdr.answeredAt));
+      expect(Date.parse(cdr.endedAt) - Date.parse(cdr.answeredAt)).toBe(cdr.durationMs);
+      // The caller's media clock: one frame per 20 ms tick from its ACK to the BYE (time-aligned).
+      const callerMs = results[i]!.received.length / (results[i]!.sampleRateHz / 1000);
+      console.log(`call ${i + 1}: CDR durationMs ${cdr.durationMs}, caller media ${callerMs} ms`);
+      expect(Math.abs(cdr.durationMs - callerMs)).toBeLessThanOrEqual(DURATION_TOLERANCE_MS);
+      expect(cdr.rtp.packetsSent).toBeGreaterThan(0);
+      // The echo agent's greeting is the transcript's one turn, timed by its beep's RTP frames.
+      expect(transcript).toHaveLength(1);
+      expect(transcript[0]).toMatchObject({ role: 'agent', text: GREETING });
+      expect(transcript[0].endMs).toBeGreaterThan(transcript[0].startMs);
+      // The same record the call history serves.
+      const stored = await srv.api('GET', `/v1/calls/${cdr.id}`, undefined, key);
+      expect(stored.status).toBe(200);
+      expect(stored.json).toMatchObject(cdr);
+      const turns = await srv.api('GET', `/v1/calls/${cdr.id}/transcript`, undefined, key);
+      expect(turns.json.turns).toEqual(transcript);
+    }
   });
 
   it('prints delivery latency on loopback (event created → receiver got it)', () => {

@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Softphone } from '../../src/softphone/softphone.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { WebhookReceiver } from '../support/webhook-receiver.js';
+import { callIdOf, WebhookReceiver } from '../support/webhook-receiver.js';
 
 const TOLERANCE_PACKETS = 25;
 
@@ -57,7 +57,7 @@ describe('a hanging webhook receiver (issue 16)', () => {
     expect(withHang.endedBy).toBe('remote');
     // The receiver really held the call's deliveries open while the call went on and ended.
     await hanging.until((r) => r.length === 4, 5000);
-    const ids = new Set(hanging.received.map((r) => r.body.data.call_id as string));
+    const ids = new Set(hanging.received.map((r) => callIdOf(r)));
     expect(ids.size).toBe(1);
     const deliveries = await srv.api('GET', '/v1/tenants/demo/webhooks/slow/deliveries', undefined, key);
     expect(deliveries.json.deliveries.map((d: { status: string }) => d.status)).toEqual([

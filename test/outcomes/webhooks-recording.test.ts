@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Softphone } from '../../src/softphone/softphone.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { verifySignature, WebhookReceiver } from '../support/webhook-receiver.js';
+import { callIdOf, verifySignature, WebhookReceiver } from '../support/webhook-receiver.js';
 
 const SECRET = 'whsec-recording-0123456789';
 
@@ -72,8 +72,12 @@ describe('recording.ready webhook', () => {
     expect(verifySignature(SECRET, ready[0]!.headers['switchboard-signature'] as string, ready[0]!.raw)).toBe(
       true,
     );
+    // call.ended carries the CDR of this recorded call.
+    const callId = callIdOf(ended[0]!);
+    expect(callId).toMatch(/\S/);
+    expect(ended[0]!.body.data.cdr).toMatchObject({ id: callId, recorded: true, endReason: 'end_call' });
     expect(ready[0]!.body.data).toEqual({
-      call_id: ended[0]!.body.data.call_id,
+      call_id: callId,
       tenant: 'demo',
       files: ['call.json', 'audio.wav', 'events.jsonl'],
     });
@@ -81,7 +85,7 @@ describe('recording.ready webhook', () => {
     expect(onDisk).toHaveLength(1);
     // call.json is written twice: at the start (no ending yet) and finalised at close with the ending.
     expect(JSON.parse(onDisk[0]!)).toMatchObject({
-      callId: ended[0]!.body.data.call_id,
+      callId,
       endingReason: 'end_call',
     });
     expect(JSON.parse(onDisk[0]!).endedAt).not.toBeNull();

@@ -113,3 +113,13 @@ export function verifySignature(secret: string, header: string | undefined, raw:
   const given = Buffer.from(v1, 'hex');
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
+
+/**
+ * The call a delivery is about: `data.call_id`, or for an answered call's `call.ended` (the call record)
+ * `data.cdr.id`.
+ */
+export function callIdOf(r: ReceivedWebhook): string | undefined {
+  const data = r.body.data as { call_id?: unknown; cdr?: { id?: unknown } } | undefined;
+  const id = data?.call_id ?? data?.cdr?.id;
+  return typeof id === 'string' ? id : undefined;
+}
