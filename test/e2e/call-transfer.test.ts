@@ -151,9 +151,12 @@ describe('transfer_call by REFER (sipp caller)', () => {
     ]);
     expect(cdr.durationMs).toBe(Date.parse(cdr.endedAt) - Date.parse(cdr.answeredAt));
     report('transfer refer call.ended', { durationMs: cdr.durationMs, transcript });
-    expect(transcript).toContainEqual(
-      expect.objectContaining({ role: 'agent', text: 'Okay, I am transferring you.' }),
-    );
+    // Both sides, in order: the mock's transcription of the caller, then the confirmation it played.
+    expect(transcript).toMatchObject([
+      { role: 'caller', text: 'mock caller words' },
+      { role: 'agent', text: 'Okay, I am transferring you.' },
+    ]);
+    expect(transcript[1].startMs).toBeGreaterThanOrEqual(transcript[0].endMs);
   });
 });
 
