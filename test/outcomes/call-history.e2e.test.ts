@@ -115,9 +115,13 @@ describe.each([
         await new Promise((resolve) => setTimeout(resolve, 300));
       }
     })();
-    m = await run;
-    polling = false;
-    await poll;
+    try {
+      m = await run;
+    } finally {
+      // A failed call must not leave the poll running against a server the afterAll closes.
+      polling = false;
+      await poll.catch(() => undefined);
+    }
   }, 90_000);
 
   afterAll(async () => {
