@@ -7,9 +7,10 @@ import { agentBridges, type InboundBridge, type OutboundBridge, type UplinkClean
 import { UplinkCleanup } from './uplink-cleanup.js';
 import { InterruptionPolicy } from './turns/interruption-policy.js';
 import { AmdCall } from './outbound/amd-call.js';
-import { observeLegStats } from './call-metrics.js';
+import { reportCallEnded } from './call-summary.js';
 import { CallTimers, firstRtpOrTimeout } from './call-timers.js';
-import { agentListener, dialogEnded, listenToLeg } from './leg-events.js';
+import { dialogEnded, listenToLeg } from './leg-events.js';
+import { wireAgentEvents } from './session-agent-events.js';
 import { playAtMost } from './prompt.js';
 import { ReplyTracker } from './reply-tracker.js';
 import { ToolQueue } from './tool-queue.js';
@@ -293,54 +294,21 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     }
   }
 
-  /** The session's handlers of one agent's events; those of an agent that was replaced are ignored. */
   #wireAgent(agent: Agent, live: () => boolean): void {
-    const { metrics } = this.#d;
-    const on = agentListener(agent, this.#boundary, live);
-    this.#turns.agentWired();
-    on('user.speech.started', ({ audioStartMs }) => {
-      this.#timers.activity();
-      this.#speechStartMs = audioStartMs;
-      this.#turns.speechStarted();
-      this.#bargeIn.userSpeechStarted(audioStartMs);
+    wireAgentEvents(agent, live, {
+      boundary: this.#boundary,
+      metrics: this.#d.metrics,
+      timers: this.#timers,
+      turns: this.#turns,
+      bargeIn: this.#bargeIn,
+      reply: this.#reply,
+      tools: this.#tools,
+      sup: this.#sup,
+      outbound: () => this.#outbound,
+      amd: () => this.#amd,
+      speechStarted: (audioStartMs) => (this.#speechStartMs = audioStartMs),
+      timeline: (kind, data) => this.#timeline(kind, data),
     });
-    on('user.speech.ended', ({ audioEndMs }) => {
-      this.#timers.activity();
-      this.#turns.speechEnded(audioEndMs);
-      this.#bargeIn.userSpeechEnded(audioEndMs);
-    });
-    on('user.transcript', ({ text, final }) => {
-      this.#sup.userTranscript(text, final);
-      this.#bargeIn.userTranscript(text, final);
-      this.#amd?.transcript(text);
-    });
-    on('assistant.audio', ({ audio, itemId, responseId }) => {
-      if (!this.#bargeIn.acceptAudio(responseId)) return;
-      this.#turns.agentAudio(responseId);
-      this.#timers.activity();
-      this.#outbound?.push(audio, itemId, responseId);
-      this.#reply.audio(responseId);
-      this.#sup.audio(responseId);
-    });
-    on('assistant.turn.end', ({ responseId, status }) => {
-      this.#outbound?.endItem();
-      this.#bargeIn.turnEnded(responseId);
-      this.#reply.turnEnded(responseId);
-      this.#sup.turnEnded(responseId, status);
-    });
-    on('assistant.text', ({ text, final, responseId }) => {
-      this.#sup.assistantText(text, final, responseId);
-      if (final) this.#tools.assistantSaid(text);
-    });
-    on('tool.call', (call) => {
-      // The response carrying the call has not ended yet: its sentence may still be on its way.
-      this.#reply.toolCall();
-      metrics.toolCalls.inc({ name: call.name });
-      this.#timeline('tool.call', { ...call });
-      this.#turns.toolCall(call.name);
-      void this.#tools.queue(call);
-    });
-    on('error', (e) => this.#sup.error(e));
   }
 
   #onCallerDtmf(digit: string, via: 'rtp' | 'info'): void {
@@ -434,23 +402,18 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
       // transaction for Timer F (64·T1 = 32 s, RFC 3261 §17.1.2.2).
       await Promise.race([byeDone, dialogEnded(dialog)]);
     }
-    metrics.callsEnded.inc({ reason });
-    observeLegStats(metrics, stats);
     this.#timeline('call.end', { reason });
-    this.#log.info(
-      {
-        reason,
-        durationMs: this.#now() - this.startedAt.getTime(),
-        bargeIns: this.#bargeIn.bargeIns,
-        tools: this.#tools.summary(),
-        rtp: stats,
-        ...this.#uplink?.stats(),
-        ...this.#turns.summary(),
-        ...this.#sup.handover.summary(),
-        amd: this.#amd?.summary(),
-      },
-      'call ended',
-    );
+    reportCallEnded(this.#log, metrics, {
+      reason,
+      durationMs: this.#now() - this.startedAt.getTime(),
+      bargeIns: this.#bargeIn.bargeIns,
+      rtp: stats,
+      tools: this.#tools,
+      uplink: this.#uplink,
+      turns: this.#turns,
+      handover: this.#sup.handover,
+      amd: this.#amd,
+    });
     this.emit('ended', { reason });
   }
 
