@@ -17,21 +17,14 @@ import type { PreparedAgent } from './agent-launch.js';
 import { runFallback } from './agent-fallback.js';
 import { AgentHandover, handoverHost } from './agent-handover.js';
 import { ConversationLog, continuationPrompt } from './conversation-log.js';
+import { DeadAirWatch, type Incident } from './dead-air-watch.js';
 import type { AgentRequest, CallSessionDeps, EndReason } from './session-types.js';
 import type { TransferOutcome, TransferTarget } from './tools/dispatcher.js';
 
 /** Dead air inside a reply that counts as a stalled provider (profile `limits.provider_stall_ms`). */
 export const DEFAULT_STALL_MS = 2000;
-/**
- * After the stall bound, how long a replacement session has to make itself heard before the fallback
- * prompt takes over: stall 2 s + 0.7 s + the prompt's first frame keeps dead air within 3 s.
- */
-export const RECOVERY_BUDGET_MS = 700;
-/** A cut-off reply with no word from the transport: how long to wait before asking the same agent to go on. */
-const SETTLE_MS = 300;
 /** Incidents one call may recover from; a provider failing more often than this is not coming back. */
 const MAX_INCIDENTS = 3;
-const WATCH_PERIOD_MS = 50;
 
 /** What the supervisor takes from the session's own dependencies. */
 export type AgentSupervisorDeps = Pick<
@@ -66,37 +59,22 @@ export interface AgentSupervisorHooks {
   readonly switched?: () => void;
 }
 
-/** One provider failure, from the moment it was noticed until the caller hears audio again. */
-interface Incident {
-  readonly kind: 'stall' | 'cut' | 'fatal' | 'closed';
-  readonly at: number;
-  /** The reply that broke, as far as it had arrived (for the continuation prompt). */
-  readonly cutOff: string | undefined;
-  /** The transport said it replaced its connection (or is doing so). */
-  signalled: boolean;
-  /** Agents asked to continue in this incident. */
-  readonly primed: Set<Agent>;
-  replaced: boolean;
-}
-
 export class AgentSupervisor {
   readonly #d: AgentSupervisorDeps;
   readonly #h: AgentSupervisorHooks;
   readonly #log: Logger;
-  readonly #stallMs: number;
   readonly #conversation = new ConversationLog();
   #agent: Agent | undefined;
   #starting: Agent | undefined;
   /** The response whose audio the caller is hearing (first accepted delta to its turn end). */
   #replying: string | undefined;
-  #silentSince: number | undefined;
   #incident: Incident | undefined;
   #incidents = 0;
   #signalAt = Number.NEGATIVE_INFINITY;
   #attempt = 0;
   #failed = false;
   #closed = false;
-  #watch: NodeJS.Timeout | undefined;
+  readonly #watch: DeadAirWatch;
   /** Failover to the profile's next provider and session rotation (agent-handover.ts). */
   readonly handover: AgentHandover;
 
@@ -104,7 +82,19 @@ export class AgentSupervisor {
     this.#d = deps;
     this.#h = hooks;
     this.#log = deps.logger;
-    this.#stallMs = deps.profile.limits.provider_stall_ms ?? DEFAULT_STALL_MS;
+    this.#watch = new DeadAirWatch({
+      now: () => hooks.now(),
+      log: deps.logger,
+      stallMs: deps.profile.limits.provider_stall_ms ?? DEFAULT_STALL_MS,
+      replying: () => this.#replying !== undefined,
+      incident: () => this.#incident,
+      ended: () => hooks.ended(),
+      silenceCounts: () => hooks.audible() && deps.media.playout.queuedMs === 0,
+      hasAgent: () => this.#agent !== undefined,
+      prime: (inc) => this.#prime(inc),
+      replace: (kind) => void this.#replace(kind),
+      fallback: () => void this.fallback(),
+    });
     const bridge = deps.profile.failover_bridge_audio;
     const play = deps.playPrompt;
     this.handover = new AgentHandover(deps.profile, deps.logger, {
@@ -158,7 +148,7 @@ export class AgentSupervisor {
   /** A failover target is current: a fresh incident budget, and it is asked to continue the reply. */
   failedOver(): void {
     this.#incidents = 0;
-    this.#silentSince = undefined;
+    this.#watch.heard();
     const inc = this.#incident;
     if (inc === undefined) return;
     inc.replaced = true;
@@ -172,7 +162,7 @@ export class AgentSupervisor {
   /** An assistant audio chunk was accepted for playout. */
   audio(responseId: string): void {
     this.#replying = responseId;
-    this.#silentSince = undefined;
+    this.#watch.heard();
     const inc = this.#incident;
     if (inc !== undefined) {
       this.#incident = undefined;
@@ -236,7 +226,7 @@ export class AgentSupervisor {
 
   /** The call left (transfer): stop watching and close the agent. */
   async detach(): Promise<void> {
-    this.#stopWatch();
+    this.#watch.stop();
     const agent = this.#agent;
     this.#agent = undefined;
     await agent?.close().catch(() => undefined);
@@ -246,7 +236,7 @@ export class AgentSupervisor {
   async close(): Promise<void> {
     this.#closed = true;
     this.handover.close();
-    this.#stopWatch();
+    this.#watch.stop();
     const agent = this.#agent;
     const starting = this.#starting;
     this.#agent = undefined;
@@ -265,7 +255,7 @@ export class AgentSupervisor {
     if (this.handover.targetsLeft && (await this.handover.failover('provider-failed', failedAt))) return;
     if (this.#failed || this.#h.ended()) return;
     this.#failed = true;
-    this.#stopWatch();
+    this.#watch.stop();
     const old = this.#agent;
     this.#agent = undefined;
     await old?.close().catch(() => undefined);
@@ -392,47 +382,8 @@ export class AgentSupervisor {
     await this.fallback();
   }
 
-  // ---- the dead-air watchdog -----------------------------------------------------------------------
-
+  /** The dead-air watchdog (dead-air-watch.ts) runs while a reply arrives or an incident is open. */
   #arm(): void {
-    if (this.#watch !== undefined || this.#closed || this.#failed) return;
-    this.#watch = setInterval(() => this.#check(), WATCH_PERIOD_MS);
-    this.#watch.unref();
-  }
-
-  #stopWatch(): void {
-    if (this.#watch !== undefined) clearInterval(this.#watch);
-    this.#watch = undefined;
-  }
-
-  #check(): void {
-    if (this.#replying === undefined && this.#incident === undefined) {
-      this.#stopWatch();
-      return;
-    }
-    if (this.#h.ended()) return this.#stopWatch();
-    const now = this.#h.now();
-    const inc = this.#incident;
-    if (inc !== undefined && !inc.signalled && now - inc.at >= SETTLE_MS) this.#prime(inc);
-    // The caller hears nothing only once the queue is empty; on hold or mid-transfer silence is expected.
-    if (!this.#h.audible() || this.#d.media.playout.queuedMs > 0) {
-      this.#silentSince = undefined;
-      return;
-    }
-    this.#silentSince ??= now;
-    const silentMs = now - this.#silentSince;
-    if (inc === undefined) {
-      if (silentMs >= this.#stallMs) {
-        this.#log.warn({ silentMs }, 'agent reply stalled');
-        void this.#replace('stall');
-      }
-      return;
-    }
-    if (silentMs >= this.#stallMs + RECOVERY_BUDGET_MS) {
-      this.#log.error({ silentMs, kind: inc.kind }, 'agent did not recover in time; falling back');
-      void this.fallback();
-      return;
-    }
-    if (!inc.replaced && silentMs >= this.#stallMs && this.#agent !== undefined) void this.#replace(inc.kind);
+    if (!this.#closed && !this.#failed) this.#watch.arm();
   }
 }
