@@ -153,7 +153,8 @@ describe('draining an instance behind Kamailio', () => {
         // A's 5 calls ran to their callers' BYE with all their media (none was cut by the drain).
         const onA = endedCalls(server(A)).slice(-5);
         expect(callerByes(A) - before.a, JSON.stringify(onA)).toBe(5);
-        for (const c of onA) expect(c.rtp?.packetsReceived ?? 0).toBeGreaterThanOrEqual(Math.floor(pcapCount * 0.98));
+        for (const c of onA)
+          expect(c.rtp?.packetsReceived ?? 0).toBeGreaterThanOrEqual(Math.floor(pcapCount * 0.98));
         // An INVITE that reached A while it drained got 503 and moved on; the final target was always B.
         const tried = proxy.dispatched().slice(dispatchedBefore);
         expect(

@@ -131,7 +131,8 @@ describe('an instance killed with SIGKILL behind Kamailio', () => {
       // Their media went on across the crash: every packet of the caller's pcap reached the survivor.
       const apiEnded = ended(b).filter((c) => c.reason !== 'caller-bye');
       expect(apiEnded).toHaveLength(HELD_CALLS / 2);
-      for (const c of apiEnded) expect(c.rtp?.packetsReceived ?? 0).toBeGreaterThanOrEqual(Math.floor(pcapCount * 0.98));
+      for (const c of apiEnded)
+        expect(c.rtp?.packetsReceived ?? 0).toBeGreaterThanOrEqual(Math.floor(pcapCount * 0.98));
     },
   );
 
