@@ -289,6 +289,8 @@ export class CallSession extends EventEmitter<CallSessionEvents> {
     if (agent === undefined || this.#state === 'ended') return;
     try {
       agent.pushAudio(audio);
+      // The uplink's media clock (G.711 passthrough: 1 byte a sample; PCM16: Int16Array samples).
+      this.#bargeIn.audioPushed((audio.length * 1000) / (this.#formats?.input.sampleRateHz ?? 8000));
     } catch (err) {
       this.#log.warn({ err }, 'agent refused audio');
     }

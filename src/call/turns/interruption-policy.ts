@@ -14,11 +14,17 @@
  * The first ignore_after_agent_start_ms of a reply do not make candidates (the caller finishing a word as
  * the agent starts); speech still going on when that window closes becomes one then.
  *
- * Speech duration: while the caller speaks, the provider only reports the end after its silence window
- * (OpenAI server_vad silence_duration_ms), so "still speaking" is only known `speechEndLagMs` late; the
- * confirmation timer waits for that lag. Playout is paused all that time, so the caller hears nothing of the
- * agent; only the truncate waits. When the end is reported, the utterance's length is taken in media time
- * (the provider's audio_end_ms − audio_start_ms).
+ * Speech duration is judged in media time, never by wall-clock timers (a loaded machine delays events, not
+ * audio): while the caller speaks, the provider only reports the end after its silence window (OpenAI
+ * server_vad silence_duration_ms, `speechEndLagMs`), so a candidate is confirmed once threshold + that lag of
+ * caller audio has been pushed to the provider since the onset was reported (audioPushed, counted by the
+ * session's uplink) without a speech end. The count starts at the audio pushed when the onset event arrives,
+ * which is at or after the provider's audio_start_ms: it never confirms early, and it needs no shared clock
+ * with the provider's buffer (a new session after a rotation starts its own). Playout is paused all that
+ * time, so the caller hears nothing of the agent; only the truncate waits. When the end is reported, the
+ * utterance's length is the provider's audio_end_ms − audio_start_ms. false_interruption_timeout_ms counts
+ * caller audio too (a wall-clock backstop only for a silent uplink); only the ignore window, measured from
+ * the reply's first audio, is wall-clock, and it never confirms anything.
  *
  * In `provider` and `off` modes it is a pass-through to the BargeInController (today's behaviour).
  * Side effects are injected (STYLE.md §4); timers are injectable so tests run on a fake clock.
@@ -40,6 +46,12 @@ export interface PausablePlayout extends PlayoutControl {
 
 /** How long after the real end of speech a provider reports it by default (OpenAI: silence_duration_ms). */
 export const DEFAULT_SPEECH_END_LAG_MS = 500;
+
+/**
+ * false_interruption_timeout_ms runs in media time (caller audio pushed); a silent uplink (no RTP) resumes
+ * after this many times it in wall time instead, so a paused reply never stays paused.
+ */
+const WALL_BACKSTOP_FACTOR = 2;
 
 export type InterruptionSettings = Pick<
   BargeInProfile,
@@ -94,10 +106,14 @@ export class InterruptionPolicy {
   #reply: { id: string; startedAt: number } | undefined;
   /** Its audio is still arriving (between its first delta and its turn end). */
   #replyActive = false;
-  #speech: { startedAt: number; audioStartMs: number | undefined; words: number } | undefined;
+  #speech: { pushedAtMs: number; audioStartMs: number | undefined; words: number } | undefined;
+  /** Caller audio pushed to the provider so far (ms, media time), and the count that confirms a candidate. */
+  #pushedMs = 0;
+  #confirmAtMs = Infinity;
+  /** …and the count at which false_interruption_timeout_ms has passed since the pause. */
+  #timeoutAtMs = Infinity;
   /** Speech ended while paused with its verdict pending (awaiting-words). */
   #verdictPending = false;
-  #confirmTimer: unknown;
   #timeoutTimer: unknown;
   #ignoreTimer: unknown;
   #falseInterruptions = 0;
@@ -158,10 +174,10 @@ export class InterruptionPolicy {
       // The caller spoke again before the words came: one utterance continued, still a candidate.
       this.#verdictPending = false;
       this.#state = 'paused';
-      this.#armConfirm(0);
+      this.#confirmAtMs = this.#pushedMs; // confirmed with its next audio
       return;
     }
-    this.#speech = { startedAt: this.#now(), audioStartMs, words: 0 };
+    this.#speech = { pushedAtMs: this.#pushedMs, audioStartMs, words: 0 };
     if (!this.#playing()) {
       this.#state = 'turn';
       return;
@@ -193,7 +209,7 @@ export class InterruptionPolicy {
     const durationMs =
       audioEndMs !== undefined && speech.audioStartMs !== undefined
         ? audioEndMs - speech.audioStartMs
-        : this.#now() - speech.startedAt - this.#lagMs;
+        : this.#pushedMs - speech.pushedAtMs - this.#lagMs;
     const s = this.#o.settings;
     if (durationMs >= this.#thresholdMs) {
       this.#confirm();
@@ -203,8 +219,7 @@ export class InterruptionPolicy {
       // Long enough to be words: a transcript may still confirm it, until the false-interruption timeout.
       this.#state = 'awaiting-words';
       this.#verdictPending = true;
-      if (this.#confirmTimer !== undefined) this.#clearTimer(this.#confirmTimer);
-      this.#confirmTimer = undefined;
+      this.#confirmAtMs = Infinity;
       return;
     }
     this.#resume();
@@ -241,6 +256,19 @@ export class InterruptionPolicy {
     return decision;
   }
 
+  /**
+   * Caller audio of `ms` (media time) went to the provider: the uplink's clock. Hot path, allocates nothing.
+   * A candidate whose speech has gone on for threshold + the end-of-speech lag of it is confirmed here.
+   */
+  audioPushed(ms: number): void {
+    this.#pushedMs += ms;
+    if (this.#pushedMs >= this.#confirmAtMs) {
+      this.#confirmAtMs = Infinity;
+      if (this.#state === 'paused') this.#confirm();
+    }
+    if (this.#pushedMs >= this.#timeoutAtMs) this.#timedOut();
+  }
+
   /** The call ended: no timer may fire afterwards. */
   close(): void {
     this.#clear();
@@ -257,24 +285,24 @@ export class InterruptionPolicy {
     this.#state = 'paused';
     this.#o.playout.pause();
     this.#decision('paused');
-    this.#armConfirm(Math.max(0, speech.startedAt + this.#thresholdMs + this.#lagMs - this.#now()));
+    this.#confirmAtMs = speech.pushedAtMs + this.#thresholdMs + this.#lagMs;
+    const timeoutMs = this.#o.settings.false_interruption_timeout_ms;
+    this.#timeoutAtMs = this.#pushedMs + timeoutMs;
+    // The wall-clock backstop only matters when the caller's audio stopped coming (no media time passes).
     this.#timeoutTimer = this.#setTimer(() => {
       this.#timeoutTimer = undefined;
-      if (this.#state !== 'paused' && this.#state !== 'awaiting-words') return;
-      const pending = this.#verdictPending;
-      this.#resume();
-      if (pending) this.#finishTurn(false);
-      // Still speaking (a timeout shorter than the confirmation): the rest of it is not an interruption.
-      else this.#state = 'ignoring';
-    }, this.#o.settings.false_interruption_timeout_ms);
+      this.#timedOut();
+    }, WALL_BACKSTOP_FACTOR * timeoutMs);
   }
 
-  #armConfirm(delayMs: number): void {
-    if (this.#confirmTimer !== undefined) this.#clearTimer(this.#confirmTimer);
-    this.#confirmTimer = this.#setTimer(() => {
-      this.#confirmTimer = undefined;
-      if (this.#state === 'paused') this.#confirm();
-    }, delayMs);
+  /** Nothing confirmed the candidate within false_interruption_timeout_ms: resume. */
+  #timedOut(): void {
+    if (this.#state !== 'paused' && this.#state !== 'awaiting-words') return;
+    const pending = this.#verdictPending;
+    this.#resume();
+    if (pending) this.#finishTurn(false);
+    // Still speaking (a timeout shorter than the confirmation): the rest of it is not an interruption.
+    else this.#state = 'ignoring';
   }
 
   /** The confirm step is today's barge-in: flush, block the reply's late audio, interrupt(playedMs). */
@@ -316,8 +344,8 @@ export class InterruptionPolicy {
   }
 
   #clear(): void {
-    for (const t of [this.#confirmTimer, this.#timeoutTimer, this.#ignoreTimer])
-      if (t !== undefined) this.#clearTimer(t);
-    this.#confirmTimer = this.#timeoutTimer = this.#ignoreTimer = undefined;
+    for (const t of [this.#timeoutTimer, this.#ignoreTimer]) if (t !== undefined) this.#clearTimer(t);
+    this.#timeoutTimer = this.#ignoreTimer = undefined;
+    this.#confirmAtMs = this.#timeoutAtMs = Infinity;
   }
 }

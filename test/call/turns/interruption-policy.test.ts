@@ -42,11 +42,19 @@ function setup(mode: InterruptionMode = 'server', settings: Partial<Interruption
     clearTimer: clock.clearTimer,
   });
   let tickIndex = 0;
+  /** Real time: 20 ms of wall clock, one playout tick and 20 ms of caller audio pushed, together. */
   const advance = (ms: number): void => {
     for (let t = 0; t < ms; t += 20) {
       clock.advanceBy(20);
       playout.tick(tickIndex++, 0);
+      policy.audioPushed(20);
     }
+  };
+  /** A loaded machine: wall clock passes but no caller audio is processed (nor any tick sent). */
+  const stall = (ms: number): void => clock.advanceBy(ms);
+  /** The backlog then: `ms` of caller audio pushed at once, no wall time. */
+  const burst = (ms: number): void => {
+    for (let t = 0; t < ms; t += 20) policy.audioPushed(20);
   };
   /** A reply of `frames` 20 ms frames arrives at once (faster than real time), then its turn ends. */
   const reply = (frames: number, responseId = 'r1', itemId = 'i1'): void => {
@@ -62,6 +70,8 @@ function setup(mode: InterruptionMode = 'server', settings: Partial<Interruption
     playout,
     policy,
     advance,
+    stall,
+    burst,
     reply,
     tags,
     actions,
@@ -209,6 +219,60 @@ describe('InterruptionPolicy, server mode (issue 14)', () => {
     expect(c.verdicts).toEqual([false]);
     c.advance(4000);
     expect(c.tags()).toEqual(inOrder(200));
+  });
+
+  it('under load (wall clock ahead of the audio) a 450 ms "mhm" is not confirmed by elapsed wall time', () => {
+    const t = setup();
+    t.reply(150);
+    t.advance(1000);
+    t.policy.userSpeechStarted(2000);
+    t.advance(200);
+    t.stall(1400); // far past threshold + lag (800 ms) in wall time, below false_interruption_timeout × 2
+    expect(t.actions()).toEqual(['paused']);
+    t.burst(240 + LAG_MS); // the backlog: the rest of the "mhm" and the silence window
+    expect(t.interrupts).toEqual([]);
+    t.policy.userSpeechEnded(2450); // the late speech_stopped
+    expect(t.actions()).toEqual(['paused', 'resumed']);
+    expect(t.verdicts).toEqual([false]);
+    t.advance(3000);
+    expect(t.tags()).toEqual(inOrder(150));
+  });
+
+  it('confirms at threshold + lag of caller audio pushed, however little wall time passed', () => {
+    const t = setup();
+    t.reply(150);
+    t.advance(1000);
+    t.policy.userSpeechStarted(7000);
+    t.burst(500 + LAG_MS - 20);
+    expect(t.interrupts).toEqual([]);
+    t.burst(20);
+    expect(t.interrupts).toEqual([{ playedMs: 1000, itemId: 'i1' }]);
+    expect(t.actions()).toEqual(['paused', 'interrupted']);
+  });
+
+  it('a stall longer than false_interruption_timeout_ms does not resume a real interruption', () => {
+    const t = setup();
+    t.reply(150);
+    t.advance(1000);
+    t.policy.userSpeechStarted(1000);
+    t.advance(100);
+    t.stall(1600); // > 1500 ms of wall clock, 100 ms of media
+    expect(t.actions()).toEqual(['paused']);
+    t.burst(700 + 20);
+    expect(t.actions()).toEqual(['paused', 'interrupted']);
+    expect(t.falseCount()).toBe(0);
+  });
+
+  it('a silent uplink (no caller audio at all) resumes at 2 × false_interruption_timeout_ms of wall clock', () => {
+    const t = setup();
+    t.reply(150);
+    t.advance(1000);
+    t.policy.userSpeechStarted(1000);
+    t.stall(3000 - 20);
+    expect(t.actions()).toEqual(['paused']);
+    t.stall(20);
+    expect(t.actions()).toEqual(['paused', 'resumed']);
+    expect(t.interrupts).toEqual([]);
   });
 
   it('close() cancels every timer', () => {
