@@ -295,6 +295,9 @@ describe('InterruptionPolicy, provider and off modes: today’s barge-in', () =>
     expect(t.interrupts).toEqual([{ playedMs: 1000, itemId: 'i1' }]);
     t.policy.userSpeechEnded(1300);
     expect(t.verdicts).toEqual([]);
+    t.advance(2000); // caller audio counted in server mode only: nothing more happens here
+    expect(t.actions()).toEqual(['interrupted']);
+    expect(t.interrupts).toHaveLength(1);
   });
 
   it('off: nothing is interrupted', () => {
