@@ -82,6 +82,7 @@ async function runCall(srv: TestServer, phone: Softphone, number: string, sound:
   let soundQueuedTick = -1;
   let soundSentTick = -1;
   let hangup: (() => void) | undefined;
+  let phonePort = -1;
   const decisions: BargeInDecision[] = [];
   const queue = (pcm: Int16Array, tag: string): void => {
     const codec = rec.leg.codec;
@@ -96,6 +97,7 @@ async function runCall(srv: TestServer, phone: Softphone, number: string, sound:
     durationMs: 60_000,
     onEstablished: (leg, dialog) => {
       rec.attach(leg);
+      phonePort = leg.localPort;
       hangup = () => void dialog.hangup();
       queue(QUESTION, 'question');
     },
@@ -115,7 +117,7 @@ async function runCall(srv: TestServer, phone: Softphone, number: string, sound:
   session.on('barge-in', (d) => decisions.push(d));
   await resultP;
   await waitCallsEnded(srv);
-  const wire = wirePackets(await capture.stop());
+  const wire = wirePackets(await capture.stop(), phonePort);
   return {
     replyStartTick,
     soundSentTick,
@@ -135,10 +137,14 @@ interface WirePacket {
   readonly payload: Buffer;
 }
 
-/** PCMU RTP packets to the caller, in sequence order (RFC 3550 §5.1), with their payloads. */
-function wirePackets(datagrams: readonly UdpDatagram[]): WirePacket[] {
+/**
+ * PCMU RTP packets to this call's phone port, in sequence order (RFC 3550 §5.1), with their payloads. The
+ * port matters: other calls on the machine (parallel test runs) may use the same range.
+ */
+function wirePackets(datagrams: readonly UdpDatagram[], port: number): WirePacket[] {
   const out: WirePacket[] = [];
   for (const d of datagrams) {
+    if (d.dstPort !== port) continue;
     const h = readRtpHeader(d.payload);
     if (h === undefined || h.payloadType !== 0) continue;
     out.push({
