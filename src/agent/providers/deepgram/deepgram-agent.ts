@@ -43,7 +43,8 @@ import {
   type DeepgramServerType,
 } from './schemas.js';
 import { buildSettings, type DeepgramSettingsCredential } from './settings.js';
-import { bytesPerMs, KeepAlivePacer, parseArguments } from './wire.js';
+import { bytesPerMs, KeepAlivePacer } from './wire.js';
+import { parseToolArguments } from '../../tool-arguments.js';
 
 export const DEFAULT_DEEPGRAM_URL = 'wss://agent.deepgram.com/v1/agent/converse';
 /** "Send KeepAlive every 8 s while not streaming audio" [D3]. */
@@ -364,7 +365,7 @@ export class DeepgramAgent extends BaseAgent {
       // client_side:false runs on Deepgram's side, which reports its own FunctionCallResponse [D1].
       if (!f.client_side) continue;
       this.#pendingCalls.set(f.id, f.name);
-      const args = parseArguments(f.arguments);
+      const args = parseToolArguments(f.arguments);
       if (args === undefined)
         this.log.warn({ callId: f.id, name: f.name }, 'deepgram: arguments are not a JSON object');
       this.emit('tool.call', { callId: f.id, name: f.name, args: args ?? {} });

@@ -6,18 +6,6 @@ export function bytesPerMs(format: AudioFormat): number {
   return format.encoding === 'pcm16' ? format.sampleRateHz / 500 : 8;
 }
 
-/** `arguments` is a JSON string [D2]; undefined unless it holds an object. */
-export function parseArguments(json: string): Record<string, unknown> | undefined {
-  try {
-    const parsed: unknown = JSON.parse(json === '' ? '{}' : json);
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
-      ? (parsed as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * "Send KeepAlive every 8 s while not streaming audio" [D3]: `sent()` is called for every frame that goes
  * out; the pacer calls `send` once the socket has been quiet for `periodMs`. It checks at a quarter of the

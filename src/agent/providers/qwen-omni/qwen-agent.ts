@@ -23,7 +23,8 @@ import {
   type QwenServerEventType,
 } from './schemas.js';
 import { QwenResponses } from './responses.js';
-import { INPUT_RATE_HZ, optId, parseToolArguments, tapView } from './wire.js';
+import { INPUT_RATE_HZ, optId, tapView } from './wire.js';
+import { parseToolArguments } from '../../tool-arguments.js';
 import { buildSessionConfig, DEFAULT_QWEN_MODEL } from './session-config.js';
 
 export const DEFAULT_QWEN_URL = 'wss://dashscope.aliyuncs.com/api-ws/v1/realtime';

@@ -16,15 +16,3 @@ export function tapView(type: QwenServerEventType, e: unknown): unknown {
   const bytes = Buffer.byteLength(d.delta, 'base64');
   return { ...d, delta: { audioMs: bytes / ((OUTPUT_RATE_HZ / 1000) * 2), bytes } };
 }
-
-/** Tool arguments arrive as a JSON string (UNVERIFIED, OpenAI beta); undefined unless it is an object. */
-export function parseToolArguments(json: string): Record<string, unknown> | undefined {
-  try {
-    const parsed: unknown = JSON.parse(json === '' ? '{}' : json);
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
-      ? (parsed as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}

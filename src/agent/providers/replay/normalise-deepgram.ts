@@ -1,6 +1,6 @@
 import { DeepgramReplies } from '../deepgram/replies.js';
 import { isKnownServerMessage } from '../deepgram/schemas.js';
-import { parseArguments } from '../deepgram/wire.js';
+import { parseToolArguments } from '../../tool-arguments.js';
 import type { ReplayedEvent } from './normalise.js';
 
 /**
@@ -76,7 +76,7 @@ export class DeepgramNormaliser {
           // client_side:false ran on Deepgram's side; the adapter passes only client-side calls on.
           if (!isObj(f) || f.client_side !== true || typeof f.id !== 'string' || typeof f.name !== 'string')
             continue;
-          const args = typeof f.arguments === 'string' ? parseArguments(f.arguments) : undefined;
+          const args = typeof f.arguments === 'string' ? parseToolArguments(f.arguments) : undefined;
           sink.event({ kind: 'tool.call', callId: f.id, name: f.name, args: args ?? {} });
         }
         return;
