@@ -501,6 +501,17 @@ class Connection {
     this.send('error', { error: { type, code, message, param, event_id: clientEventId ?? null } });
   }
 
+  /** The server's answer to an item id it does not hold (delete, truncate). */
+  #itemNotFound(itemId: string, clientEventId: string | undefined): void {
+    this.sendError(
+      'invalid_request_error',
+      'item_not_found',
+      `Item with item_id not found: ${itemId}`,
+      'item_id',
+      clientEventId,
+    );
+  }
+
   #id(prefix: string): string {
     return `${prefix}_mock${this.index}x${(++this.#seq).toString().padStart(6, '0')}`;
   }
@@ -589,13 +600,7 @@ class Connection {
         const rec = this.#items.get(itemId);
         if (rec === undefined) {
           this.base.violation(`delete of unknown item ${itemId}`);
-          this.sendError(
-            'invalid_request_error',
-            'item_not_found',
-            `Item with item_id not found: ${itemId}`,
-            'item_id',
-            clientEventId,
-          );
+          this.#itemNotFound(itemId, clientEventId);
           return;
         }
         this.#items.delete(itemId);
@@ -648,13 +653,7 @@ class Connection {
         const rec = this.#items.get(itemId);
         if (rec === undefined || rec.role !== 'assistant') {
           this.base.violation(`truncate of unknown or non-assistant item ${itemId}`);
-          this.sendError(
-            'invalid_request_error',
-            'item_not_found',
-            `Item with item_id not found: ${itemId}`,
-            'item_id',
-            clientEventId,
-          );
+          this.#itemNotFound(itemId, clientEventId);
           return;
         }
         if (audioEndMs > rec.audioMs) {
